@@ -1,0 +1,45 @@
+// swift-tools-version: 6.2
+// imagegen: PyTorch-CUDA container images as typed, locked, reproducible OCI images.
+import PackageDescription
+
+let strict: [SwiftSetting] = [
+    .enableUpcomingFeature("MemberImportVisibility"),
+    .enableUpcomingFeature("ExistentialAny"),
+    .treatAllWarnings(as: .error),
+]
+
+let package = Package(
+    name: "imagegen",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "imagegen", targets: ["imagegen"]),
+        .library(name: "ImageGen", targets: ["ImageGen"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // C libraries, linked from the system (see scripts/install-deps.sh).
+        .systemLibrary(name: "CArchive", pkgConfig: "libarchive", providers: [.apt(["libarchive-dev"])]),
+        .systemLibrary(name: "CCrypto", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
+
+        // The OCI vocabulary: digests, media types, documents, layouts, archives.
+        .target(name: "OCI", dependencies: ["CCrypto"], swiftSettings: strict),
+        // Deterministic tar layers: writing, reading, compression, hashing in one pass.
+        .target(name: "Layers", dependencies: ["OCI", "CArchive", "CZlib", "CZstd"], swiftSettings: strict),
+        // Orchestration: pack directory trees into images, verify images.
+        .target(name: "ImageGen", dependencies: ["OCI", "Layers"], swiftSettings: strict),
+        // The thin command-line front end.
+        .executableTarget(
+            name: "imagegen",
+            dependencies: ["ImageGen", "OCI", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            swiftSettings: strict
+        ),
+
+        .testTarget(name: "OCITests", dependencies: ["OCI"], swiftSettings: strict),
+        .testTarget(name: "LayersTests", dependencies: ["Layers", "OCI"], swiftSettings: strict),
+        .testTarget(name: "ImageGenTests", dependencies: ["ImageGen", "Layers", "OCI"], swiftSettings: strict),
+    ]
+)

@@ -1,0 +1,237 @@
+import Dispatch
+import Foundation
+import Layers
+import OCI
+import Synchronization
+
+/// Errors from packing or verifying whole images.
+public enum ImageGenError: Error, CustomStringConvertible, Sendable {
+    /// An option has a value that cannot work.
+    case invalidOption(name: String, value: String, expected: String)
+    /// An input tree or archive is unusable.
+    case invalidInput(path: String, reason: String)
+    /// The output cannot be written.
+    case output(path: String, reason: String)
+
+    public var description: String {
+        switch self {
+        case .invalidOption(let name, let value, let expected): return "\(name) '\(value)': expected \(expected)"
+        case .invalidInput(let path, let reason): return "\(path): \(reason)"
+        case .output(let path, let reason): return "\(path): \(reason)"
+        }
+    }
+}
+
+/// What `pack` writes.
+public enum OutputFormat: String, Sendable, CaseIterable {
+    /// An OCI layout directory at the output path.
+    case layout
+    /// An image archive (tar) at the output path.
+    case archive
+    /// The layout at the output path and the archive beside it, at `PATH.tar`.
+    case both
+}
+
+/// Packs directory trees (or archives) into an OCI image, one layer per input.
+public struct ImagePacker: Sendable {
+    /// Everything `pack` needs to know.
+    public struct Options: Sendable {
+        /// Directories or archive files, base layer first.
+        public var inputs: [String]
+        /// Where the layout (or archive) goes.
+        public var output: String
+        /// Layout, archive or both.
+        public var format: OutputFormat = .layout
+        /// Tags (`org.opencontainers.image.ref.name`, and `REPOSITORY:TAG` for `docker load`).
+        public var tags: [String] = []
+        /// The repository name that `docker load` gives the tags.
+        public var repository: String = "imagegen"
+        /// Layer compression.
+        public var compression: Compression = .gzip
+        /// Threads for compression and for packing layers side by side.
+        public var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+        /// The container configuration.
+        public var config = ContainerConfig()
+        /// The target platform.
+        public var platform = Platform(architecture: "amd64", os: "linux")
+        /// The fixed time written into entries and documents.
+        public var buildTime = BuildTime(seconds: 0)
+        /// Ownership of the entries.
+        public var ownership: DirectoryTree.Ownership = .root
+
+        /// Options with defaults.
+        public init(inputs: [String], output: String) {
+            self.inputs = inputs
+            self.output = output
+        }
+    }
+
+    /// What was written.
+    public struct Result: Sendable {
+        /// The manifest's descriptor.
+        public var manifest: Descriptor
+        /// The config's descriptor.
+        public var config: Descriptor
+        /// The layers, base first.
+        public var layers: [PackedLayer]
+        /// The layout directory, if one was kept.
+        public var layoutPath: String?
+        /// The archive file, if one was written.
+        public var archivePath: String?
+    }
+
+    let options: Options
+    let progress: @Sendable (String) -> Void
+
+    /// A packer; `progress` gets one line per step, for people.
+    public init(options: Options, progress: @escaping @Sendable (String) -> Void = { _ in }) {
+        self.options = options
+        self.progress = progress
+    }
+
+    /// Packs the image. Nothing is left at the output path unless the whole image was written.
+    public func run() throws -> Result {
+        let o = options
+        guard !o.inputs.isEmpty else {
+            throw ImageGenError.invalidOption(name: "inputs", value: "", expected: "at least one directory or archive")
+        }
+        guard o.threads >= 1 else {
+            throw ImageGenError.invalidOption(name: "--threads", value: "\(o.threads)", expected: "1 or more")
+        }
+        for tag in o.tags where !Self.isValidTag(tag) {
+            throw ImageGenError.invalidOption(
+                name: "--tag", value: tag, expected: "letters, digits and . _ - (up to 128, not starting with . or -)")
+        }
+        let outputURL = URL(fileURLWithPath: o.output)
+        let parent = outputURL.deletingLastPathComponent().path
+        guard FileManager.default.fileExists(atPath: parent) else {
+            throw ImageGenError.output(path: o.output, reason: "the parent directory \(parent) does not exist")
+        }
+        let staging = "\(parent)/.\(outputURL.lastPathComponent).imagegen-\(getpid())"
+        try? FileManager.default.removeItem(atPath: staging)
+        defer { try? FileManager.default.removeItem(atPath: staging) }
+        try FileManager.default.createDirectory(atPath: staging, withIntermediateDirectories: true)
+
+        let trees = try prepareInputs(staging: staging)
+        let layout = try LayoutWriter(path: "\(staging)/layout")
+        let layers = try packLayers(trees: trees, into: layout)
+
+        let created = o.buildTime.rfc3339
+        let configuration = ImageConfiguration(
+            platform: o.platform, created: created, config: o.config, diffIDs: layers.map(\.diffID),
+            history: layers.indices.map { History(created: created, createdBy: "imagegen pack", comment: "layer \($0 + 1)") })
+        let configDescriptor = try layout.write(document: configuration, mediaType: .imageConfig)
+        let manifest = Manifest(config: configDescriptor, layers: layers.map(\.descriptor))
+        var manifestDescriptor = try layout.write(document: manifest, mediaType: .imageManifest)
+        manifestDescriptor.platform = o.platform
+        let entries = o.tags.isEmpty
+            ? [manifestDescriptor]
+            : o.tags.map { tag -> Descriptor in
+                var d = manifestDescriptor
+                d.annotations = [AnnotationKey.refName: tag]
+                return d
+            }
+        try layout.writeIndex(Index(manifests: entries))
+
+        var result = Result(manifest: manifestDescriptor, config: configDescriptor, layers: layers)
+        let archiveTarget: String? = switch o.format {
+        case .layout: nil
+        case .archive: o.output
+        case .both: o.output + ".tar"
+        }
+        if let archiveTarget {
+            let repoTags = o.tags.map { "\(o.repository):\($0)" }
+            let docker = DockerArchiveManifest(
+                config: "blobs/sha256/\(configDescriptor.digest.encoded)", repoTags: repoTags,
+                layers: layers.map { "blobs/sha256/\($0.descriptor.digest.encoded)" })
+            try ArchiveWriter.write(
+                layout: LayoutDirectory(path: layout.path), dockerManifest: [docker], to: archiveTarget,
+                mtime: o.buildTime.seconds)
+            result.archivePath = archiveTarget
+        }
+        if o.format != .archive {
+            try replace(o.output, with: layout.path)
+            result.layoutPath = o.output
+        }
+        return result
+    }
+
+    /// Turns each input into a directory: directories as they are, archives unpacked.
+    private func prepareInputs(staging: String) throws -> [String] {
+        try options.inputs.enumerated().map { index, input in
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: input, isDirectory: &isDirectory) else {
+                throw ImageGenError.invalidInput(path: input, reason: "no such file or directory")
+            }
+            if isDirectory.boolValue { return input }
+            let tree = "\(staging)/input-\(index)"
+            try FileManager.default.createDirectory(atPath: tree, withIntermediateDirectories: true)
+            progress("unpacking \(input)")
+            try ArchiveExtractor(path: input).extract(into: tree)
+            return tree
+        }
+    }
+
+    /// Packs every tree into a layer, several at once, each with its own compressor.
+    private func packLayers(trees: [String], into layout: LayoutWriter) throws -> [PackedLayer] {
+        let o = options
+        let results = Mutex<[Int: Swift.Result<PackedLayer, any Error>]>([:])
+        let started = ContinuousClock.now
+        let progress = self.progress
+        DispatchQueue.concurrentPerform(iterations: trees.count) { index in
+            let outcome = Swift.Result<PackedLayer, any Error> {
+                let entries = try DirectoryTree.entries(root: trees[index], ownership: o.ownership, mtime: o.buildTime.seconds)
+                return try LayerPacker.pack(entries, into: layout, compression: o.compression, threads: o.threads)
+            }
+            if case .success(let layer) = outcome {
+                let seconds = (ContinuousClock.now - started).components.seconds
+                progress(
+                    "layer \(index + 1)/\(trees.count) \(o.inputs[index]): \(layer.entryCount) entries, "
+                        + "\(Self.bytes(layer.uncompressedSize)) → \(Self.bytes(layer.descriptor.size)) "
+                        + "\(o.compression) \(layer.descriptor.digest.short) (\(seconds)s)")
+            }
+            results.withLock { $0[index] = outcome }
+        }
+        return try results.withLock { all in try trees.indices.map { try all[$0]!.get() } }
+    }
+
+    /// Moves the finished staging directory to `path`, replacing what was there.
+    private func replace(_ path: String, with staged: String) throws {
+        let fm = FileManager.default
+        var isDirectory: ObjCBool = false
+        if fm.fileExists(atPath: path, isDirectory: &isDirectory) {
+            guard isDirectory.boolValue else {
+                throw ImageGenError.output(path: path, reason: "exists and is not a directory; remove it or choose another --out")
+            }
+            let old = staged + ".old"
+            try fm.moveItem(atPath: path, toPath: old)
+        }
+        do {
+            try fm.moveItem(atPath: staged, toPath: path)
+        } catch {
+            throw ImageGenError.output(path: path, reason: "cannot move the finished layout into place: \(error.localizedDescription)")
+        }
+        try? fm.removeItem(atPath: staged + ".old")
+    }
+
+    /// A tag per the distribution spec: `[A-Za-z0-9_][A-Za-z0-9._-]{0,127}`.
+    static func isValidTag(_ tag: String) -> Bool {
+        guard let first = tag.utf8.first, tag.utf8.count <= 128 else { return false }
+        func ok(_ c: UInt8) -> Bool {
+            (c >= 0x30 && c <= 0x39) || (c | 0x20 >= 0x61 && c | 0x20 <= 0x7A) || c == 0x5F || c == 0x2E || c == 0x2D
+        }
+        return ok(first) && first != 0x2E && first != 0x2D && tag.utf8.allSatisfy(ok)
+    }
+
+    /// Human-readable byte count.
+    static func bytes(_ n: Int64) -> String {
+        let units = ["B", "KiB", "MiB", "GiB", "TiB"]
+        var value = Double(n)
+        var unit = 0
+        while value >= 1024, unit < units.count - 1 {
+            value /= 1024
+            unit += 1
+        }
+        return unit == 0 ? "\(n) B" : "\(String(format: "%.1f", value)) \(units[unit])"
+    }
+}

@@ -1,0 +1,402 @@
+import Foundation
+import Layers
+import OCI
+
+/// One thing wrong with an image: where, and what.
+public struct Problem: Codable, Hashable, Sendable, CustomStringConvertible {
+    /// The object at fault, e.g. `layer 3 (sha256:…)` or `index.json`.
+    public var location: String
+    /// What is wrong with it.
+    public var message: String
+
+    /// `location: message`, one line.
+    public var description: String { "\(location): \(message)" }
+}
+
+/// What `verify` found.
+public struct VerifyReport: Codable, Sendable {
+    /// The layout or archive checked.
+    public var path: String
+    /// True when no problem was found.
+    public var ok: Bool { problems.isEmpty }
+    /// Every problem, in the order found.
+    public var problems: [Problem]
+    /// Manifests checked.
+    public var manifests: Int
+    /// Layers checked (each distinct blob once).
+    public var layers: Int
+    /// Layer entries checked.
+    public var entries: Int
+    /// Bytes of blobs read.
+    public var bytes: Int64
+
+    enum CodingKeys: String, CodingKey { case path, ok, problems, manifests, layers, entries, bytes }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(path, forKey: .path)
+        try c.encode(ok, forKey: .ok)
+        try c.encode(problems, forKey: .problems)
+        try c.encode(manifests, forKey: .manifests)
+        try c.encode(layers, forKey: .layers)
+        try c.encode(entries, forKey: .entries)
+        try c.encode(bytes, forKey: .bytes)
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        path = try c.decode(String.self, forKey: .path)
+        problems = try c.decode([Problem].self, forKey: .problems)
+        manifests = try c.decode(Int.self, forKey: .manifests)
+        layers = try c.decode(Int.self, forKey: .layers)
+        entries = try c.decode(Int.self, forKey: .entries)
+        bytes = try c.decode(Int64.self, forKey: .bytes)
+    }
+
+    init(path: String) {
+        self.path = path
+        problems = []
+        manifests = 0
+        layers = 0
+        entries = 0
+        bytes = 0
+    }
+}
+
+/// Checks an image layout or archive: every blob's size and digest, every layer's diff_id,
+/// media types, document schemas, descriptor rules, and the safety of every layer entry.
+/// Each layer is read once, in one streaming pass.
+public struct ImageVerifier: Sendable {
+    /// Accept character and block device nodes in layers.
+    public var allowDevices: Bool
+
+    /// A verifier.
+    public init(allowDevices: Bool = false) { self.allowDevices = allowDevices }
+
+    /// Verifies the layout directory or archive at `path`.
+    public func verify(path: String) -> VerifyReport {
+        var run = Run(report: VerifyReport(path: path), allowDevices: allowDevices)
+        run.verify()
+        return run.report
+    }
+}
+
+/// The state of one verification.
+private struct Run {
+    var report: VerifyReport
+    let allowDevices: Bool
+    var checkedBlobs: [Digest: Bool] = [:]
+    var layerDiffIDs: [Digest: Digest] = [:]
+
+    mutating func problem(_ location: String, _ message: String) {
+        report.problems.append(Problem(location: location, message: message))
+    }
+
+    mutating func verify() {
+        let source: any ImageSource
+        do {
+            source = try openImage(report.path)
+        } catch {
+            problem(report.path, "\(error)")
+            return
+        }
+        do {
+            if let bytes = try source.document("oci-layout", limit: 1 << 20) {
+                struct LayoutFile: Decodable { var imageLayoutVersion: String }
+                let file = try CanonicalJSON.decode(LayoutFile.self, from: bytes, name: "oci-layout")
+                if file.imageLayoutVersion != "1.0.0" {
+                    problem("oci-layout", "imageLayoutVersion is '\(file.imageLayoutVersion)', expected '1.0.0'")
+                }
+            } else {
+                problem("oci-layout", "missing (every OCI layout has one)")
+            }
+        } catch {
+            problem("oci-layout", "\(error)".replacingOccurrences(of: "oci-layout: ", with: ""))
+        }
+        let index: Index
+        do {
+            index = try source.index()
+        } catch {
+            problem("index.json", "\(error)".replacingOccurrences(of: "index.json: ", with: ""))
+            return
+        }
+        checkIndex(index, location: "index.json", source: source)
+    }
+
+    mutating func checkIndex(_ index: Index, location: String, source: any ImageSource) {
+        if index.schemaVersion != 2 { problem(location, "schemaVersion is \(index.schemaVersion), expected 2") }
+        if let mediaType = index.mediaType, !mediaType.isIndex {
+            problem(location, "mediaType is '\(mediaType)', expected '\(MediaType.imageIndex)'")
+        }
+        for (i, descriptor) in index.manifests.enumerated() {
+            let here = "manifest \(i + 1) (\(descriptor.digest))"
+            if descriptor.mediaType.isIndex {
+                guard let bytes = document(descriptor, location: here, source: source) else { continue }
+                do {
+                    let nested = try CanonicalJSON.decode(Index.self, from: bytes, name: "index")
+                    checkIndex(nested, location: here, source: source)
+                } catch {
+                    problem(here, "not an image index: \(error)")
+                }
+            } else if descriptor.mediaType.isManifest {
+                checkManifest(descriptor, location: here, source: source)
+            } else {
+                problem(here, "unknown media type '\(descriptor.mediaType)' (expected an image manifest or index)")
+            }
+        }
+    }
+
+    mutating func checkManifest(_ descriptor: Descriptor, location: String, source: any ImageSource) {
+        guard let bytes = document(descriptor, location: location, source: source) else { return }
+        let manifest: Manifest
+        do {
+            manifest = try CanonicalJSON.decode(Manifest.self, from: bytes, name: "manifest")
+        } catch {
+            problem(location, "not an image manifest: \(error)")
+            return
+        }
+        report.manifests += 1
+        if manifest.schemaVersion != 2 { problem(location, "schemaVersion is \(manifest.schemaVersion), expected 2") }
+        if let mediaType = manifest.mediaType, mediaType != descriptor.mediaType {
+            problem(location, "mediaType is '\(mediaType)' but the descriptor says '\(descriptor.mediaType)'")
+        }
+
+        let configLocation = "config (\(manifest.config.digest))"
+        var diffIDs: [Digest]? = nil
+        if !manifest.config.mediaType.isConfig {
+            problem(configLocation, "unknown media type '\(manifest.config.mediaType)' (expected '\(MediaType.imageConfig)')")
+        } else if let configBytes = document(manifest.config, location: configLocation, source: source) {
+            do {
+                let config = try CanonicalJSON.decode(ImageConfiguration.self, from: configBytes, name: "config")
+                if config.rootfs.type != "layers" { problem(configLocation, "rootfs.type is '\(config.rootfs.type)', expected 'layers'") }
+                if config.rootfs.diffIDs.count != manifest.layers.count {
+                    problem(
+                        configLocation,
+                        "rootfs.diff_ids lists \(config.rootfs.diffIDs.count) layers but the manifest has \(manifest.layers.count)")
+                }
+                diffIDs = config.rootfs.diffIDs
+            } catch {
+                problem(configLocation, "not an image configuration: \(error)")
+            }
+        }
+
+        var tree = EntryChecker(allowDevices: allowDevices)
+        for (j, layer) in manifest.layers.enumerated() {
+            let here = "layer \(j + 1) (\(layer.digest))"
+            guard let compression = layer.mediaType.layerCompression else {
+                problem(here, "unknown media type '\(layer.mediaType)' (expected an OCI layer type)")
+                continue
+            }
+            guard checkDescriptor(layer, location: here, source: source) else { continue }
+            let diffID: Digest
+            if let known = layerDiffIDs[layer.digest] {
+                diffID = known
+                tree.skipLayer()
+            } else {
+                guard let computed = streamLayer(layer, compression: compression, location: here, source: source, tree: &tree) else {
+                    continue
+                }
+                diffID = computed
+            }
+            if let diffIDs, j < diffIDs.count, diffIDs[j] != diffID {
+                problem(here, "diff_id mismatch: the config says \(diffIDs[j]), the uncompressed layer is \(diffID)")
+            }
+        }
+    }
+
+    /// Descriptor rules, presence and size; true if the blob can be read.
+    mutating func checkDescriptor(_ descriptor: Descriptor, location: String, source: any ImageSource) -> Bool {
+        if descriptor.size < 0 {
+            problem(location, "size is \(descriptor.size), expected 0 or more")
+            return false
+        }
+        guard let stored = source.blobSize(descriptor.digest) else {
+            problem(location, "blob is missing (blobs/\(descriptor.digest.algorithm.rawValue)/\(descriptor.digest.encoded))")
+            return false
+        }
+        if let data = descriptor.data {
+            let hasher = DigestHasher(descriptor.digest.algorithm)
+            hasher.update(Array(data))
+            if hasher.finalize() != descriptor.digest || Int64(data.count) != descriptor.size {
+                problem(location, "the descriptor's data field does not match its digest and size")
+            }
+        }
+        if stored != descriptor.size {
+            problem(location, "size mismatch: the descriptor says \(descriptor.size) bytes, the blob has \(stored)")
+            return stored > 0
+        }
+        return true
+    }
+
+    /// Reads and digest-checks a small document blob.
+    mutating func document(_ descriptor: Descriptor, location: String, source: any ImageSource) -> [UInt8]? {
+        guard checkDescriptor(descriptor, location: location, source: source) else { return nil }
+        do {
+            let bytes = try source.blob(descriptor.digest)
+            report.bytes += Int64(bytes.count)
+            let hasher = DigestHasher(descriptor.digest.algorithm)
+            hasher.update(bytes)
+            let actual = hasher.finalize()
+            if actual != descriptor.digest {
+                problem(location, "digest mismatch: expected \(descriptor.digest), got \(actual)")
+                return nil
+            }
+            return bytes
+        } catch {
+            problem(location, "\(error)")
+            return nil
+        }
+    }
+
+    /// One pass over a layer blob: its digest, its diff_id, and every entry's safety.
+    mutating func streamLayer(
+        _ layer: Descriptor, compression: LayerCompressionKind, location: String, source: any ImageSource,
+        tree: inout EntryChecker
+    ) -> Digest? {
+        let blobHasher = DigestHasher(layer.digest.algorithm)
+        let diffHasher = DigestHasher(.sha256)
+        var entryProblems: [String] = []
+        var entries = 0
+        var layerTree = tree
+        layerTree.beginLayer()
+        do {
+            var parser = TarStreamParser { entry in
+                entries += 1
+                if let message = layerTree.check(entry), entryProblems.count < 20 { entryProblems.append(message) }
+            }
+            var tarError: (any Error)?
+            let decoder = try LayerDecoder(kind: compression) { bytes in
+                diffHasher.update(bytes)
+                if tarError == nil {
+                    do { try parser.feed(bytes) } catch { tarError = error }
+                }
+            }
+            try source.streamBlob(layer.digest) { chunk in
+                blobHasher.update(chunk)
+                try decoder.feed(chunk)
+            }
+            report.bytes += blobHasher.count
+            let digest = blobHasher.finalize()
+            guard digest == layer.digest else {
+                problem(location, "digest mismatch: expected \(layer.digest), got \(digest)")
+                return nil
+            }
+            try decoder.finish()
+            if let tarError { throw tarError }
+            try parser.finish()
+        } catch {
+            problem(location, "cannot read the layer: \(error)")
+            return nil
+        }
+        for message in entryProblems { problem(location, message) }
+        report.layers += 1
+        report.entries += entries
+        tree = layerTree
+        let diffID = diffHasher.finalize()
+        layerDiffIDs[layer.digest] = diffID
+        return diffID
+    }
+}
+
+/// Checks layer entries for safety, keeping the symlinks of the layers applied so far.
+struct EntryChecker {
+    let allowDevices: Bool
+    /// Symlinks in the image so far: path → target.
+    var symlinks: [String: String] = [:]
+    /// Regular files of the current layer (hard link targets).
+    var layerFiles: Set<String> = []
+
+    init(allowDevices: Bool) { self.allowDevices = allowDevices }
+
+    mutating func beginLayer() { layerFiles.removeAll() }
+    mutating func skipLayer() { layerFiles.removeAll() }
+
+    /// A problem with `entry`, or nil.
+    mutating func check(_ entry: TarEntry) -> String? {
+        let raw = entry.rawPath
+        let shown = "entry '\(raw)'"
+        if raw.hasPrefix("/") { return "\(shown): absolute path" }
+        let parts = raw.split(separator: "/").filter { $0 != "." && !$0.isEmpty }.map(String.init)
+        if parts.contains("..") { return "\(shown): path contains '..'" }
+        guard !parts.isEmpty else { return nil }  // "./": the root itself
+        let path = parts.joined(separator: "/")
+        let name = parts[parts.count - 1]
+
+        // A parent that is a symlink would redirect this entry; see where it lands.
+        if parts.count > 1, resolve(Array(parts.dropLast())) == nil {
+            return "\(shown): escapes the root through a symlink in its path"
+        }
+        if name.hasPrefix(".wh.") {
+            let dir = parts.dropLast().joined(separator: "/")
+            if name == ".wh..wh..opq" {
+                let prefix = dir.isEmpty ? "" : dir + "/"
+                symlinks = symlinks.filter { !$0.key.hasPrefix(prefix) }
+            } else {
+                let hidden = (dir.isEmpty ? "" : dir + "/") + String(name.dropFirst(4))
+                symlinks = symlinks.filter { $0.key != hidden && !$0.key.hasPrefix(hidden + "/") }
+            }
+            return nil
+        }
+        symlinks[path] = nil
+        switch entry.typeFlag {
+        case 0x32:  // symlink
+            let target = entry.header.linkTarget
+            let base = target.hasPrefix("/") ? [] : Array(parts.dropLast())
+            if lexical(base, target) == nil {
+                return "\(shown): symlink to '\(target)' escapes the root"
+            }
+            symlinks[path] = target
+        case 0x31:  // hard link
+            let target = entry.header.linkTarget
+            let targetParts = target.split(separator: "/").filter { $0 != "." && !$0.isEmpty }.map(String.init)
+            if target.hasPrefix("/") || targetParts.contains("..") {
+                return "\(shown): hard link to '\(target)' points outside the layer"
+            }
+            if !layerFiles.contains(targetParts.joined(separator: "/")) {
+                return "\(shown): hard link to '\(target)', which is not a regular file earlier in this layer"
+            }
+        case 0x33, 0x34:
+            if !allowDevices { return "\(shown): device node (pass --allow-devices to accept)" }
+        case 0x30, 0x37, 0x00:
+            layerFiles.insert(path)
+        default:
+            break
+        }
+        return nil
+    }
+
+    /// Resolves a directory path through known symlinks; nil if it climbs above the root.
+    func resolve(_ parts: [String]) -> [String]? {
+        var resolved: [String] = []
+        var remaining = parts[...]
+        var hops = 0
+        while let part = remaining.first {
+            remaining = remaining.dropFirst()
+            let candidate = (resolved + [part]).joined(separator: "/")
+            if let target = symlinks[candidate] {
+                hops += 1
+                if hops > 40 { return resolved }  // a loop: runtimes fail on it, it cannot escape
+                let base = target.hasPrefix("/") ? [] : resolved
+                guard let next = lexical(base, target) else { return nil }
+                resolved = next
+            } else {
+                resolved.append(part)
+            }
+        }
+        return resolved
+    }
+
+    /// `base` joined with a relative (or rooted) path, lexically; nil if `..` climbs above the root.
+    func lexical(_ base: [String], _ path: String) -> [String]? {
+        var out = base
+        for part in path.split(separator: "/") where part != "." && !part.isEmpty {
+            if part == ".." {
+                guard !out.isEmpty else { return nil }
+                out.removeLast()
+            } else {
+                out.append(String(part))
+            }
+        }
+        return out
+    }
+}

@@ -1,0 +1,118 @@
+internal import CZlib
+internal import CZstd
+import OCI
+
+/// Decompresses a layer blob as it streams in: gzip (every member of a multi-member file, as
+/// container runtimes read them), zstd (every frame), or nothing.
+public final class LayerDecoder {
+    private let kind: LayerCompressionKind
+    private let output: (UnsafeRawBufferPointer) throws -> Void
+    private var zstream = z_stream()
+    private var zstd: OpaquePointer?
+    private var buffer = [UInt8](repeating: 0, count: 1 << 18)
+    private var inMember = false
+    private var zstdFrameOpen = false
+    private var sawInput = false
+
+    /// A decoder that hands the uncompressed bytes to `output`.
+    public init(kind: LayerCompressionKind, output: @escaping (UnsafeRawBufferPointer) throws -> Void) throws {
+        self.kind = kind
+        self.output = output
+        switch kind {
+        case .gzip:
+            guard CZlib_inflateInit2(&zstream, 15 + 16) == Z_OK else {
+                throw LayerError.compression(kind: .gzip, reason: "inflateInit2 failed")
+            }
+        case .zstd:
+            zstd = ZSTD_createDCtx()
+            guard zstd != nil else { throw LayerError.compression(kind: .zstd, reason: "ZSTD_createDCtx failed") }
+        case .none:
+            break
+        }
+    }
+
+    deinit {
+        if kind == .gzip { inflateEnd(&zstream) }
+        if let zstd { ZSTD_freeDCtx(zstd) }
+    }
+
+    /// Feeds the next compressed bytes.
+    public func feed(_ bytes: UnsafeRawBufferPointer) throws {
+        guard bytes.count > 0 else { return }
+        sawInput = true
+        switch kind {
+        case .none:
+            try output(bytes)
+        case .gzip:
+            try inflate(bytes)
+        case .zstd:
+            try decompressZstd(bytes)
+        }
+    }
+
+    /// Checks that the stream ended at a member or frame boundary.
+    public func finish() throws {
+        switch kind {
+        case .gzip where inMember || !sawInput:
+            throw LayerError.compression(kind: .gzip, reason: "unexpected end of stream (truncated)")
+        case .zstd where zstdFrameOpen || !sawInput:
+            throw LayerError.compression(kind: .zstd, reason: "unexpected end of stream (truncated)")
+        default:
+            return
+        }
+    }
+
+    private func inflate(_ bytes: UnsafeRawBufferPointer) throws {
+        var offset = 0
+        // Go on while input remains, or while the last call filled the output buffer (zlib may
+        // hold more output for the same input).
+        var outputWasFull = false
+        while offset < bytes.count || (outputWasFull && inMember) {
+            if !inMember {
+                inflateReset(&zstream)
+                inMember = true
+            }
+            let (consumed, produced, status) = buffer.withUnsafeMutableBytes { out -> (Int, Int, Int32) in
+                zstream.next_in = UnsafeMutablePointer(mutating: bytes.baseAddress!.assumingMemoryBound(to: UInt8.self) + offset)
+                zstream.avail_in = UInt32(bytes.count - offset)
+                zstream.next_out = out.baseAddress!.assumingMemoryBound(to: UInt8.self)
+                zstream.avail_out = UInt32(out.count)
+                let status = CZlib.inflate(&zstream, Z_NO_FLUSH)
+                return (bytes.count - offset - Int(zstream.avail_in), out.count - Int(zstream.avail_out), status)
+            }
+            offset += consumed
+            outputWasFull = produced == buffer.count
+            if produced > 0 { try buffer.withUnsafeBytes { try output(UnsafeRawBufferPointer(rebasing: $0[0..<produced])) } }
+            switch status {
+            case Z_STREAM_END:
+                inMember = false
+                outputWasFull = false
+            case Z_OK:
+                continue
+            case Z_BUF_ERROR where consumed == 0 && produced == 0 && offset == bytes.count:
+                return  // needs more input
+            default:
+                let message = zstream.msg.map { String(cString: $0) } ?? "inflate returned \(status)"
+                throw LayerError.compression(kind: .gzip, reason: message)
+            }
+        }
+    }
+
+    private func decompressZstd(_ bytes: UnsafeRawBufferPointer) throws {
+        var input = ZSTD_inBuffer(src: bytes.baseAddress, size: bytes.count, pos: 0)
+        var outputWasFull = false
+        while input.pos < input.size || outputWasFull {
+            let (code, produced) = buffer.withUnsafeMutableBytes { out -> (Int, Int) in
+                var outBuffer = ZSTD_outBuffer(dst: out.baseAddress, size: out.count, pos: 0)
+                let code = ZSTD_decompressStream(zstd, &outBuffer, &input)
+                return (code, outBuffer.pos)
+            }
+            if ZSTD_isError(code) != 0 {
+                throw LayerError.compression(kind: .zstd, reason: String(cString: ZSTD_getErrorName(code)))
+            }
+            zstdFrameOpen = code != 0
+            outputWasFull = produced == buffer.count
+            if produced > 0 { try buffer.withUnsafeBytes { try output(UnsafeRawBufferPointer(rebasing: $0[0..<produced])) } }
+        }
+    }
+}

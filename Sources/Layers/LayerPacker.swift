@@ -1,0 +1,81 @@
+import OCI
+
+/// How to compress a layer.
+public struct Compression: Hashable, Sendable, CustomStringConvertible {
+    /// The algorithm.
+    public var kind: LayerCompressionKind
+    /// The level (gzip 1–9, zstd 1–19); ignored for `none`.
+    public var level: Int
+
+    /// A compression setting; the level is checked against the algorithm's range.
+    public init(_ kind: LayerCompressionKind, level: Int? = nil) throws {
+        self.kind = kind
+        switch kind {
+        case .none: self.level = 0
+        case .gzip: self.level = level ?? 6
+        case .zstd: self.level = level ?? 3
+        }
+        let range = kind == .gzip ? 1...9 : kind == .zstd ? 1...19 : 0...0
+        guard kind == .none || range.contains(self.level) else {
+            throw LayerError.compression(kind: kind, reason: "level \(self.level) is outside \(range.lowerBound)–\(range.upperBound)")
+        }
+    }
+
+    /// gzip level 6.
+    public static let gzip = try! Compression(.gzip)  // constant input: cannot fail
+    /// zstd level 3.
+    public static let zstd = try! Compression(.zstd)  // constant input: cannot fail
+    /// No compression.
+    public static let none = try! Compression(.none)  // constant input: cannot fail
+
+    public var description: String { kind == .none ? "none" : "\(kind.rawValue)-\(level)" }
+}
+
+/// A layer written to a blob: what the manifest and the config need to know about it.
+public struct PackedLayer: Hashable, Sendable {
+    /// The blob's descriptor (compressed digest and size, layer media type).
+    public var descriptor: Descriptor
+    /// The digest of the uncompressed tar (`rootfs.diff_ids`).
+    public var diffID: Digest
+    /// The size of the uncompressed tar.
+    public var uncompressedSize: Int64
+    /// How many entries the tar holds.
+    public var entryCount: Int
+}
+
+/// Packs entries into a layer blob in one streaming pass: tar → diff_id hash → compressor →
+/// blob hash → file. Memory is bounded by the compressor's blocks in flight, whatever the
+/// layer's size.
+public enum LayerPacker {
+    /// Writes `entries` as a layer blob into `layout` and returns its description.
+    public static func pack(
+        _ entries: [LayerEntry], into layout: LayoutWriter, compression: Compression, threads: Int
+    ) throws -> PackedLayer {
+        let file = try layout.temporaryBlob()
+        let blob = HashingSink(next: FileSink(file: file))
+        let compressor: any ByteSink = switch compression.kind {
+        case .none: blob
+        case .gzip: GzipCompressor(level: compression.level, threads: threads, output: blob)
+        case .zstd: try ZstdCompressor(level: compression.level, threads: threads, output: blob)
+        }
+        // Uncompressed, the tar is the blob: one hash serves as both diff_id and digest.
+        let tar = compression.kind == .none ? blob : HashingSink(next: compressor)
+        let count = try LayerWriter.write(entries, to: tar)
+        try tar.finish()
+        let diffID = tar.hasher.finalize()
+        let uncompressedSize = tar.hasher.count
+        let size = blob.hasher.count
+        let digest = compression.kind == .none ? diffID : blob.hasher.finalize()
+        try layout.adopt(file, digest: digest)
+        return PackedLayer(
+            descriptor: Descriptor(mediaType: compression.kind.mediaType, digest: digest, size: size),
+            diffID: diffID, uncompressedSize: uncompressedSize, entryCount: count)
+    }
+
+    /// The diff_id and uncompressed size of a tar made from `entries`, without writing it.
+    public static func diffID(of entries: [LayerEntry]) throws -> (Digest, Int64) {
+        let tar = HashingSink(next: nil)
+        try LayerWriter.write(entries, to: tar)
+        return (tar.hasher.finalize(), tar.hasher.count)
+    }
+}

@@ -1,0 +1,25 @@
+import ArgumentParser
+
+/// The `imagegen` command line: a thin layer that parses flags and calls the library.
+@main
+struct ImageGenCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "imagegen",
+        abstract: "Build reproducible PyTorch-CUDA container images without a Docker daemon.",
+        discussion: """
+            imagegen writes OCI images bit for bit reproducibly: sorted tar entries, fixed \
+            timestamps (SOURCE_DATE_EPOCH), canonical JSON. Human output goes to stderr, \
+            machine output (--json) to stdout.
+
+            Exit codes: 0 success; 1 the operation failed or verify found problems; \
+            64 bad usage (unknown flag, bad value).
+            """,
+        version: ImageGenVersion.current,
+        subcommands: [PackCommand.self, VerifyCommand.self]
+    )
+}
+
+/// The version `--version` prints.
+enum ImageGenVersion {
+    static let current = "0.1.0"
+}

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Installs the Debian packages that imagegen's build, tests and benchmarks need.
+# Sources come from the host's apt configuration. Safe to run again.
+#   --build-only   only the C libraries the Swift package links
+set -euo pipefail
+
+build=(libarchive-dev libssl-dev zlib1g-dev libzstd-dev pkg-config)
+tools=(skopeo umoci oci-image-tool buildah docker-registry apache2-utils
+       apt-utils dpkg-dev pigz zstd tar coreutils time python3)
+
+want=("${build[@]}")
+[[ "${1:-}" == "--build-only" ]] || want+=("${tools[@]}")
+
+missing=()
+for p in "${want[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q '^install ok installed$' || missing+=("$p")
+done
+if ((${#missing[@]} == 0)); then
+  echo "install-deps: all ${#want[@]} packages present" >&2
+  exit 0
+fi
+
+sudo=""
+[[ $(id -u) -eq 0 ]] || sudo="sudo"
+echo "install-deps: installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
