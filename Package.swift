@@ -38,8 +38,10 @@ let package = Package(
             swiftSettings: strict
         ),
 
-        .testTarget(name: "OCITests", dependencies: ["OCI"], swiftSettings: strict),
-        .testTarget(name: "LayersTests", dependencies: ["Layers", "OCI"], swiftSettings: strict),
-        .testTarget(name: "ImageGenTests", dependencies: ["ImageGen", "Layers", "OCI"], swiftSettings: strict),
+        // Helpers the test targets share: scratch directories, processes, fixture trees.
+        .target(name: "TestSupport", dependencies: ["OCI"], path: "Tests/TestSupport", swiftSettings: strict),
+        .testTarget(name: "OCITests", dependencies: ["OCI", "TestSupport"], swiftSettings: strict),
+        .testTarget(name: "LayersTests", dependencies: ["Layers", "OCI", "TestSupport"], swiftSettings: strict),
+        .testTarget(name: "ImageGenTests", dependencies: ["ImageGen", "Layers", "OCI", "TestSupport"], swiftSettings: strict),
     ]
 )

@@ -20,8 +20,11 @@ public final class ArchiveExtractor {
         self.path = path
         archive_read_support_filter_all(reader)
         archive_read_support_format_all(reader)
+        // Entry names are normalised to relative paths (a leading '/' is dropped, '..' refused)
+        // and then prefixed with the target directory, so the absolute-path guard would refuse
+        // every entry; the symlink guard stops writes through links planted by earlier entries.
         let flags = ARCHIVE_EXTRACT_PERM | ARCHIVE_EXTRACT_SECURE_NODOTDOT | ARCHIVE_EXTRACT_SECURE_SYMLINKS
-            | ARCHIVE_EXTRACT_SECURE_NOABSOLUTEPATHS | ARCHIVE_EXTRACT_UNLINK
+            | ARCHIVE_EXTRACT_UNLINK
         archive_write_disk_set_options(writer, flags)
         archive_write_disk_set_standard_lookup(writer)
         try wrap(archive_read_open_filename(reader, path, 1 << 16), reader)
@@ -49,6 +52,8 @@ public final class ArchiveExtractor {
             if status == ARCHIVE_EOF { break }
             try wrap(status, reader)
             guard let entry, let name = archive_entry_pathname(entry).map({ String(cString: $0) }) else { continue }
+            // "./" names the root itself: the target directory already stands for it.
+            if name.split(separator: "/").allSatisfy({ $0 == "." }) { continue }
             let relative = try normalisedPath(name)
             archive_entry_set_pathname(entry, directory + "/" + relative)
             if let link = archive_entry_hardlink(entry).map({ String(cString: $0) }) {

@@ -60,7 +60,12 @@ public struct Digest: Hashable, Sendable, Comparable, CustomStringConvertible, C
 
     public init(from decoder: any Decoder) throws {
         let container = try decoder.singleValueContainer()
-        try self.init(parsing: container.decode(String.self))
+        do {
+            try self.init(parsing: container.decode(String.self))
+        } catch let error as OCIError {
+            // Rethrown as a decoding error so the message can name the field that held it.
+            throw DecodingError.dataCorruptedError(in: container, debugDescription: error.description)
+        }
     }
 
     public func encode(to encoder: any Encoder) throws {

@@ -1,0 +1,125 @@
+import Foundation
+import OCI
+
+/// A scratch directory, removed when dropped.
+public final class ScratchDirectory {
+    /// Its path.
+    public let path: String
+
+    /// A new, empty directory under the system's temporary directory.
+    public init(_ name: String = "imagegen-test") throws {
+        path = NSTemporaryDirectory() + "/\(name)-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    }
+
+    deinit { try? FileManager.default.removeItem(atPath: path) }
+
+    /// `path/relative`.
+    public func callAsFunction(_ relative: String) -> String { "\(path)/\(relative)" }
+}
+
+/// What a process printed and how it ended.
+public struct ProcessResult: Sendable {
+    /// The exit status.
+    public var status: Int32
+    /// Standard output.
+    public var stdout: String
+    /// Standard error.
+    public var stderr: String
+}
+
+/// Runs a program (looked up on PATH) to completion.
+@discardableResult
+public func run(
+    _ program: String, _ arguments: [String], environment: [String: String]? = nil, directory: String? = nil
+) throws -> ProcessResult {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    process.arguments = [program] + arguments
+    if let environment {
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+    }
+    if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
+    let out = Pipe()
+    let err = Pipe()
+    process.standardOutput = out
+    process.standardError = err
+    try process.run()
+    // Read both pipes while the process runs, so a full pipe cannot block it.
+    nonisolated(unsafe) var errData = Data()
+    let group = DispatchGroup()
+    group.enter()
+    DispatchQueue.global().async {
+        errData = err.fileHandleForReading.readDataToEndOfFile()
+        group.leave()
+    }
+    let outData = out.fileHandleForReading.readDataToEndOfFile()
+    group.wait()
+    process.waitUntilExit()
+    return ProcessResult(
+        status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
+        stderr: String(decoding: errData, as: UTF8.self))
+}
+
+/// The package's root directory.
+public let packageRoot: String = URL(fileURLWithPath: #filePath)
+    .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+
+/// The `imagegen` executable that `swift build` made.
+public var imagegenBinary: String {
+    let candidates = ["\(packageRoot)/.build/debug/imagegen", "\(packageRoot)/.build/release/imagegen"]
+    return candidates.first { FileManager.default.isExecutableFile(atPath: $0) } ?? candidates[0]
+}
+
+/// Writes a file, creating parents, with an explicit mode.
+public func writeFile(_ path: String, _ contents: String, mode: Int = 0o644) throws {
+    try writeFile(path, Array(contents.utf8), mode: mode)
+}
+
+/// Writes a file, creating parents, with an explicit mode.
+public func writeFile(_ path: String, _ contents: [UInt8], mode: Int = 0o644) throws {
+    let url = URL(fileURLWithPath: path)
+    try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+    try Data(contents).write(to: url)
+    try FileManager.default.setAttributes([.posixPermissions: mode], ofItemAtPath: path)
+}
+
+/// A small tree that exercises every entry kind imagegen writes: nested directories, modes
+/// with setuid/setgid/sticky, an empty file, symlinks (one with a target over 100 bytes), a
+/// hard link, names over 100 and over 256 bytes, and non-ASCII names. Creation order can be
+/// reversed to show that it does not matter.
+public func makeFixtureTree(at root: String, reversed: Bool = false) throws {
+    let fm = FileManager.default
+    let longDir = String(repeating: "d", count: 120)
+    let longFile = String(repeating: "f", count: 150)
+    let veryLong = (0..<3).map { _ in String(repeating: "v", count: 90) }.joined(separator: "/")
+    var steps: [() throws -> Void] = [
+        { try writeFile("\(root)/etc/hostname", "imagegen\n") },
+        { try writeFile("\(root)/usr/bin/tool", "#!/bin/sh\necho tool\n", mode: 0o4755) },
+        { try writeFile("\(root)/usr/bin/group-tool", "#!/bin/sh\n", mode: 0o2755) },
+        { try writeFile("\(root)/usr/share/empty", "") },
+        { try writeFile("\(root)/usr/share/data.bin", (0..<70_000).map { UInt8(truncatingIfNeeded: $0 &* 31) }) },
+        { try writeFile("\(root)/\(longDir)/\(longFile)", "long name\n") },
+        { try writeFile("\(root)/\(veryLong)/file", "very long name\n") },
+        { try writeFile("\(root)/usr/share/naïve-ünïcode.txt", "utf-8\n") },
+        { try fm.createDirectory(atPath: "\(root)/tmp", withIntermediateDirectories: true) },
+        { try fm.createDirectory(atPath: "\(root)/var/empty", withIntermediateDirectories: true) },
+    ]
+    let links: [() throws -> Void] = [
+        { try fm.createSymbolicLink(atPath: "\(root)/usr/bin/tool-link", withDestinationPath: "tool") },
+        { try fm.createSymbolicLink(atPath: "\(root)/etc/long-link", withDestinationPath: "/" + String(repeating: "t", count: 130)) },
+        { try fm.linkItem(atPath: "\(root)/usr/share/data.bin", toPath: "\(root)/usr/share/data-hardlink.bin") },
+        { try fm.setAttributes([.posixPermissions: 0o1777], ofItemAtPath: "\(root)/tmp") },
+    ]
+    if reversed { steps.reverse() }
+    for step in steps + links { try step() }
+    // Directories get fixed modes whatever the umask was.
+    for dir in ["etc", "usr", "usr/bin", "usr/share", "var", "var/empty", longDir, "vvv"] where fm.fileExists(atPath: "\(root)/\(dir)") {
+        try fm.setAttributes([.posixPermissions: 0o755], ofItemAtPath: "\(root)/\(dir)")
+    }
+    var path = root
+    for part in veryLong.split(separator: "/") {
+        path += "/\(part)"
+        try fm.setAttributes([.posixPermissions: 0o755], ofItemAtPath: path)
+    }
+}
