@@ -85,7 +85,7 @@ public struct ImageVerifier: Sendable {
 private struct Run {
     var report: VerifyReport
     let allowDevices: Bool
-    var checkedBlobs: [Digest: Bool] = [:]
+    var checkedManifests: Set<Digest> = []
     var layerDiffIDs: [Digest: Digest] = [:]
 
     mutating func problem(_ location: String, _ message: String) {
@@ -97,7 +97,8 @@ private struct Run {
         do {
             source = try openImage(report.path)
         } catch {
-            problem(report.path, "\(error)")
+            let message = "\(error)"
+            problem(report.path, message.hasPrefix(report.path + ": ") ? String(message.dropFirst(report.path.count + 2)) : message)
             return
         }
         do {
@@ -147,6 +148,8 @@ private struct Run {
     }
 
     mutating func checkManifest(_ descriptor: Descriptor, location: String, source: any ImageSource) {
+        // Several tags usually name one manifest: check it once.
+        guard checkedManifests.insert(descriptor.digest).inserted else { return }
         guard let bytes = document(descriptor, location: location, source: source) else { return }
         let manifest: Manifest
         do {
@@ -264,16 +267,20 @@ private struct Run {
                 entries += 1
                 if let message = layerTree.check(entry), entryProblems.count < 20 { entryProblems.append(message) }
             }
-            var tarError: (any Error)?
+            // A decoding or tar error stops decoding but not hashing: a damaged blob is reported
+            // as a digest mismatch, which says more than the inflate error it causes.
+            var streamError: (any Error)?
             let decoder = try LayerDecoder(kind: compression) { bytes in
                 diffHasher.update(bytes)
-                if tarError == nil {
-                    do { try parser.feed(bytes) } catch { tarError = error }
+                if streamError == nil {
+                    do { try parser.feed(bytes) } catch { streamError = error }
                 }
             }
             try source.streamBlob(layer.digest) { chunk in
                 blobHasher.update(chunk)
-                try decoder.feed(chunk)
+                if streamError == nil {
+                    do { try decoder.feed(chunk) } catch { streamError = error }
+                }
             }
             report.bytes += blobHasher.count
             let digest = blobHasher.finalize()
@@ -281,8 +288,8 @@ private struct Run {
                 problem(location, "digest mismatch: expected \(layer.digest), got \(digest)")
                 return nil
             }
+            if let streamError { throw streamError }
             try decoder.finish()
-            if let tarError { throw tarError }
             try parser.finish()
         } catch {
             problem(location, "cannot read the layer: \(error)")
@@ -341,11 +348,12 @@ struct EntryChecker {
         switch entry.typeFlag {
         case 0x32:  // symlink
             let target = entry.header.linkTarget
+            // Kept even when it escapes, so entries written through it are caught too.
+            symlinks[path] = target
             let base = target.hasPrefix("/") ? [] : Array(parts.dropLast())
             if lexical(base, target) == nil {
                 return "\(shown): symlink to '\(target)' escapes the root"
             }
-            symlinks[path] = target
         case 0x31:  // hard link
             let target = entry.header.linkTarget
             let targetParts = target.split(separator: "/").filter { $0 != "." && !$0.isEmpty }.map(String.init)
