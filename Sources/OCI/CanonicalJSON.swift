@@ -70,8 +70,8 @@ public struct BuildTime: Hashable, Sendable {
             return
         }
         guard let value = Int64(raw), value >= 0, value < 8_589_934_592 else {
-            throw OCIError.malformedDocument(
-                name: "SOURCE_DATE_EPOCH='\(raw)'", reason: "expected whole seconds since 1970 (0 to 8589934591)")
+            throw OCIError.invalidValue(
+                name: "SOURCE_DATE_EPOCH", value: raw, expected: "whole seconds since 1970 (0 to 8589934591)")
         }
         self.seconds = value
     }

@@ -65,7 +65,7 @@ public struct Platform: Codable, Hashable, Sendable, CustomStringConvertible {
     public init(parsing value: String) throws {
         let parts = value.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
         guard (2...3).contains(parts.count), parts.allSatisfy({ !$0.isEmpty }) else {
-            throw OCIError.malformedDocument(name: "platform '\(value)'", reason: "expected os/arch[/variant]")
+            throw OCIError.invalidValue(name: "platform", value: value, expected: "os/arch[/variant], e.g. linux/amd64")
         }
         self.init(architecture: parts[1], os: parts[0], variant: parts.count == 3 ? parts[2] : nil)
     }

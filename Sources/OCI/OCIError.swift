@@ -12,6 +12,8 @@ public enum OCIError: Error, CustomStringConvertible, Equatable, Sendable {
     case invalidLayout(path: String, reason: String)
     /// A tar stream is malformed at a byte offset.
     case invalidTar(offset: Int64, reason: String)
+    /// A value does not follow its grammar.
+    case invalidValue(name: String, value: String, expected: String)
     /// A tar entry cannot be represented.
     case unrepresentableEntry(path: String, reason: String)
 
@@ -29,6 +31,8 @@ public enum OCIError: Error, CustomStringConvertible, Equatable, Sendable {
             return "\(path): \(reason)"
         case .invalidTar(let offset, let reason):
             return "tar stream, byte \(offset): \(reason)"
+        case .invalidValue(let name, let value, let expected):
+            return "\(name) '\(value)': expected \(expected)"
         case .unrepresentableEntry(let path, let reason):
             return "\(path): cannot be written to tar: \(reason)"
         }

@@ -92,8 +92,14 @@ struct PackCommand: AsyncParsableCommand {
             else { throw ValidationError("--expose '\(port)': expected PORT or PORT/tcp or PORT/udp, PORT 1-65535") }
         }
         if threads < 1 { throw ValidationError("--threads \(threads): expected 1 or more") }
-        _ = try Compression(compression, level: level)
-        _ = try Platform(parsing: platform)
+        // Library errors already name the value; as ValidationError they exit 64 (usage).
+        do {
+            _ = try Compression(compression, level: level)
+            _ = try Platform(parsing: platform)
+            _ = try BuildTime()
+        } catch {
+            throw ValidationError("\(error)")
+        }
     }
 
     func run() async throws {

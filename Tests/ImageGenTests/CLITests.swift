@@ -1,0 +1,91 @@
+import Foundation
+import OCI
+import TestSupport
+import Testing
+
+/// Runs the built `imagegen` executable.
+func imagegen(_ arguments: [String], environment: [String: String]? = nil) throws -> ProcessResult {
+    try run(imagegenBinary, arguments, environment: environment)
+}
+
+@Suite("The imagegen command line")
+struct CLITests {
+    @Test("--version and every subcommand's --help")
+    func help() throws {
+        #expect(try imagegen(["--version"]).stdout == "0.1.0\n")
+        for command in [["--help"], ["pack", "--help"], ["verify", "--help"]] {
+            let result = try imagegen(command)
+            #expect(result.status == 0)
+            #expect(result.stdout.contains("USAGE: imagegen"))
+            #expect(result.stdout.contains("Examples:") || command == ["--help"])
+        }
+    }
+
+    @Test("pack then verify: exit 0, human lines on stderr, JSON on stdout")
+    func packAndVerify() throws {
+        let scratch = try ScratchDirectory()
+        try writeFile(scratch("tree/hello"), "hi\n")
+        let pack = try imagegen(
+            ["pack", scratch("tree"), "--out", scratch("img"), "--format", "both", "--tag", "v1", "--json",
+             "--env", "A=1", "--expose", "8888", "--workdir", "/w", "--label", "k=v"],
+            environment: ["SOURCE_DATE_EPOCH": "1700000000"])
+        #expect(pack.status == 0, "\(pack.stderr)")
+        #expect(pack.stderr.contains("layer 1/1"))
+        struct Output: Decodable { var manifest: Descriptor; var archive: String? }
+        let output = try JSONDecoder().decode(Output.self, from: Data(pack.stdout.utf8))
+        #expect(output.archive == scratch("img") + ".tar")
+
+        let verify = try imagegen(["verify", scratch("img.tar"), "--json"])
+        #expect(verify.status == 0, "\(verify.stderr)")
+        #expect(verify.stdout.contains("\"ok\" : true"))
+        #expect(verify.stderr.contains(": ok (1 manifest, 1 layers"))
+
+        let config = try LayoutDirectory(path: scratch("img")).blob(
+            CanonicalJSON.decode(Manifest.self, from: LayoutDirectory(path: scratch("img")).blob(output.manifest.digest), name: "m").config.digest)
+        let text = String(decoding: config, as: UTF8.self)
+        #expect(text.contains(#""created":"2023-11-14T22:13:20Z""#))
+        #expect(text.contains(#""ExposedPorts":{"8888/tcp":{}}"#))
+    }
+
+    @Test("verify exits 1 and prints one line per problem")
+    func verifyFails() throws {
+        let scratch = try ScratchDirectory()
+        try writeFile(scratch("tree/hello"), "hi\n")
+        #expect(try imagegen(["pack", scratch("tree"), "--out", scratch("img")]).status == 0)
+        try Data("{".utf8).write(to: URL(fileURLWithPath: scratch("img/index.json")))
+        let result = try imagegen(["verify", scratch("img")])
+        #expect(result.status == 1)
+        #expect(result.stderr.contains("index.json: malformed JSON: not valid JSON\n"))
+        #expect(result.stderr.contains("\(scratch("img")): 1 problem\n"))
+    }
+
+    @Test("bad flags exit 64 with a one-line reason naming the value", arguments: [
+        (["pack", "x", "--out", "y", "--env", "NOEQUALS"], "--env 'NOEQUALS': expected NAME=value"),
+        (["pack", "x", "--out", "y", "--workdir", "relative"], "--workdir 'relative': expected an absolute path"),
+        (["pack", "x", "--out", "y", "--expose", "99999"], "--expose '99999': expected PORT"),
+        (["pack", "x", "--out", "y", "--compression", "brotli"], "brotli"),
+        (["pack", "x", "--out", "y", "--compression", "gzip", "--level", "12"], "level 12 is outside 1–9"),
+        (["pack", "x", "--out", "y", "--platform", "linux"], "platform 'linux': expected os/arch[/variant]"),
+        (["pack", "x", "--out", "y", "--threads", "0"], "--threads 0: expected 1 or more"),
+    ])
+    func badFlags(_ arguments: [String], _ message: String) throws {
+        let result = try imagegen(arguments)
+        #expect(result.status == 64, "\(result.stderr)")
+        #expect(result.stderr.contains(message), "\(result.stderr)")
+    }
+
+    @Test("a pack that fails leaves nothing at the output path", arguments: [
+        (["missing-dir"], "missing-dir: no such file or directory"),
+        (["TREE", "--tag", "bad tag!"], "--tag 'bad tag!': expected letters"),
+    ])
+    func failedPack(_ arguments: [String], _ message: String) throws {
+        let scratch = try ScratchDirectory()
+        try writeFile(scratch("tree/hello"), "hi\n")
+        let args = arguments.map { $0 == "TREE" ? scratch("tree") : $0 == "missing-dir" ? scratch("missing-dir") : $0 }
+        let result = try imagegen(["pack"] + args + ["--out", scratch("img"), "--format", "both"])
+        #expect(result.status == 1)
+        #expect(result.stderr.contains(message), "\(result.stderr)")
+        let left = try FileManager.default.contentsOfDirectory(atPath: scratch.path)
+        #expect(left == ["tree"])
+    }
+}
