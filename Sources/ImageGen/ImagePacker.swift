@@ -104,8 +104,10 @@ public struct ImagePacker: Sendable {
         }
         let outputURL = URL(fileURLWithPath: o.output)
         let parent = outputURL.deletingLastPathComponent().path
-        guard FileManager.default.fileExists(atPath: parent) else {
-            throw ImageGenError.output(path: o.output, reason: "the parent directory \(parent) does not exist")
+        do {
+            try FileManager.default.createDirectory(atPath: parent, withIntermediateDirectories: true)
+        } catch {
+            throw ImageGenError.output(path: o.output, reason: "cannot create the parent directory \(parent): \(error.localizedDescription)")
         }
         let staging = "\(parent)/.\(outputURL.lastPathComponent).imagegen-\(getpid())"
         try? FileManager.default.removeItem(atPath: staging)

@@ -90,6 +90,23 @@ struct LayerPackingTests {
         #expect(result.stdout.hasPrefix(layer.diffID.encoded))
     }
 
+    @Test("libarchive unpacks our gzip and zstd layers into the original tree", arguments: [LayerCompressionKind.gzip, .zstd])
+    func libarchiveReadsLayers(_ kind: LayerCompressionKind) throws {
+        let scratch = try ScratchDirectory()
+        let layer = try packFixture(compression: try Compression(kind), scratch: scratch)
+        let blob = try #require(
+            FileManager.default.enumerator(atPath: scratch.path)?.compactMap { $0 as? String }
+                .first { $0.hasSuffix(layer.descriptor.digest.encoded) })
+        try FileManager.default.createDirectory(atPath: scratch("unpacked"), withIntermediateDirectories: true)
+        try ArchiveExtractor(path: scratch(blob)).extract(into: scratch("unpacked"))
+        try makeFixtureTree(at: scratch("reference"))
+        let expected = try DirectoryTree.entries(root: scratch("reference"), mtime: 0).map(\.header)
+        #expect(try DirectoryTree.entries(root: scratch("unpacked"), mtime: 0).map(\.header) == expected)
+        #expect(
+            FileManager.default.contents(atPath: scratch("unpacked/usr/share/data.bin"))
+                == FileManager.default.contents(atPath: scratch("reference/usr/share/data.bin")))
+    }
+
     @Test("GNU tar lists every entry with its type, mode and link target")
     func gnuTarListing() throws {
         let scratch = try ScratchDirectory()
