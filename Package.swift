@@ -17,6 +17,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
     ],
     targets: [
         // C libraries, linked from the system (see scripts/install-deps.sh).
@@ -27,20 +28,26 @@ let package = Package(
 
         // The OCI vocabulary: digests, media types, documents, layouts, archives.
         .target(name: "OCI", dependencies: ["CCrypto"], swiftSettings: strict),
+        // Versions, components, the compatibility catalog, specs, the graph and the lockfile.
+        .target(name: "ImageModel", dependencies: ["OCI", .product(name: "Yams", package: "Yams")], swiftSettings: strict),
+        // Resolving and fetching artifacts through apt and pip.
+        .target(name: "Artifacts", dependencies: ["ImageModel", "OCI"], swiftSettings: strict),
         // Deterministic tar layers: writing, reading, compression, hashing in one pass.
         .target(name: "Layers", dependencies: ["OCI", "CArchive", "CZlib", "CZstd"], swiftSettings: strict),
         // Orchestration: pack directory trees into images, verify images.
-        .target(name: "ImageGen", dependencies: ["OCI", "Layers"], swiftSettings: strict),
+        .target(name: "ImageGen", dependencies: ["OCI", "Layers", "ImageModel", "Artifacts"], swiftSettings: strict),
         // The thin command-line front end.
         .executableTarget(
             name: "imagegen",
-            dependencies: ["ImageGen", "OCI", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["ImageGen", "ImageModel", "OCI", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: strict
         ),
 
         // Helpers the test targets share: scratch directories, processes, fixture trees.
         .target(name: "TestSupport", dependencies: ["OCI"], path: "Tests/TestSupport", swiftSettings: strict),
         .testTarget(name: "OCITests", dependencies: ["OCI", "TestSupport"], swiftSettings: strict),
+        .testTarget(name: "ImageModelTests", dependencies: ["ImageModel", "TestSupport"], swiftSettings: strict),
+        .testTarget(name: "ArtifactsTests", dependencies: ["Artifacts", "ImageModel", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "LayersTests", dependencies: ["Layers", "OCI", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "ImageGenTests", dependencies: ["ImageGen", "Layers", "OCI", "TestSupport"], swiftSettings: strict),
     ]

@@ -15,7 +15,9 @@ struct ImageGenCommand: AsyncParsableCommand {
             64 bad usage (unknown flag, bad value).
             """,
         version: ImageGenVersion.current,
-        subcommands: [PackCommand.self, VerifyCommand.self]
+        subcommands: [
+            LockCommand.self, GraphCommand.self, ExplainCommand.self, CheckHostCommand.self, PackCommand.self, VerifyCommand.self,
+        ]
     )
 }
 

@@ -1,0 +1,224 @@
+import Foundation
+import OCI
+
+/// Resolves Python requirements to exact wheels by asking pip, never a solver of our own
+/// (DESIGN.md, decision 4).
+///
+/// pip resolves for the target interpreter and platform, not the host's:
+/// `pip install --dry-run --report` with `--platform`, `--python-version`, `--implementation`
+/// and `--only-binary=:all:` into an empty `--target`, so nothing installed on the host counts
+/// and nothing is installed. The report gives each wheel's name, version, `Requires-Dist`,
+/// URL and SHA-256; the size comes from an HTTP `HEAD` on the URL. The URL is used for that
+/// and dropped: only file names, sizes and hashes leave this type (DESIGN.md, decision 5).
+public struct PipResolver: Sendable {
+    /// The target interpreter's version, `major.minor` (`3.11`).
+    public var pythonVersion: String
+    /// The target interpreter's implementation tag (`cp`).
+    public var implementation: String
+    /// The platform tags pip may accept, exactly as given (see `manylinuxPlatforms`).
+    public var platforms: [String]
+    /// The index to use instead of pip's configured one, or `nil` for pip's own.
+    public var indexURL: String?
+    /// Indexes to use besides the main one.
+    public var extraIndexURLs: [String]
+    /// How to run pip (`python3 -m pip`); pip 22.2 or later, which writes `--report`.
+    public var pipCommand: [String]
+    /// Whether pip reads the host's configuration (`pip.conf`, `PIP_*` variables: an index,
+    /// `find-links`, certificates, proxies). When `false`, pip runs isolated and sees only
+    /// what this resolver passes.
+    public var usesHostConfiguration: Bool
+
+    /// A resolver for the given target interpreter and platforms.
+    public init(
+        pythonVersion: String, platforms: [String], implementation: String = "cp", indexURL: String? = nil,
+        extraIndexURLs: [String] = [], pipCommand: [String] = ["python3", "-m", "pip"],
+        usesHostConfiguration: Bool = true
+    ) {
+        self.pythonVersion = pythonVersion
+        self.implementation = implementation
+        self.platforms = platforms
+        self.indexURL = indexURL
+        self.extraIndexURLs = extraIndexURLs
+        self.pipCommand = pipCommand
+        self.usesHostConfiguration = usesHostConfiguration
+    }
+
+    /// The platform tags a system with glibc `2.<glibcMinor>` runs, newest first:
+    /// `manylinux_2_<glibcMinor>_<arch>` down to `manylinux_2_5_<arch>` (PEP 600), then the
+    /// legacy aliases `manylinux2014`, `manylinux2010`, `manylinux1` (PEP 599, 571, 513) and
+    /// `linux_<arch>`.
+    ///
+    /// pip takes `--platform` tags literally, with no ladder of its own, so all are needed:
+    /// NVIDIA's wheels say `manylinux2014`, torch's `manylinux_2_28`. Debian bookworm has glibc
+    /// 2.36.
+    public static func manylinuxPlatforms(glibcMinor: Int = 36, architecture: String = "x86_64") -> [String] {
+        let modern = stride(from: glibcMinor, through: 5, by: -1).map { "manylinux_2_\($0)_\(architecture)" }
+        return modern + ["manylinux2014", "manylinux2010", "manylinux1", "linux"].map { "\($0)_\(architecture)" }
+    }
+
+    /// The exact wheels of `requirements` (PEP 508 strings: `torch==2.7.0`, `jupyterlab`) and
+    /// everything they depend on, sorted by normalised name.
+    public func resolve(_ requirements: [String]) async throws -> [ResolvedWheel] {
+        for requirement in requirements {
+            let trimmed = requirement.trimmingCharacters(in: .whitespaces)
+            guard !trimmed.isEmpty, !trimmed.hasPrefix("-"), !requirement.contains(where: \.isNewline) else {
+                throw ArtifactsError.invalidRequest(
+                    value: requirement, reason: "a requirement is one PEP 508 line, not empty and not an option")
+            }
+        }
+        guard !requirements.isEmpty else { return [] }
+
+        let fm = FileManager.default
+        let work = NSTemporaryDirectory() + "/imagegen-pip-\(UUID().uuidString)"
+        do {
+            try fm.createDirectory(atPath: "\(work)/target", withIntermediateDirectories: true)
+        } catch {
+            throw ArtifactsError.io(path: work, reason: error.localizedDescription)
+        }
+        defer { try? fm.removeItem(atPath: work) }
+
+        let report = "\(work)/report.json"
+        var environment: [String: String?] = [:]
+        var removing: (@Sendable (String) -> Bool)? = nil
+        if !usesHostConfiguration {
+            // `--isolated` alone still reads the global and site pip.conf files.
+            environment["PIP_CONFIG_FILE"] = "/dev/null"
+            removing = { $0.hasPrefix("PIP_") }
+        }
+        let command = pipCommand + arguments(report: report, target: "\(work)/target") + requirements
+        let output = try await ToolRunner.run(command, environment: environment, removing: removing, scratch: work)
+        guard output.status == 0 else {
+            throw ArtifactsError.pipFailed(message: Self.errorMessage(output))
+        }
+        guard let data = fm.contents(atPath: report) else {
+            throw ArtifactsError.unexpectedOutput(tool: "pip", reason: "it wrote no --report file")
+        }
+        let chosen = try Self.parseReport(data)
+        let sizes = try await WheelSizes.fetch(chosen.map { ($0.fileName, $0.url) })
+        let wheels = try chosen.map { wheel in
+            guard let size = sizes[wheel.fileName] else {
+                throw ArtifactsError.sizeUnavailable(fileName: wheel.fileName, reason: "no answer")
+            }
+            return ResolvedWheel(
+                name: wheel.name, version: wheel.version, fileName: wheel.fileName, size: size,
+                sha256: wheel.sha256, requiresDist: wheel.requiresDist)
+        }
+        return wheels.sorted { ($0.normalizedName, $0.version) < ($1.normalizedName, $1.version) }
+    }
+
+    /// pip's options, before the requirements.
+    func arguments(report: String, target: String) -> [String] {
+        var args = [
+            "install", "--dry-run", "--ignore-installed", "--quiet", "--no-input", "--disable-pip-version-check",
+            "--report", report,
+            "--only-binary=:all:", "--target", target,
+            "--python-version", pythonVersion, "--implementation", implementation,
+        ]
+        for platform in platforms { args += ["--platform", platform] }
+        if !usesHostConfiguration { args.append("--isolated") }
+        if let indexURL { args += ["--index-url", indexURL] }
+        for extra in extraIndexURLs { args += ["--extra-index-url", extra] }
+        return args
+    }
+
+    // MARK: - The report
+
+    /// One wheel of the report, URL still attached.
+    struct Chosen {
+        var name: String
+        var version: String
+        var fileName: String
+        var url: URL
+        var sha256: Digest
+        var requiresDist: [String]
+    }
+
+    /// Reads pip's installation report (pip's "Installation Report" format, version 1).
+    static func parseReport(_ data: Data) throws -> [Chosen] {
+        let report: Report
+        do {
+            report = try JSONDecoder().decode(Report.self, from: data)
+        } catch {
+            throw ArtifactsError.unexpectedOutput(tool: "pip --report", reason: "\(error)")
+        }
+        return try report.install.map { item in
+            let name = item.metadata.name
+            let version = item.metadata.version
+            guard let url = URL(string: item.download_info.url),
+                  let last = url.path.split(separator: "/").last.map({ String($0).percentDecoded }),
+                  last.hasSuffix(".whl")
+            else {
+                throw ArtifactsError.unexpectedOutput(
+                    tool: "pip --report", reason: "\(name) \(version) does not come from a wheel file")
+            }
+            guard let archive = item.download_info.archive_info else {
+                throw ArtifactsError.unexpectedOutput(
+                    tool: "pip --report", reason: "\(name) \(version) is not an archive (a directory or VCS checkout)")
+            }
+            // `hashes` since pip 23.0; `hash` ("sha256=…") before and beside it.
+            var hex = archive.hashes?["sha256"]
+            if hex == nil, let hash = archive.hash, hash.hasPrefix("sha256=") { hex = String(hash.dropFirst(7)) }
+            guard let hex, let digest = try? Digest(parsing: "sha256:\(hex.lowercased())") else {
+                throw ArtifactsError.missingChecksum(package: name, version: version)
+            }
+            return Chosen(
+                name: name, version: version, fileName: last, url: url, sha256: digest,
+                requiresDist: item.metadata.requires_dist ?? [])
+        }
+    }
+
+    // The report's JSON, as pip names it (https://pip.pypa.io/en/stable/reference/installation-report/).
+    // swiftlint:disable identifier_name
+    struct Report: Decodable {
+        var install: [Item]
+    }
+
+    struct Item: Decodable {
+        var download_info: DownloadInfo
+        var metadata: Metadata
+    }
+
+    struct DownloadInfo: Decodable {
+        var url: String
+        var archive_info: ArchiveInfo?
+    }
+
+    struct ArchiveInfo: Decodable {
+        var hash: String?
+        var hashes: [String: String]?
+    }
+
+    struct Metadata: Decodable {
+        var name: String
+        var version: String
+        var requires_dist: [String]?
+    }
+    // swiftlint:enable identifier_name
+
+    /// pip's own explanation of a failure: its `ERROR:` lines and the conflict it describes;
+    /// the last line it printed when it printed neither.
+    static func errorMessage(_ output: ToolOutput) -> String {
+        var lines: [String] = []
+        var inConflict = false
+        for line in output.stderr.split(whereSeparator: \.isNewline) {
+            let text = line.trimmingCharacters(in: .whitespaces)
+            if text.hasPrefix("ERROR: ") {
+                inConflict = false
+                lines.append(String(text.dropFirst(7)))
+            } else if text.hasPrefix("The conflict is caused by") {
+                inConflict = true
+                lines.append(text)
+            } else if inConflict && line.first?.isWhitespace == true && !text.isEmpty {
+                lines.append(text)
+            } else {
+                inConflict = false
+            }
+        }
+        if lines.isEmpty {
+            let last = (output.stderr + "\n" + output.stdout).split(whereSeparator: \.isNewline)
+                .map { $0.trimmingCharacters(in: .whitespaces) }.last { !$0.isEmpty }
+            lines = [last ?? "exit status \(output.status)"]
+        }
+        return lines.joined(separator: "; ")
+    }
+}

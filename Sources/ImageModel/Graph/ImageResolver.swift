@@ -1,0 +1,332 @@
+/// Why a version was chosen, and which catalog fact allowed it.
+public struct Explanation: Hashable, Sendable, Codable {
+    /// The component.
+    public var component: ComponentKind
+    /// What was chosen.
+    public var choice: String
+    /// Why, as a sentence.
+    public var reason: String
+    /// The catalog fact's source (or the spec line).
+    public var source: String
+}
+
+/// Conflicts between a spec and the catalog, each a sentence naming the chain and the spec line.
+public struct ConflictError: Error, Hashable, Sendable, CustomStringConvertible {
+    /// The spec's name.
+    public var image: String
+    /// One sentence per conflict.
+    public var conflicts: [String]
+
+    /// Conflicts found in `image`.
+    public init(image: String, conflicts: [String]) {
+        self.image = image
+        self.conflicts = conflicts
+    }
+
+    public var description: String {
+        conflicts.count == 1
+            ? "\(image): \(conflicts[0])"
+            : "\(image): \(conflicts.count) conflicts:\n" + conflicts.map { "  - \($0)" }.joined(separator: "\n")
+    }
+}
+
+/// A spec checked against the catalog: the graph, the facts behind each version, what apt and
+/// pip must resolve, and the environment the image declares.
+public struct ResolvedImage: Hashable, Sendable {
+    /// The spec.
+    public var spec: ImageSpec
+    /// The component graph.
+    public var graph: ComponentGraph
+    /// Components in dependency order (dependencies first).
+    public var order: [ComponentKind]
+    /// Why each version is what it is.
+    public var explanations: [Explanation]
+    /// The torch release, when the image has torch.
+    public var torch: TorchRelease?
+    /// The torch build for the image's CUDA.
+    public var torchBuild: TorchBuild?
+    /// The CUDA release.
+    public var cuda: CUDARelease?
+    /// The oldest driver the image runs on.
+    public var driverFloor: DriverVersion?
+    /// Debian packages to resolve, per component.
+    public var aptRequests: [ComponentKind: [String]]
+    /// pip requirements to resolve, per component.
+    public var pipRequirements: [ComponentKind: [String]]
+    /// The environment the image declares (`NVIDIA_REQUIRE_CUDA`, `CUDA_VERSION`, …).
+    public var environment: [String: String]
+}
+
+/// Checks a spec against the catalog and builds its graph.
+public struct ImageResolver: Sendable {
+    /// The catalog.
+    public var catalog: Catalog
+
+    /// A resolver over `catalog`.
+    public init(catalog: Catalog) { self.catalog = catalog }
+
+    /// Resolves `spec`, or throws every conflict found.
+    public func resolve(_ spec: ImageSpec) throws -> ResolvedImage {
+        var conflicts: [String] = []
+        var explanations: [Explanation] = []
+        var graph = ComponentGraph()
+        let specFile = "Images/\(spec.name).yaml"
+
+        // Nodes.
+        graph.add(.base, "\(spec.base.distribution) \(spec.base.release) \(spec.base.architecture)")
+        if let python = spec.python { graph.add(.python, "\(python.version)") }
+        if let cuda = spec.cuda { graph.add(.cuda, "\(cuda.version) \(cuda.flavour.rawValue)") }
+        if let cudnn = spec.cudnn { graph.add(.cudnn, "\(cudnn.version)") }
+        if let nccl = spec.nccl { graph.add(.nccl, "\(nccl.version)") }
+        if let torch = spec.torch { graph.add(.torch, "\(torch.version)" + (torch.companions.isEmpty ? "" : " + " + torch.companions.joined(separator: ", "))) }
+        if !spec.packages.requirements.isEmpty { graph.add(.packages, spec.packages.requirements.joined(separator: ", ")) }
+        let toolNames = [spec.tools.ssh ? "ssh" : nil, spec.tools.compiler ? "compiler" : nil, spec.tools.jupyter ? "jupyter" : nil].compactMap { $0 }
+        if !toolNames.isEmpty { graph.add(.tools, toolNames.joined(separator: ", ")) }
+        graph.add(.config, spec.config.tags.joined(separator: ", "))
+
+        // Facts.
+        let cudaRelease = spec.cuda.flatMap { catalog.cuda($0.version) }
+        if let cuda = spec.cuda, cudaRelease == nil {
+            let known = catalog.cuda.map { "\($0.version)" }.joined(separator: ", ")
+            conflicts.append("CUDA \(cuda.version) (\(spec.whereIs("cuda.version"))) is not in the catalog; known: \(known)")
+        }
+        var driverFloor: DriverVersion?
+        if let cudaRelease, let cuda = spec.cuda {
+            graph.add(.driver, "≥ \(spec.driver.minimum ?? cudaRelease.minorVersionMinimum)")
+            graph.connect(.cuda, to: .driver, "≥ \(cudaRelease.minorVersionMinimum)")
+            driverFloor = spec.driver.minimum ?? cudaRelease.minorVersionMinimum
+            if let floor = spec.driver.minimum, floor < cudaRelease.minorVersionMinimum {
+                conflicts.append(
+                    "the driver floor \(floor) (\(spec.whereIs("driver.minimum"))) is below \(cudaRelease.minorVersionMinimum), "
+                        + "the oldest driver that runs CUDA \(cuda.version) (minor-version compatibility); raise it or leave it out")
+            }
+            explanations.append(Explanation(
+                component: .driver, choice: "≥ \(driverFloor!)",  // set just above
+                reason: spec.driver.minimum == nil
+                    ? "CUDA \(cuda.version) runs on drivers from \(cudaRelease.minorVersionMinimum) (minor-version compatibility); its own driver is \(cudaRelease.toolkitDriver)"
+                    : "the spec asks for at least \(spec.driver.minimum!), which CUDA \(cuda.version) accepts (minimum \(cudaRelease.minorVersionMinimum))",
+                source: cudaRelease.source))
+            explanations.append(Explanation(
+                component: .cuda, choice: "\(cuda.version) \(cuda.flavour.rawValue)",
+                reason: "pinned by the spec (\(spec.whereIs("cuda.version")))", source: cudaRelease.source))
+        } else if spec.driver.minimum != nil {
+            graph.add(.driver, "≥ \(spec.driver.minimum!)")
+        }
+        if spec.python != nil { graph.connect(.python, to: .base, "Debian package python\(spec.python!.version.majorMinor)") }
+
+        // cuDNN and NCCL against CUDA.
+        if let cudnn = spec.cudnn {
+            graph.connect(.cudnn, to: .cuda, "CUDA 12.x builds")
+            if let cuda = spec.cuda {
+                if let support = catalog.cudnnSupport(cudnn.version, cudaMajor: cuda.version.major) {
+                    if !support.cuda.contains(cuda.version) {
+                        conflicts.append(
+                            "cuDNN \(cudnn.version) (\(spec.whereIs("cudnn.version"))) supports CUDA \(support.cuda), "
+                                + "but the spec pins CUDA \(cuda.version) (\(spec.whereIs("cuda.version")))")
+                    }
+                    explanations.append(Explanation(
+                        component: .cudnn, choice: "\(cudnn.version)",
+                        reason: "cuDNN \(cudnn.version.major) for CUDA \(cuda.version.major).x supports CUDA \(support.cuda)",
+                        source: support.source))
+                } else {
+                    conflicts.append(
+                        "cuDNN \(cudnn.version) (\(spec.whereIs("cudnn.version"))) has no build for CUDA \(cuda.version.major).x "
+                            + "(\(spec.whereIs("cuda.version")))")
+                }
+            }
+        }
+        if spec.nccl != nil { graph.connect(.nccl, to: .cuda, "CUDA \(spec.cuda.map { "\($0.version.major)" } ?? "?").x wheel") }
+
+        // torch against everything.
+        var torchRelease: TorchRelease?
+        var torchBuild: TorchBuild?
+        if let torch = spec.torch {
+            graph.connect(.torch, to: .python, "a cp wheel")
+            graph.connect(.torch, to: .cuda, "a CUDA build")
+            graph.connect(.torch, to: .cudnn, "the wheel's cuDNN pin")
+            graph.connect(.torch, to: .nccl, "the wheel's NCCL pin")
+            torchRelease = catalog.torch(torch.version)
+            if torchRelease == nil {
+                let known = catalog.torch.map { "\($0.version)" }.joined(separator: ", ")
+                conflicts.append("torch \(torch.version) (\(spec.whereIs("torch.version"))) is not in the catalog; known: \(known)")
+            }
+        }
+        if let torch = spec.torch, let release = torchRelease {
+            if let python = spec.python, !release.python.contains(where: { $0.majorMinor == python.version.majorMinor }) {
+                conflicts.append(
+                    "torch \(release.version) has wheels for Python \(Self.list(release.python.map { "\($0)" })), "
+                        + "but the spec asks for Python \(python.version) (\(spec.whereIs("python.version")))")
+            } else if let python = spec.python {
+                explanations.append(Explanation(
+                    component: .python, choice: "\(python.version)",
+                    reason: "torch \(release.version) has cp\(python.version.cpythonTag.dropFirst(2)) wheels (Python \(Self.list(release.python.map { "\($0)" })))",
+                    source: release.source))
+            }
+            if let cuda = spec.cuda {
+                if let build = release.build(for: cuda.version) {
+                    torchBuild = build
+                    explanations.append(Explanation(
+                        component: .torch, choice: "\(release.version) (CUDA \(build.cuda) build\(build.isDefault ? ", the default wheel" : ""))",
+                        reason: "pinned by the spec (\(spec.whereIs("torch.version"))); torch \(release.version) has a CUDA \(build.cuda) build"
+                            + (build.experimental ? " (experimental)" : ""),
+                        source: build.source))
+                    if let cudnn = spec.cudnn, cudnn.version != build.cudnn {
+                        conflicts.append(
+                            "cuDNN \(cudnn.version) (\(spec.whereIs("cudnn.version"))) does not match the torch \(release.version) "
+                                + "CUDA \(build.cuda) wheel, which pins cuDNN \(build.cudnn)")
+                    } else if let cudnn = spec.cudnn {
+                        explanations.append(Explanation(
+                            component: .cudnn, choice: "\(cudnn.version)",
+                            reason: "the torch \(release.version) CUDA \(build.cuda) wheel pins nvidia-cudnn-cu12==\(build.cudnn)",
+                            source: build.source))
+                    }
+                    if let nccl = spec.nccl, nccl.version != build.nccl {
+                        conflicts.append(
+                            "NCCL \(nccl.version) (\(spec.whereIs("nccl.version"))) does not match the torch \(release.version) "
+                                + "CUDA \(build.cuda) wheel, which pins NCCL \(build.nccl)")
+                    } else if let nccl = spec.nccl {
+                        explanations.append(Explanation(
+                            component: .nccl, choice: "\(nccl.version)",
+                            reason: "the torch \(release.version) CUDA \(build.cuda) wheel pins nvidia-nccl-cu12==\(build.nccl)",
+                            source: build.source))
+                    }
+                    if !build.isDefault {
+                        conflicts.append(
+                            "torch \(release.version) for CUDA \(build.cuda) is not the wheel on the default package index "
+                                + "(that is the CUDA \(release.defaultBuild.map { "\($0.cuda)" } ?? "?") build); imagegen locks default wheels only")
+                    }
+                } else {
+                    conflicts.append(
+                        "torch \(release.version) requires CUDA \(Self.list(release.builds.map { "\($0.cuda)" }, last: "or")), "
+                            + "but the spec pins CUDA \(cuda.version) (\(spec.whereIs("cuda.version")))")
+                }
+            }
+            for companion in torch.companions where release.companions[companion] == nil {
+                conflicts.append("the catalog lists no \(companion) for torch \(release.version) (\(spec.whereIs("torch.with")))")
+            }
+        }
+
+        // One copy of each CUDA library.
+        for library in catalog.systemLibraries where spec.base.packages.contains(library.package) {
+            let place = spec.locations["base.packages.\(library.package)"].map { "\($0)" } ?? specFile
+            switch library.library {
+            case "NCCL" where spec.nccl != nil:
+                conflicts.append(
+                    "NCCL would be shipped twice: the Debian package \(library.package) (base.packages, \(place)) and the wheel "
+                        + "nvidia-nccl-cu12 \(spec.nccl!.version) (\(spec.whereIs("nccl.version"))); keep one")
+            case "cuDNN" where spec.cudnn != nil:
+                conflicts.append(
+                    "cuDNN would be shipped twice: the Debian package \(library.package) (base.packages, \(place)) and the wheel "
+                        + "nvidia-cudnn-cu12 \(spec.cudnn!.version) (\(spec.whereIs("cudnn.version"))); keep one")
+            case "CUDA" where spec.cuda != nil:
+                conflicts.append(
+                    "CUDA libraries would be shipped twice: the Debian package \(library.package) (base.packages, \(place)) and "
+                        + "NVIDIA's CUDA \(spec.cuda!.version) wheels (\(spec.whereIs("cuda.version"))); keep one")
+            default:
+                break
+            }
+        }
+        for requirement in spec.packages.requirements {
+            let project = SpecLoader.projectName(requirement)
+            let owner: ComponentKind? = project.hasPrefix("nvidia-nccl") ? .nccl : project.hasPrefix("nvidia-cudnn") ? .cudnn
+                : project == "torch" ? .torch : nil
+            if let owner, graph.node(owner) != nil {
+                conflicts.append(
+                    "packages lists \(requirement) (\(spec.whereIs("packages.\(project)"))), which the \(owner) component already "
+                        + "provides; remove it from packages")
+            }
+        }
+
+        if graph.node(.packages) != nil { graph.connect(.packages, to: .python, "the venv's Python") }
+        if spec.tools.compiler {
+            graph.connect(.tools, to: .base, "gcc from Debian")
+            if spec.python != nil { graph.connect(.tools, to: .python, "the Python headers") }
+        }
+        if spec.tools.ssh { graph.connect(.tools, to: .base, "openssh-server from Debian") }
+        if spec.tools.jupyter { graph.connect(.tools, to: .python, "jupyterlab in the venv") }
+        if spec.config.user != nil { graph.connect(.config, to: .base, "passwd and group entries") }
+        if spec.torch != nil, spec.python == nil { graph.connect(.torch, to: .python, "a cp wheel") }
+
+        let order: [ComponentKind]
+        do {
+            order = try graph.validate()
+        } catch let error as GraphError {
+            conflicts.insert("\(error)", at: 0)
+            throw ConflictError(image: spec.name, conflicts: conflicts)
+        }
+        guard conflicts.isEmpty else { throw ConflictError(image: spec.name, conflicts: conflicts) }
+
+        return ResolvedImage(
+            spec: spec, graph: graph, order: order, explanations: explanations, torch: torchRelease, torchBuild: torchBuild,
+            cuda: cudaRelease, driverFloor: driverFloor, aptRequests: aptRequests(spec),
+            pipRequirements: pipRequirements(spec, torch: torchRelease, build: torchBuild),
+            environment: environment(spec, cuda: cudaRelease))
+    }
+
+    func aptRequests(_ spec: ImageSpec) -> [ComponentKind: [String]] {
+        var requests: [ComponentKind: [String]] = [.base: (["ca-certificates"] + spec.base.packages).uniqued()]
+        if let python = spec.python {
+            requests[.python] = [python.version.debianPackage, "\(python.version.debianPackage)-venv"]
+        }
+        var tools: [String] = []
+        if spec.tools.ssh { tools.append("openssh-server") }
+        if spec.tools.compiler {
+            tools += ["gcc", "libc6-dev"]
+            if let python = spec.python { tools.append("\(python.version.debianPackage)-dev") }
+        }
+        if !tools.isEmpty { requests[.tools] = tools }
+        return requests
+    }
+
+    func pipRequirements(_ spec: ImageSpec, torch: TorchRelease?, build: TorchBuild?) -> [ComponentKind: [String]] {
+        var requirements: [ComponentKind: [String]] = [:]
+        if let torch, let wanted = spec.torch {
+            requirements[.torch] = ["torch==\(torch.version)"]
+                + wanted.companions.compactMap { name in torch.companions[name].map { "\(name)==\($0)" } }
+        }
+        if let cudnn = spec.cudnn { requirements[.cudnn] = ["nvidia-cudnn-cu\(spec.cuda?.version.major ?? 12)==\(cudnn.version)"] }
+        if let nccl = spec.nccl { requirements[.nccl] = ["nvidia-nccl-cu\(spec.cuda?.version.major ?? 12)==\(nccl.version)"] }
+        if let cuda = spec.cuda {
+            let major = cuda.version.major
+            var cudaWheels = ["nvidia-cuda-runtime-cu\(major)~=\(cuda.version.majorMinor).0", "nvidia-cuda-nvrtc-cu\(major)~=\(cuda.version.majorMinor).0"]
+            if cuda.flavour == .devel {
+                cudaWheels += ["nvidia-cuda-nvcc-cu\(major)~=\(cuda.version.majorMinor).0", "nvidia-cuda-cccl-cu\(major)~=\(cuda.version.majorMinor).0"]
+            }
+            requirements[.cuda] = cudaWheels
+        }
+        if !spec.packages.requirements.isEmpty { requirements[.packages] = spec.packages.requirements }
+        if spec.tools.jupyter { requirements[.tools] = ["jupyterlab"] }
+        return requirements
+    }
+
+    func environment(_ spec: ImageSpec, cuda: CUDARelease?) -> [String: String] {
+        var env = spec.config.env
+        if let cuda, let component = spec.cuda {
+            env["NVIDIA_REQUIRE_CUDA"] = cuda.nvidiaRequireCUDA(brands: catalog.driverBrands)
+            env["NVIDIA_VISIBLE_DEVICES"] = "all"
+            env["NVIDIA_DRIVER_CAPABILITIES"] = "compute,utility"
+            env["CUDA_VERSION"] = "\(component.version)"
+        }
+        if let cudnn = spec.cudnn { env["CUDNN_VERSION"] = "\(cudnn.version)" }
+        if let nccl = spec.nccl { env["NCCL_VERSION"] = "\(nccl.version)" }
+        if spec.python != nil {
+            env["PATH"] = "/opt/venv/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+            env["VIRTUAL_ENV"] = "/opt/venv"
+        }
+        return env
+    }
+
+    /// `a, b and c` (or `a, b or c`).
+    static func list(_ items: [String], last: String = "and") -> String {
+        guard items.count > 1 else { return items.first ?? "" }
+        return items.dropLast().joined(separator: ", ") + " \(last) " + items.last!  // count > 1
+    }
+}
+
+extension Array where Element: Hashable {
+    /// The elements in order, without repeats.
+    func uniqued() -> [Element] {
+        var seen = Set<Element>()
+        return filter { seen.insert($0).inserted }
+    }
+}

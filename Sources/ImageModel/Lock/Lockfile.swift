@@ -1,0 +1,128 @@
+import Foundation
+import OCI
+
+/// `Images/NAME.lock.json`: every artifact of an image, exact. A build reads only this.
+///
+/// Canonical: keys sorted, artifacts sorted by component then name, no URLs, no timestamps;
+/// locking the same spec against the same sources twice gives the same bytes.
+public struct Lockfile: Codable, Hashable, Sendable {
+    /// The format version this code writes.
+    public static let currentVersion = 1
+
+    /// The format version.
+    public var lockVersion: Int
+    /// The image name.
+    public var image: String
+    /// SHA-256 of the resolved spec (after `extends`), canonically encoded: a lock whose spec
+    /// changed since is stale.
+    public var specDigest: Digest
+    /// The platform the artifacts are for.
+    public var platform: String
+    /// The version of each component.
+    public var components: [String: String]
+    /// Debian packages.
+    public var debs: [LockedDeb]
+    /// Wheels.
+    public var wheels: [LockedWheel]
+
+    /// A lock.
+    public init(image: String, specDigest: Digest, platform: String, components: [String: String], debs: [LockedDeb], wheels: [LockedWheel]) {
+        self.lockVersion = Self.currentVersion
+        self.image = image
+        self.specDigest = specDigest
+        self.platform = platform
+        self.components = components
+        self.debs = debs.sorted { ($0.component, $0.name) < ($1.component, $1.name) }
+        self.wheels = wheels.sorted { ($0.component, $0.name) < ($1.component, $1.name) }
+    }
+
+    /// The bytes written to disk: canonical, indented for diffs, ending in a newline.
+    public func encoded() throws -> [UInt8] {
+        Array((try CanonicalJSON.pretty(self) + "\n").utf8)
+    }
+
+    /// Reads a lock, refusing other format versions.
+    public static func load(path: String) throws -> Lockfile {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw SpecError(file: path, line: nil, message: "no lock file; run `imagegen lock` first")
+        }
+        struct Version: Decodable { var lockVersion: Int? }
+        let version = try? JSONDecoder().decode(Version.self, from: data)
+        guard let found = version?.lockVersion else {
+            throw SpecError(file: path, line: nil, message: "not an imagegen lock (no lockVersion)")
+        }
+        guard found == currentVersion else {
+            throw SpecError(file: path, line: nil, message: "lockVersion \(found) is not supported (this imagegen reads \(currentVersion)); run `imagegen lock` again")
+        }
+        do {
+            return try CanonicalJSON.decode(Lockfile.self, from: Array(data), name: path)
+        } catch {
+            throw SpecError(file: path, line: nil, message: "\(error)")
+        }
+    }
+
+    /// The digest a spec has in a lock.
+    public static func digest(of spec: ImageSpec) throws -> Digest {
+        var normalised = spec
+        normalised.locations = [:]  // where a value was written does not change the image
+        return Digest.of(try CanonicalJSON.encode(normalised))
+    }
+}
+
+/// A locked Debian package.
+public struct LockedDeb: Codable, Hashable, Sendable {
+    /// The component whose layer it goes into.
+    public var component: String
+    /// Package name.
+    public var name: String
+    /// Exact Debian version.
+    public var version: String
+    /// Architecture (`amd64`, `all`).
+    public var architecture: String
+    /// The `.deb` file name.
+    public var fileName: String
+    /// The archive path (`pool/main/…`), relative to any mirror of the same archive.
+    public var path: String
+    /// Size in bytes.
+    public var size: Int64
+    /// SHA-256 of the `.deb`.
+    public var sha256: Digest
+
+    /// A locked package.
+    public init(component: String, name: String, version: String, architecture: String, fileName: String, path: String, size: Int64, sha256: Digest) {
+        self.component = component
+        self.name = name
+        self.version = version
+        self.architecture = architecture
+        self.fileName = fileName
+        self.path = path
+        self.size = size
+        self.sha256 = sha256
+    }
+}
+
+/// A locked wheel.
+public struct LockedWheel: Codable, Hashable, Sendable {
+    /// The component whose layer it goes into.
+    public var component: String
+    /// Normalised project name.
+    public var name: String
+    /// Exact version.
+    public var version: String
+    /// The wheel's file name.
+    public var fileName: String
+    /// Size in bytes.
+    public var size: Int64
+    /// SHA-256 of the wheel.
+    public var sha256: Digest
+
+    /// A locked wheel.
+    public init(component: String, name: String, version: String, fileName: String, size: Int64, sha256: Digest) {
+        self.component = component
+        self.name = name
+        self.version = version
+        self.fileName = fileName
+        self.size = size
+        self.sha256 = sha256
+    }
+}

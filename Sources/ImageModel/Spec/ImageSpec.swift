@@ -1,0 +1,143 @@
+/// An image as the user describes it in `Images/NAME.yaml`: typed components, each optional
+/// except the base OS, with the spec line of every value kept for messages.
+public struct ImageSpec: Hashable, Sendable, Codable {
+    /// The image name (the file name without `.yaml`).
+    public var name: String
+    /// The spec this one extends, if any.
+    public var extends: String?
+    /// A line for people.
+    public var description: String?
+    /// The base OS.
+    public var base: BaseOS
+    /// The host driver the image needs.
+    public var driver: DriverRequirement
+    /// The CUDA toolkit.
+    public var cuda: CUDAComponent?
+    /// cuDNN.
+    public var cudnn: CuDNNComponent?
+    /// NCCL.
+    public var nccl: NCCLComponent?
+    /// Python.
+    public var python: PythonComponent?
+    /// torch and its companions.
+    public var torch: TorchComponent?
+    /// Other pip requirements.
+    public var packages: PackageSet
+    /// SSH, a compiler for torch.compile, Jupyter Lab.
+    public var tools: Tools
+    /// User, workdir, env, ports, entrypoint, labels, tags.
+    public var config: ImageConfigSpec
+    /// Where each value came from, by dotted key (`cuda.version` → file and line).
+    public var locations: [String: SourceLocation]
+
+    /// Where a dotted key was written, as `FILE, line N` (or the file alone).
+    public func whereIs(_ key: String) -> String {
+        locations[key].map { "\($0)" } ?? "Images/\(name).yaml"
+    }
+}
+
+/// The base operating system.
+public struct BaseOS: Hashable, Sendable, Codable {
+    /// `debian`.
+    public var distribution: String
+    /// `bookworm`.
+    public var release: String
+    /// `amd64` or `arm64`.
+    public var architecture: String
+    /// Debian packages beyond the essential set.
+    public var packages: [String]
+}
+
+/// The host driver an image needs (never shipped in the image).
+public struct DriverRequirement: Hashable, Sendable, Codable {
+    /// The oldest driver the image promises to run on; nil means "what CUDA needs".
+    public var minimum: DriverVersion?
+}
+
+/// Which CUDA toolkit flavour: libraries only, or compiler and headers too.
+public enum CUDAFlavour: String, Hashable, Sendable, Codable, CaseIterable {
+    /// Runtime libraries.
+    case runtime
+    /// Runtime plus NVCC and headers.
+    case devel
+}
+
+/// The CUDA toolkit component.
+public struct CUDAComponent: Hashable, Sendable, Codable {
+    /// major.minor (a patch is allowed and kept).
+    public var version: CUDAVersion
+    /// runtime or devel.
+    public var flavour: CUDAFlavour
+}
+
+/// The cuDNN component.
+public struct CuDNNComponent: Hashable, Sendable, Codable {
+    /// The exact version.
+    public var version: CuDNNVersion
+}
+
+/// The NCCL component.
+public struct NCCLComponent: Hashable, Sendable, Codable {
+    /// The exact version.
+    public var version: NCCLVersion
+}
+
+/// The Python component.
+public struct PythonComponent: Hashable, Sendable, Codable {
+    /// major.minor.
+    public var version: PythonVersion
+}
+
+/// torch and the companion packages built with it.
+public struct TorchComponent: Hashable, Sendable, Codable {
+    /// The torch release.
+    public var version: PEP440Version
+    /// Companions to install at the catalog's matching versions (`torchvision`, `torchaudio`).
+    public var companions: [String]
+}
+
+/// Extra pip requirements.
+public struct PackageSet: Hashable, Sendable, Codable {
+    /// Requirement strings, e.g. `jupyterlab` or `numpy==2.2.6`.
+    public var requirements: [String]
+}
+
+/// Tools the image carries.
+public struct Tools: Hashable, Sendable, Codable {
+    /// An OpenSSH server (host keys made when a container starts).
+    public var ssh: Bool
+    /// gcc and the Python headers, which `torch.compile` needs at run time.
+    public var compiler: Bool
+    /// Jupyter Lab (port 8888).
+    public var jupyter: Bool
+}
+
+/// A non-root user.
+public struct UserSpec: Hashable, Sendable, Codable {
+    /// The name.
+    public var name: String
+    /// uid.
+    public var uid: Int
+    /// gid.
+    public var gid: Int
+}
+
+/// The container configuration.
+public struct ImageConfigSpec: Hashable, Sendable, Codable {
+    /// An optional non-root user.
+    public var user: UserSpec?
+    /// The working directory.
+    public var workdir: String?
+    /// Extra environment variables.
+    public var env: [String: String]
+    /// Ports to expose.
+    public var ports: [Int]
+    /// The entrypoint.
+    public var entrypoint: [String]?
+    /// The default command.
+    public var cmd: [String]?
+    /// Labels.
+    public var labels: [String: String]
+    /// Tags.
+    public var tags: [String]
+}

@@ -1,0 +1,297 @@
+import Foundation
+
+/// Reads `Images/NAME.yaml` (following `extends`) into an `ImageSpec`, refusing unknown keys,
+/// wrong types, missing fields and bad values, each with the file and line.
+public struct SpecLoader: Sendable {
+    /// The directory holding the specs (`Images/`).
+    public var directory: String
+
+    /// A loader for specs in `directory`.
+    public init(directory: String) { self.directory = directory }
+
+    /// The path of a spec.
+    public func path(of name: String) -> String { "\(directory)/\(name).yaml" }
+
+    /// The names of all specs in the directory, sorted.
+    public func names() -> [String] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? [])
+            .filter { $0.hasSuffix(".yaml") }.map { String($0.dropLast(5)) }.sorted()
+    }
+
+    /// Loads and checks a spec by name.
+    public func load(_ name: String) throws -> ImageSpec {
+        guard Self.isValidName(name) else {
+            throw SpecError(file: path(of: name), line: nil, message: "'\(name)' is not a spec name (letters, digits, '.', '_' and '-')")
+        }
+        let tree = try resolve(name, chain: [])
+        return try Self.decode(tree, name: name, file: displayPath(of: name))
+    }
+
+    /// The spec path as messages show it: relative when under the current directory.
+    func displayPath(of name: String) -> String {
+        let full = path(of: name)
+        let cwd = FileManager.default.currentDirectoryPath + "/"
+        return full.hasPrefix(cwd) ? String(full.dropFirst(cwd.count)) : full
+    }
+
+    /// Reads a file's tree and lays it over its parent's (`extends`), refusing cycles.
+    func resolve(_ name: String, chain: [String]) throws -> YAMLValue {
+        let file = displayPath(of: name)
+        if let start = chain.firstIndex(of: name) {
+            let cycle = (chain[start...] + [name]).joined(separator: " → ")
+            throw SpecError(file: file, line: nil, message: "extends cycle: \(cycle)")
+        }
+        guard FileManager.default.fileExists(atPath: path(of: name)) else {
+            let known = names().joined(separator: ", ")
+            let who = chain.last.map { " (extended by \($0))" } ?? ""
+            throw SpecError(file: file, line: nil, message: "no such spec\(who); known specs: \(known.isEmpty ? "none" : known)")
+        }
+        guard let data = FileManager.default.contents(atPath: path(of: name)) else {
+            throw SpecError(file: file, line: nil, message: "cannot read the file")
+        }
+        guard let text = String(data: data, encoding: .utf8) else {
+            throw SpecError(file: file, line: nil, message: "not UTF-8 text")
+        }
+        guard let tree = try YAMLValue.parse(text, file: file) else {
+            throw SpecError(file: file, line: nil, message: "the file is empty; expected a mapping with at least 'name' and 'base'")
+        }
+        guard case .mapping(let entries, _) = tree else {
+            throw SpecError(at: tree.location, "expected a mapping at the top level, got \(tree.kindName)")
+        }
+        guard let parentEntry = entries.first(where: { $0.key == "extends" }) else { return tree }
+        guard case .scalar(let parent, _) = parentEntry.value, Self.isValidName(parent) else {
+            throw SpecError(at: parentEntry.keyLocation, "extends: expected the name of another spec in \(directory)")
+        }
+        let parentTree = try resolve(parent, chain: chain + [name])
+        // The child names itself; everything else it leaves out comes from the parent.
+        return parentTree.removing(["name", "extends"]).merged(with: tree)
+    }
+
+    static func isValidName(_ name: String) -> Bool {
+        !name.isEmpty && !name.hasPrefix(".") && name.allSatisfy { $0.isLetter || $0.isNumber || "._-".contains($0) }
+    }
+
+    // MARK: - Decoding
+
+    static func decode(_ tree: YAMLValue, name: String, file: String) throws -> ImageSpec {
+        var top = try MappingReader(tree, path: "")
+        var locations: [String: SourceLocation] = [:]
+        func note(_ key: String, _ reader: MappingReader, _ field: String) {
+            if reader.entries.contains(where: { $0.key == field }) { locations[key] = reader.line(field) }
+        }
+
+        let specName = try top.requiredString("name", example: name)
+        guard specName == name else {
+            throw SpecError(at: top.line("name"), "name is '\(specName)' but the file is \(name).yaml; they must match")
+        }
+        let extends = try top.string("extends")
+        let description = try top.string("description")
+
+        guard var baseReader = try top.mapping("base") else {
+            throw SpecError(at: top.location, "base is missing (e.g. base: {distribution: debian, release: bookworm})")
+        }
+        let distribution = try baseReader.string("distribution") ?? "debian"
+        guard distribution == "debian" else {
+            throw SpecError(at: baseReader.line("distribution"), "base.distribution: only 'debian' is supported, got '\(distribution)'")
+        }
+        let release = try baseReader.requiredString("release", example: "bookworm")
+        let architecture = try baseReader.string("architecture") ?? "amd64"
+        guard ["amd64", "arm64"].contains(architecture) else {
+            throw SpecError(at: baseReader.line("architecture"), "base.architecture: expected amd64 or arm64, got '\(architecture)'")
+        }
+        let basePackages = try uniqueList(&baseReader, "packages", what: "package")
+        for (package, location) in try baseReaderPackagesLocations(baseReader) { locations["base.packages.\(package)"] = location }
+        note("base", top, "base")
+        try baseReader.finish()
+
+        var driver = DriverRequirement(minimum: nil)
+        if var reader = try top.mapping("driver") {
+            driver.minimum = try reader.version("minimum", DriverVersion.init(parsing:))
+            note("driver.minimum", reader, "minimum")
+            try reader.finish()
+        }
+
+        var cuda: CUDAComponent?
+        if var reader = try top.mapping("cuda") {
+            guard let version = try reader.version("version", CUDAVersion.init(parsing:)) else {
+                throw SpecError(at: reader.location, "cuda.version is missing (e.g. version: \"12.6\")")
+            }
+            let flavourText = try reader.string("flavour") ?? "runtime"
+            guard let flavour = CUDAFlavour(rawValue: flavourText) else {
+                throw SpecError(at: reader.line("flavour"), "cuda.flavour: expected runtime or devel, got '\(flavourText)'")
+            }
+            cuda = CUDAComponent(version: version, flavour: flavour)
+            note("cuda.version", reader, "version")
+            note("cuda.flavour", reader, "flavour")
+            try reader.finish()
+        }
+
+        var cudnn: CuDNNComponent?
+        if var reader = try top.mapping("cudnn") {
+            guard let version = try reader.version("version", CuDNNVersion.init(parsing:)) else {
+                throw SpecError(at: reader.location, "cudnn.version is missing (e.g. version: 9.5.1.17)")
+            }
+            cudnn = CuDNNComponent(version: version)
+            note("cudnn.version", reader, "version")
+            try reader.finish()
+        }
+
+        var nccl: NCCLComponent?
+        if var reader = try top.mapping("nccl") {
+            guard let version = try reader.version("version", NCCLVersion.init(parsing:)) else {
+                throw SpecError(at: reader.location, "nccl.version is missing (e.g. version: 2.26.2)")
+            }
+            nccl = NCCLComponent(version: version)
+            note("nccl.version", reader, "version")
+            try reader.finish()
+        }
+
+        var python: PythonComponent?
+        if var reader = try top.mapping("python") {
+            guard let version = try reader.version("version", PythonVersion.init(parsing:)) else {
+                throw SpecError(at: reader.location, "python.version is missing (e.g. version: \"3.11\")")
+            }
+            python = PythonComponent(version: version)
+            note("python.version", reader, "version")
+            try reader.finish()
+        }
+
+        var torch: TorchComponent?
+        if var reader = try top.mapping("torch") {
+            guard let version = try reader.version("version", PEP440Version.init(parsing:)) else {
+                throw SpecError(at: reader.location, "torch.version is missing (e.g. version: 2.7.0)")
+            }
+            let companions = try uniqueList(&reader, "with", what: "companion")
+            for companion in companions where !["torchvision", "torchaudio"].contains(companion) {
+                throw SpecError(at: reader.line("with"), "torch.with: '\(companion)' is not a torch companion (expected torchvision or torchaudio)")
+            }
+            torch = TorchComponent(version: version, companions: companions)
+            note("torch.version", reader, "version")
+            note("torch.with", reader, "with")
+            try reader.finish()
+        }
+
+        var packageLines: [(String, SourceLocation)] = []
+        if let value = top.value("packages") {
+            guard case .sequence = value else {
+                throw SpecError(at: value.location, "packages: expected a list of pip requirements, got \(value.kindName)")
+            }
+            var wrapper = try MappingReader(.mapping([("packages", value.location, value)], value.location), path: "")
+            packageLines = try wrapper.locatedStrings("packages")
+        }
+        var seenPackages: [String: SourceLocation] = [:]
+        for (requirement, location) in packageLines {
+            let project = Self.projectName(requirement)
+            guard !project.isEmpty else {
+                throw SpecError(at: location, "packages: '\(requirement)' is not a pip requirement (e.g. jupyterlab or numpy==2.2.6)")
+            }
+            if let first = seenPackages[project] {
+                throw SpecError(at: location, "packages: duplicate package '\(project)' (first at line \(first.line))")
+            }
+            seenPackages[project] = location
+            locations["packages.\(project)"] = location
+        }
+
+        var tools = Tools(ssh: false, compiler: false, jupyter: false)
+        if var reader = try top.mapping("tools") {
+            tools.ssh = try reader.bool("ssh") ?? false
+            tools.compiler = try reader.bool("compiler") ?? false
+            tools.jupyter = try reader.bool("jupyter") ?? false
+            for key in ["ssh", "compiler", "jupyter"] { note("tools.\(key)", reader, key) }
+            try reader.finish()
+        }
+
+        var config = ImageConfigSpec(user: nil, workdir: nil, env: [:], ports: [], entrypoint: nil, cmd: nil, labels: [:], tags: [])
+        if var reader = try top.mapping("config") {
+            if var user = try reader.mapping("user") {
+                let userName = try user.requiredString("name", example: "dev")
+                guard userName.range(of: "^[a-z_][a-z0-9_-]{0,31}$", options: .regularExpression) != nil, userName != "root" else {
+                    throw SpecError(at: user.line("name"), "config.user.name: '\(userName)' is not a valid non-root user name")
+                }
+                let uid = try user.int("uid", range: 1...60000) ?? 1000
+                let gid = try user.int("gid", range: 1...60000) ?? uid
+                try user.finish()
+                config.user = UserSpec(name: userName, uid: uid, gid: gid)
+            }
+            config.workdir = try reader.string("workdir")
+            if let workdir = config.workdir, !workdir.hasPrefix("/") {
+                throw SpecError(at: reader.line("workdir"), "config.workdir: expected an absolute path, got '\(workdir)'")
+            }
+            config.env = try reader.stringMap("env") ?? [:]
+            for key in config.env.keys where key.isEmpty || key.contains("=") {
+                throw SpecError(at: reader.line("env"), "config.env: '\(key)' is not a variable name")
+            }
+            for port in try reader.locatedStrings("ports") {
+                guard let number = Int(port.0), (1...65535).contains(number) else {
+                    throw SpecError(at: port.1, "config.ports: expected a port from 1 to 65535, got '\(port.0)'")
+                }
+                guard !config.ports.contains(number) else {
+                    throw SpecError(at: port.1, "config.ports: duplicate port \(number)")
+                }
+                config.ports.append(number)
+            }
+            config.entrypoint = try reader.strings("entrypoint")
+            config.cmd = try reader.strings("cmd")
+            config.labels = try reader.stringMap("labels") ?? [:]
+            for (tag, location) in try reader.locatedStrings("tags") {
+                guard tag.range(of: "^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$", options: .regularExpression) != nil else {
+                    throw SpecError(at: location, "config.tags: '\(tag)' is not a valid tag (letters, digits, '.', '_', '-'; at most 128)")
+                }
+                guard !config.tags.contains(tag) else { throw SpecError(at: location, "config.tags: duplicate tag '\(tag)'") }
+                config.tags.append(tag)
+                locations["config.tags.\(tag)"] = location
+            }
+            try reader.finish()
+        }
+        try top.finish(component: true)
+
+        return ImageSpec(
+            name: name, extends: extends, description: description,
+            base: BaseOS(distribution: distribution, release: release, architecture: architecture, packages: basePackages),
+            driver: driver, cuda: cuda, cudnn: cudnn, nccl: nccl, python: python, torch: torch,
+            packages: PackageSet(requirements: packageLines.map(\.0)), tools: tools, config: config,
+            locations: locations)
+    }
+
+    private static func uniqueList(_ reader: inout MappingReader, _ key: String, what: String) throws -> [String] {
+        var out: [String] = []
+        for (item, location) in try reader.locatedStrings(key) {
+            guard !item.isEmpty else { throw SpecError(at: location, "\(reader.name(key)): an empty \(what) name") }
+            guard !out.contains(item) else {
+                throw SpecError(at: location, "\(reader.name(key)): duplicate \(what) '\(item)'")
+            }
+            out.append(item)
+        }
+        return out
+    }
+
+    private static func baseReaderPackagesLocations(_ reader: MappingReader) throws -> [(String, SourceLocation)] {
+        var copy = reader
+        return try copy.locatedStrings("packages")
+    }
+
+    /// The project name of a pip requirement, normalised (PEP 503): `Foo_Bar>=1` → `foo-bar`.
+    public static func projectName(_ requirement: String) -> String {
+        let name = requirement.prefix { $0.isLetter || $0.isNumber || "-_.".contains($0) }
+        var out = ""
+        var lastWasSeparator = false
+        for c in name.lowercased() {
+            if "-_.".contains(c) {
+                if !lastWasSeparator { out.append("-") }
+                lastWasSeparator = true
+            } else {
+                out.append(c)
+                lastWasSeparator = false
+            }
+        }
+        return out
+    }
+}
+
+extension YAMLValue {
+    /// A mapping without the given top-level keys.
+    func removing(_ keys: Set<String>) -> YAMLValue {
+        guard case .mapping(let entries, let location) = self else { return self }
+        return .mapping(entries.filter { !keys.contains($0.key) }, location)
+    }
+}

@@ -1,0 +1,81 @@
+import ArgumentParser
+import Foundation
+import ImageModel
+import OCI
+
+struct CheckHostCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "check-host",
+        abstract: "Tell whether a host's NVIDIA driver can run an image, and why.",
+        discussion: """
+            The verdict is one of: full (the driver is at least the CUDA toolkit's own), \
+            minor-version-compatibility (runs, without PTX JIT), forward-compatibility (only \
+            with the cuda-compat package on datacenter GPUs), cannot-run. Without --driver, the \
+            version is read from nvidia-smi.
+
+            Exit status: 0 when the image can run (any level but cannot-run), 1 otherwise.
+
+            Examples:
+              imagegen check-host v2.7 --driver 550.54.15
+              imagegen check-host v2.7          # asks nvidia-smi
+            """
+    )
+
+    @Argument(help: "The spec name (Images/NAME.yaml).")
+    var name: String
+
+    @Option(help: "The host driver version, e.g. 550.54.15 (default: read nvidia-smi).")
+    var driver: String?
+
+    @Flag(name: .shortAndLong, help: "Print the verdict as JSON on stdout.")
+    var json = false
+
+    @OptionGroup var specs: SpecOptions
+
+    func validate() throws {
+        if let driver {
+            do { _ = try DriverVersion(parsing: driver) } catch { throw ValidationError("--driver: \(error)") }
+        }
+    }
+
+    func run() async throws {
+        let image = try specs.resolve(name)
+        guard let cuda = image.cuda else {
+            Console.status("\(name): the image has no CUDA component; any host runs it")
+            return
+        }
+        let hostDriver = try driver.map(DriverVersion.init(parsing:)) ?? Self.readNvidiaSMI()
+        let support = cuda.support(on: hostDriver)
+        if json {
+            struct Output: Encodable { var image: String; var driver: String; var cuda: String; var level: String; var reason: String }
+            print(try CanonicalJSON.pretty(Output(
+                image: name, driver: "\(hostDriver)", cuda: "\(cuda.version)", level: support.level.rawValue, reason: support.reason)))
+        } else {
+            print("\(name): \(support.level.rawValue): \(support.reason)")
+        }
+        if support.level == .cannotRun { throw ExitCode(1) }
+    }
+
+    /// The driver version nvidia-smi reports, or a clear error.
+    static func readNvidiaSMI() throws -> DriverVersion {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"]
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = FileHandle.nullDevice
+        do { try process.run() } catch {
+            throw ValidationError("nvidia-smi could not be run (no NVIDIA driver here?); pass --driver VERSION")
+        }
+        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        guard process.terminationStatus == 0, let first = output.split(separator: "\n").first else {
+            throw ValidationError("nvidia-smi found no NVIDIA driver; pass --driver VERSION")
+        }
+        do {
+            return try DriverVersion(parsing: first.trimmingCharacters(in: .whitespaces))
+        } catch {
+            throw ValidationError("nvidia-smi printed '\(first)', not a driver version; pass --driver VERSION")
+        }
+    }
+}

@@ -1,0 +1,68 @@
+import ArgumentParser
+import Artifacts
+import Foundation
+import ImageGen
+import ImageModel
+
+struct LockCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "lock",
+        abstract: "Resolve a spec to exact artifacts and write Images/NAME.lock.json.",
+        discussion: """
+            Checks the spec against the compatibility catalog, resolves every Debian package \
+            through apt (a private state, an empty dpkg status: the full closure) and every \
+            wheel through pip for the target platform, cross-checks the wheels against torch's \
+            own Requires-Dist pins, and writes the lock: names, versions, file names, sizes and \
+            SHA-256, no URLs.
+
+            Sources are the host's apt and pip configuration unless named:
+              --apt-sources / IMAGEGEN_APT_SOURCES    a sources file, or 'deb …' lines
+              --index-url / IMAGEGEN_PIP_INDEX_URL    a PEP 503 simple index
+
+            Examples:
+              imagegen lock v2.7
+              imagegen lock v2.7 --apt-sources /etc/apt/snapshot.sources
+              imagegen lock --all
+            """
+    )
+
+    @Argument(help: "Spec names (Images/NAME.yaml).")
+    var names: [String] = []
+
+    @Flag(help: "Lock every spec in the images directory.")
+    var all = false
+
+    @Option(help: "apt sources: a sources file, or one-line 'deb …' entries (default: the host's).")
+    var aptSources: String?
+
+    @Option(help: "The pip index URL (default: pip's own configuration).")
+    var indexURL: String?
+
+    @Option(help: "An extra pip index URL; repeat for several.")
+    var extraIndexURL: [String] = []
+
+    @Option(help: "Where apt's private state is kept (default: $XDG_CACHE_HOME/imagegen).")
+    var cache: String?
+
+    @OptionGroup var specs: SpecOptions
+
+    func validate() throws {
+        if names.isEmpty && !all { throw ValidationError("name a spec (e.g. imagegen lock v2.7) or pass --all") }
+    }
+
+    func run() async throws {
+        let environment = ProcessInfo.processInfo.environment
+        let cacheHome = environment["XDG_CACHE_HOME"] ?? "\(NSHomeDirectory())/.cache"
+        var options = Locker.Options(images: specs.images, catalog: try specs.loadCatalog(), cacheDirectory: cache ?? "\(cacheHome)/imagegen")
+        if let sources = aptSources ?? environment["IMAGEGEN_APT_SOURCES"] { options.aptSources = AptResolver.Sources(argument: sources) }
+        options.pipIndexURL = indexURL ?? environment["IMAGEGEN_PIP_INDEX_URL"]
+        options.pipExtraIndexURLs = extraIndexURL
+        let locker = Locker(options: options, progress: { Console.status($0) })
+        let targets = all ? SpecLoader(directory: specs.images).names() : names
+        for name in targets {
+            let (lock, path) = try await locker.lock(name)
+            let bytes = lock.debs.reduce(0) { $0 + $1.size } + lock.wheels.reduce(0) { $0 + $1.size }
+            Console.status("wrote \(path): \(lock.debs.count) debs, \(lock.wheels.count) wheels, \(GraphRenderer.bytes(bytes))")
+        }
+    }
+}
