@@ -245,7 +245,6 @@ public struct ImageResolver: Sendable {
         if spec.tools.ssh { graph.connect(.tools, to: .base, "openssh-server from Debian") }
         if spec.tools.jupyter { graph.connect(.tools, to: .python, "jupyterlab in the venv") }
         if spec.config.user != nil { graph.connect(.config, to: .base, "passwd and group entries") }
-        if spec.torch != nil, spec.python == nil { graph.connect(.torch, to: .python, "a cp wheel") }
 
         let order: [ComponentKind]
         do {

@@ -28,7 +28,7 @@ public struct ImageSpec: Hashable, Sendable, Codable {
     /// User, workdir, env, ports, entrypoint, labels, tags.
     public var config: ImageConfigSpec
     /// Where each value came from, by dotted key (`cuda.version` → file and line).
-    public var locations: [String: SourceLocation]
+    public var locations: [String: SpecLocation]
 
     /// Where a dotted key was written, as `FILE, line N` (or the file alone).
     public func whereIs(_ key: String) -> String {

@@ -15,7 +15,7 @@ public struct SpecError: Error, Hashable, Sendable, CustomStringConvertible {
     }
 
     /// A problem at a YAML node.
-    init(at location: SourceLocation, _ message: String) {
+    init(at location: SpecLocation, _ message: String) {
         self.init(file: location.file, line: location.line, message: message)
     }
 
@@ -27,7 +27,7 @@ public struct SpecError: Error, Hashable, Sendable, CustomStringConvertible {
 }
 
 /// A place in a spec file.
-public struct SourceLocation: Hashable, Sendable, Codable, CustomStringConvertible {
+public struct SpecLocation: Hashable, Sendable, Codable, CustomStringConvertible {
     /// The file.
     public var file: String
     /// The 1-based line.

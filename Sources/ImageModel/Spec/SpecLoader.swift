@@ -75,7 +75,7 @@ public struct SpecLoader: Sendable {
 
     static func decode(_ tree: YAMLValue, name: String, file: String) throws -> ImageSpec {
         var top = try MappingReader(tree, path: "")
-        var locations: [String: SourceLocation] = [:]
+        var locations: [String: SpecLocation] = [:]
         func note(_ key: String, _ reader: MappingReader, _ field: String) {
             if reader.entries.contains(where: { $0.key == field }) { locations[key] = reader.line(field) }
         }
@@ -171,7 +171,7 @@ public struct SpecLoader: Sendable {
             try reader.finish()
         }
 
-        var packageLines: [(String, SourceLocation)] = []
+        var packageLines: [(String, SpecLocation)] = []
         if let value = top.value("packages") {
             guard case .sequence = value else {
                 throw SpecError(at: value.location, "packages: expected a list of pip requirements, got \(value.kindName)")
@@ -179,7 +179,7 @@ public struct SpecLoader: Sendable {
             var wrapper = try MappingReader(.mapping([("packages", value.location, value)], value.location), path: "")
             packageLines = try wrapper.locatedStrings("packages")
         }
-        var seenPackages: [String: SourceLocation] = [:]
+        var seenPackages: [String: SpecLocation] = [:]
         for (requirement, location) in packageLines {
             let project = Self.projectName(requirement)
             guard !project.isEmpty else {
@@ -265,7 +265,7 @@ public struct SpecLoader: Sendable {
         return out
     }
 
-    private static func baseReaderPackagesLocations(_ reader: MappingReader) throws -> [(String, SourceLocation)] {
+    private static func baseReaderPackagesLocations(_ reader: MappingReader) throws -> [(String, SpecLocation)] {
         var copy = reader
         return try copy.locatedStrings("packages")
     }

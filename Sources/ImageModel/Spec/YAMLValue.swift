@@ -3,12 +3,12 @@ import Yams
 /// A YAML document as a tree whose every node knows the file and line it came from, so that
 /// errors and conflicts can name the spec line, and `extends` can merge two files' trees.
 indirect enum YAMLValue: Sendable {
-    case scalar(String, SourceLocation)
-    case mapping([(key: String, keyLocation: SourceLocation, value: YAMLValue)], SourceLocation)
-    case sequence([YAMLValue], SourceLocation)
-    case null(SourceLocation)
+    case scalar(String, SpecLocation)
+    case mapping([(key: String, keyLocation: SpecLocation, value: YAMLValue)], SpecLocation)
+    case sequence([YAMLValue], SpecLocation)
+    case null(SpecLocation)
 
-    var location: SourceLocation {
+    var location: SpecLocation {
         switch self {
         case .scalar(_, let l), .mapping(_, let l), .sequence(_, let l), .null(let l): return l
         }
@@ -37,7 +37,7 @@ indirect enum YAMLValue: Sendable {
     }
 
     private static func convert(_ node: Node, file: String) throws -> YAMLValue {
-        let location = SourceLocation(file: file, line: (node.mark?.line ?? 0))
+        let location = SpecLocation(file: file, line: (node.mark?.line ?? 0))
         switch node {
         case .scalar(let scalar):
             if scalar.style == .plain, ["", "~", "null", "Null", "NULL"].contains(scalar.string) {
@@ -47,10 +47,10 @@ indirect enum YAMLValue: Sendable {
         case .sequence(let sequence):
             return .sequence(try sequence.map { try convert($0, file: file) }, location)
         case .mapping(let mapping):
-            var entries: [(key: String, keyLocation: SourceLocation, value: YAMLValue)] = []
+            var entries: [(key: String, keyLocation: SpecLocation, value: YAMLValue)] = []
             var seen: [String: Int] = [:]
             for (keyNode, valueNode) in mapping {
-                let keyLocation = SourceLocation(file: file, line: keyNode.mark?.line ?? location.line)
+                let keyLocation = SpecLocation(file: file, line: keyNode.mark?.line ?? location.line)
                 guard case .scalar(let key) = keyNode else {
                     throw SpecError(at: keyLocation, "a mapping key must be a plain string")
                 }
@@ -86,8 +86,8 @@ indirect enum YAMLValue: Sendable {
 
 /// Reads a YAML mapping field by field, and refuses keys nobody asked for.
 struct MappingReader {
-    let entries: [(key: String, keyLocation: SourceLocation, value: YAMLValue)]
-    let location: SourceLocation
+    let entries: [(key: String, keyLocation: SpecLocation, value: YAMLValue)]
+    var location: SpecLocation
     let path: String
     private(set) var used: Set<String> = []
 
@@ -109,7 +109,7 @@ struct MappingReader {
         return value
     }
 
-    func line(_ key: String) -> SourceLocation {
+    func line(_ key: String) -> SpecLocation {
         entries.first { $0.key == key }?.keyLocation ?? location
     }
 
@@ -159,7 +159,7 @@ struct MappingReader {
     }
 
     /// A list of strings, with each item's location.
-    mutating func locatedStrings(_ key: String) throws -> [(String, SourceLocation)] {
+    mutating func locatedStrings(_ key: String) throws -> [(String, SpecLocation)] {
         guard let value = value(key) else { return [] }
         guard case .sequence(let items, _) = value else {
             throw SpecError(at: value.location, "\(name(key)): expected a list, got \(value.kindName)")
@@ -189,7 +189,9 @@ struct MappingReader {
 
     mutating func mapping(_ key: String) throws -> MappingReader? {
         guard let value = value(key) else { return nil }
-        return try MappingReader(value, path: name(key))
+        var reader = try MappingReader(value, path: name(key))
+        reader.location = line(key)  // a missing field is reported at the key that opens the mapping
+        return reader
     }
 
     /// Parses a versioned scalar with the type's own grammar, reporting the line.
