@@ -57,7 +57,9 @@ public struct AptResolver: Sendable {
     public func resolve(_ requests: [AptPackageRequest], includeBaseSystem: Bool = false) async throws -> [ResolvedDeb] {
         let state = try prepareState()
         return try await state.withLock {
-            try await aptGet(["update"], state: state, label: "apt-get update")
+            // apt-get update ignores an unreachable source with a warning and exits 0;
+            // `--error-on=any` (apt 2.2+) makes every failed fetch an error.
+            try await aptGet(["update", "-q", "--error-on=any"], state: state, label: "apt-get update")
             let index = try PackagesIndex(listsDirectory: state.lists)
 
             var asked = requests
@@ -68,8 +70,9 @@ public struct AptResolver: Sendable {
             }
             guard !asked.isEmpty else { return [] }
 
+            // `-q`, not `-qq`: at `-qq` apt drops the unmet dependencies that explain a failure.
             let output = try await aptGet(
-                ["install", "--print-uris", "-qq", "-y", "--no-install-recommends"] + asked.sorted().map(\.description),
+                ["install", "--print-uris", "-q", "-y", "--no-install-recommends"] + asked.sorted().map(\.description),
                 state: state, label: "apt-get install")
             var resolved: [ResolvedDeb] = []
             for line in output.split(whereSeparator: \.isNewline) where line.hasPrefix("'") {

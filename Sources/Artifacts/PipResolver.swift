@@ -109,7 +109,9 @@ public struct PipResolver: Sendable {
     /// pip's options, before the requirements.
     func arguments(report: String, target: String) -> [String] {
         var args = [
-            "install", "--dry-run", "--ignore-installed", "--quiet", "--no-input", "--disable-pip-version-check",
+            // Not `--quiet`: it would also drop the "conflict is caused by" lines of a failure.
+            "install", "--dry-run", "--ignore-installed", "--no-input", "--disable-pip-version-check",
+            "--progress-bar", "off",
             "--report", report,
             "--only-binary=:all:", "--target", target,
             "--python-version", pythonVersion, "--implementation", implementation,
@@ -195,17 +197,19 @@ public struct PipResolver: Sendable {
     }
     // swiftlint:enable identifier_name
 
-    /// pip's own explanation of a failure: its `ERROR:` lines and the conflict it describes;
-    /// the last line it printed when it printed neither.
+    /// pip's own explanation of a failure: its `ERROR:` lines (stderr) and the conflict it
+    /// describes (stdout); the last line it printed when it printed neither.
     static func errorMessage(_ output: ToolOutput) -> String {
         var lines: [String] = []
+        for line in output.stderr.split(whereSeparator: \.isNewline) where line.hasPrefix("ERROR: ") {
+            let text = line.dropFirst(7).trimmingCharacters(in: .whitespaces)
+            // "ResolutionImpossible: for help visit <pip's docs>" adds nothing to the lines above.
+            if !text.hasPrefix("ResolutionImpossible") { lines.append(text) }
+        }
         var inConflict = false
-        for line in output.stderr.split(whereSeparator: \.isNewline) {
+        for line in output.stdout.split(whereSeparator: \.isNewline) {
             let text = line.trimmingCharacters(in: .whitespaces)
-            if text.hasPrefix("ERROR: ") {
-                inConflict = false
-                lines.append(String(text.dropFirst(7)))
-            } else if text.hasPrefix("The conflict is caused by") {
+            if text.hasPrefix("The conflict is caused by") {
                 inConflict = true
                 lines.append(text)
             } else if inConflict && line.first?.isWhitespace == true && !text.isEmpty {

@@ -1,4 +1,9 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// What a tool printed and how it ended.
 struct ToolOutput: Sendable {
@@ -65,7 +70,9 @@ enum ToolRunner {
                 }
             }
         } onCancel: {
-            if process.isRunning { process.terminate() }
+            // SIGKILL: Foundation on Linux starts children with the spawning thread's signal
+            // mask, and dispatch threads block SIGTERM, so `terminate()` would not reach them.
+            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
         }
         let stdout = (try? String(contentsOfFile: outPath, encoding: .utf8)) ?? ""
         let stderr = (try? String(contentsOfFile: errPath, encoding: .utf8)) ?? ""

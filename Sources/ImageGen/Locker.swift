@@ -124,19 +124,24 @@ public struct Locker: Sendable {
                 if owner[name] == nil { owner[name] = kind }
             }
         }
-        for kind in ComponentKind.allCases {
-            var queue = (image.pipRequirements[kind] ?? []).map(SpecLoader.projectName)
-            while let name = queue.popLast() {
-                guard let wheel = byName[name] else { continue }
-                for line in wheel.requiresDist where !line.contains("extra ==") && !line.contains("extra==") {
-                    let dependency = SpecLoader.projectName(line)
-                    if byName[dependency] != nil, owner[dependency] == nil {
-                        owner[dependency] = kind
-                        queue.append(dependency)
+        // Dependencies go to the first component that needs them; requirements that only an
+        // extra pulls in (jsonschema[format-nongpl] under jupyterlab) are followed second.
+        for followExtras in [false, true] {
+            for kind in ComponentKind.allCases {
+                var queue = owner.filter { $0.value == kind }.map(\.key).sorted()
+                while let name = queue.popLast() {
+                    guard let wheel = byName[name] else { continue }
+                    for line in wheel.requiresDist where followExtras || !line.contains("extra") {
+                        let dependency = SpecLoader.projectName(line)
+                        if byName[dependency] != nil, owner[dependency] == nil {
+                            owner[dependency] = kind
+                            queue.append(dependency)
+                        }
                     }
                 }
             }
         }
-        return wheels.map { (owner[$0.normalizedName] ?? .packages, $0) }
+        let last = ComponentKind.allCases.last { image.pipRequirements[$0] != nil } ?? .packages
+        return wheels.map { (owner[$0.normalizedName] ?? last, $0) }
     }
 }

@@ -44,6 +44,9 @@ struct LockCommand: AsyncParsableCommand {
     @Option(help: "Where apt's private state is kept (default: $XDG_CACHE_HOME/imagegen).")
     var cache: String?
 
+    @Option(help: "The pip command to resolve with, e.g. 'python3 -m pip' (default: a current pip kept in the cache).")
+    var pip: String?
+
     @OptionGroup var specs: SpecOptions
 
     func validate() throws {
@@ -57,6 +60,11 @@ struct LockCommand: AsyncParsableCommand {
         if let sources = aptSources ?? environment["IMAGEGEN_APT_SOURCES"] { options.aptSources = AptResolver.Sources(argument: sources) }
         options.pipIndexURL = indexURL ?? environment["IMAGEGEN_PIP_INDEX_URL"]
         options.pipExtraIndexURLs = extraIndexURL
+        if let pip {
+            options.pipCommand = pip.split(separator: " ").map(String.init)
+        } else {
+            options.pipCommand = await PipTool.current(cacheDirectory: options.cacheDirectory, progress: { Console.status($0) })
+        }
         let locker = Locker(options: options, progress: { Console.status($0) })
         let targets = all ? SpecLoader(directory: specs.images).names() : names
         for name in targets {
