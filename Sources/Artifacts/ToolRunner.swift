@@ -29,7 +29,9 @@ enum ToolRunner {
         _ command: [String], environment: [String: String?] = [:],
         removing: (@Sendable (String) -> Bool)? = nil, scratch: String
     ) async throws -> ToolOutput {
-        precondition(!command.isEmpty, "a command names a program")
+        guard let program = command.first, !program.isEmpty else {
+            throw ArtifactsError.invalidRequest(value: command.joined(separator: " "), reason: "a command names a program")
+        }
         let fm = FileManager.default
         let id = UUID().uuidString
         let outPath = "\(scratch)/\(id).out"
@@ -40,7 +42,7 @@ enum ToolRunner {
         }
         guard fm.createFile(atPath: outPath, contents: nil), fm.createFile(atPath: errPath, contents: nil),
               let out = FileHandle(forWritingAtPath: outPath), let err = FileHandle(forWritingAtPath: errPath)
-        else { throw ArtifactsError.io(path: scratch, reason: "cannot create output files for \(command[0])") }
+        else { throw ArtifactsError.io(path: scratch, reason: "cannot create output files for \(program)") }
         defer {
             try? out.close()
             try? err.close()
@@ -66,7 +68,7 @@ enum ToolRunner {
                 } catch {
                     process.terminationHandler = nil
                     continuation.resume(
-                        throwing: ArtifactsError.io(path: command[0], reason: "cannot start: \(error.localizedDescription)"))
+                        throwing: ArtifactsError.io(path: program, reason: "cannot start: \(error.localizedDescription)"))
                 }
             }
         } onCancel: {
