@@ -49,6 +49,6 @@ let package = Package(
         .testTarget(name: "ImageModelTests", dependencies: ["ImageModel", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "ArtifactsTests", dependencies: ["Artifacts", "ImageModel", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "LayersTests", dependencies: ["Layers", "OCI", "TestSupport"], swiftSettings: strict),
-        .testTarget(name: "ImageGenTests", dependencies: ["ImageGen", "Layers", "OCI", "TestSupport"], swiftSettings: strict),
+        .testTarget(name: "ImageGenTests", dependencies: ["ImageGen", "ImageModel", "Artifacts", "Layers", "OCI", "TestSupport"], swiftSettings: strict),
     ]
 )

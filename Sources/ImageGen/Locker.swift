@@ -23,6 +23,9 @@ public struct Locker: Sendable {
         public var pipExtraIndexURLs: [String] = []
         /// The pip command.
         public var pipCommand: [String] = ["python3", "-m", "pip"]
+        /// Whether pip reads the host's configuration (`pip.conf`, `PIP_*` variables); when
+        /// `false` it runs isolated and sees only the index URLs above.
+        public var pipUsesHostConfiguration = true
         /// The target glibc minor version for the manylinux ladder (bookworm: 2.36).
         public var glibcMinor = 36
 
@@ -105,7 +108,8 @@ public struct Locker: Sendable {
             pythonVersion: "\(python.version.majorMinor)",
             platforms: PipResolver.manylinuxPlatforms(
                 glibcMinor: options.glibcMinor, architecture: image.spec.base.architecture == "arm64" ? "aarch64" : "x86_64"),
-            indexURL: options.pipIndexURL, extraIndexURLs: options.pipExtraIndexURLs, pipCommand: options.pipCommand)
+            indexURL: options.pipIndexURL, extraIndexURLs: options.pipExtraIndexURLs, pipCommand: options.pipCommand,
+            usesHostConfiguration: options.pipUsesHostConfiguration)
         progress("pip: resolving \(requirements.count) requirements for Python \(python.version.majorMinor)")
         let wheels = try await resolver.resolve(requirements)
         progress("pip: \(wheels.count) wheels")

@@ -10,7 +10,7 @@ import Synchronization
 /// `Z_FINISH`); the raw deflate pieces, concatenated, form one ordinary deflate stream. Block
 /// boundaries depend only on the input, so the output is the same whatever the thread count.
 /// The header has no name, mtime 0, XFL 0 and OS 255 ("unknown"), so it is the same on every
-/// host. The CRC-32 and the size are computed on the caller's thread as data arrives.
+/// host. Each block's CRC-32 is computed beside its deflate and combined in order (`crc32_combine`).
 public final class GzipCompressor: ByteSink {
     /// The block size; part of the output format (changing it changes digests).
     public static let blockSize = 1 << 20
@@ -38,8 +38,7 @@ public final class GzipCompressor: ByteSink {
     }
 
     public func write(_ bytes: UnsafeRawBufferPointer) throws {
-        guard let base = bytes.baseAddress, bytes.count > 0 else { return }
-        crc = crc32(crc, base.assumingMemoryBound(to: UInt8.self), UInt32(bytes.count))
+        guard bytes.count > 0 else { return }
         total &+= UInt64(bytes.count)
         var offset = 0
         while offset < bytes.count {
@@ -79,6 +78,8 @@ public final class GzipCompressor: ByteSink {
         let limiter = self.limiter
         DispatchQueue.global().async {
             limiter.wait()
+            let crc = input.withUnsafeBufferPointer { crc32(0, $0.baseAddress, UInt32($0.count)) }
+            job.crc.withLock { $0 = (crc, input.count) }
             job.result.withLock { $0 = Self.deflateBlock(input, dictionary: dict, level: level, last: last) }
             limiter.signal()
             job.done.signal()
@@ -94,6 +95,9 @@ public final class GzipCompressor: ByteSink {
         job.done.wait()
         let result = job.result.withLock { $0 } ?? .failure(LayerError.compression(kind: .gzip, reason: "internal: no result"))
         let bytes = try result.get()
+        // The CRC-32 of the whole stream, from the blocks' own CRCs, in order.
+        let (blockCRC, blockLength) = job.crc.withLock { $0 }
+        crc = crc32_combine(crc, blockCRC, off_t(blockLength))
         try bytes.withUnsafeBytes { try output.write($0) }
     }
 
@@ -112,22 +116,22 @@ public final class GzipCompressor: ByteSink {
         }
         // deflateBound covers Z_FINISH; a sync flush adds at most a few bytes more.
         let capacity = Int(deflateBound(&stream, UInt(input.count))) + 64
-        var out = [UInt8](repeating: 0, count: capacity)
-        var input = input
-        let status: Int32 = input.withUnsafeMutableBufferPointer { inBuf in
-            out.withUnsafeMutableBufferPointer { outBuf in
-                stream.next_in = inBuf.baseAddress
+        var status: Int32 = Z_OK
+        let out = [UInt8](unsafeUninitializedCapacity: capacity) { outBuf, written in
+            input.withUnsafeBufferPointer { inBuf in
+                // zlib never writes through next_in; the type is merely not const.
+                stream.next_in = UnsafeMutablePointer(mutating: inBuf.baseAddress)
                 stream.avail_in = UInt32(inBuf.count)
                 stream.next_out = outBuf.baseAddress
                 stream.avail_out = UInt32(outBuf.count)
-                return deflate(&stream, last ? Z_FINISH : Z_SYNC_FLUSH)
+                status = deflate(&stream, last ? Z_FINISH : Z_SYNC_FLUSH)
             }
+            written = capacity - Int(stream.avail_out)
         }
         let expected = last ? Z_STREAM_END : Z_OK
         guard status == expected, stream.avail_in == 0 else {
             return .failure(.compression(kind: .gzip, reason: "deflate returned \(status)"))
         }
-        out.removeLast(Int(stream.avail_out))
         return .success(out)
     }
 }
@@ -135,5 +139,6 @@ public final class GzipCompressor: ByteSink {
 /// One block in flight: its result is published under a lock and announced by a semaphore.
 private final class CompressionJob: Sendable {
     let result = Mutex<Result<[UInt8], LayerError>?>(nil)
+    let crc = Mutex<(UInt, Int)>((0, 0))
     let done = DispatchSemaphore(value: 0)
 }

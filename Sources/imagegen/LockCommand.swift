@@ -23,6 +23,7 @@ struct LockCommand: AsyncParsableCommand {
               imagegen lock v2.7
               imagegen lock v2.7 --apt-sources /etc/apt/snapshot.sources
               imagegen lock --all
+              imagegen lock --all --check       # in CI: fail when a spec changed without a new lock
             """
     )
 
@@ -31,6 +32,9 @@ struct LockCommand: AsyncParsableCommand {
 
     @Flag(help: "Lock every spec in the images directory.")
     var all = false
+
+    @Flag(help: "Resolve nothing: check that each lock exists and matches its spec (exit 1 if any is stale).")
+    var check = false
 
     @Option(help: "apt sources: a sources file, or one-line 'deb …' entries (default: the host's).")
     var aptSources: String?
@@ -54,6 +58,27 @@ struct LockCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        let targets = all ? SpecLoader(directory: specs.images).names() : names
+        if check {
+            var stale = 0
+            for name in targets {
+                let spec = try SpecLoader(directory: specs.images).load(name)
+                let path = specs.lockPath(name)
+                guard FileManager.default.fileExists(atPath: path) else {
+                    Console.status("\(path): missing; run `imagegen lock \(name)`")
+                    stale += 1
+                    continue
+                }
+                if try Lockfile.load(path: path).matches(spec) {
+                    Console.status("\(path): up to date")
+                } else {
+                    Console.status("\(path): stale, the spec changed since it was made; run `imagegen lock \(name)`")
+                    stale += 1
+                }
+            }
+            if stale > 0 { throw ExitCode(1) }
+            return
+        }
         let environment = ProcessInfo.processInfo.environment
         let cacheHome = environment["XDG_CACHE_HOME"] ?? "\(NSHomeDirectory())/.cache"
         var options = Locker.Options(images: specs.images, catalog: try specs.loadCatalog(), cacheDirectory: cache ?? "\(cacheHome)/imagegen")
@@ -66,7 +91,6 @@ struct LockCommand: AsyncParsableCommand {
             options.pipCommand = await PipTool.current(cacheDirectory: options.cacheDirectory, progress: { Console.status($0) })
         }
         let locker = Locker(options: options, progress: { Console.status($0) })
-        let targets = all ? SpecLoader(directory: specs.images).names() : names
         for name in targets {
             let (lock, path) = try await locker.lock(name)
             let bytes = lock.debs.reduce(0) { $0 + $1.size } + lock.wheels.reduce(0) { $0 + $1.size }

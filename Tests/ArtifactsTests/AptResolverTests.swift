@@ -82,7 +82,7 @@ struct AptResolverTests {
         ])
         let lib = try #require(resolved.first { $0.name == "imagegen-fixture-lib" })
         #expect(lib.version == "1.0")
-        #expect(lib.poolPath == served.repository.poolPath("imagegen-fixture-lib", "1.0"))
+        #expect(lib.poolPath == (try served.repository.poolPath("imagegen-fixture-lib", "1.0")))
         #expect(lib.sha256.description == (try served.repository.expected(lib.poolPath)).sha256)
     }
 

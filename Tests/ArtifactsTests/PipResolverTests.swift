@@ -37,8 +37,7 @@ struct PipResolverTests {
         #expect(wheels.map(\.normalizedName) == ["imagegen-fixture-app", "imagegen-fixture-lib"])
         #expect(wheels.map(\.version) == ["1.0", "2.0"])
         #expect(wheels.map(\.fileName) == [
-            WheelIndexFixture.fileName("imagegen_fixture_app", "1.0"),
-            WheelIndexFixture.fileName("imagegen_fixture_lib", "2.0"),
+            "imagegen_fixture_app-1.0-py3-none-any.whl", "imagegen_fixture_lib-2.0-py3-none-any.whl",
         ])
         for wheel in wheels {
             let expected = try served.index.expected(wheel.fileName)

@@ -13,7 +13,8 @@ struct CLITests {
     @Test("--version and every subcommand's --help")
     func help() throws {
         #expect(try imagegen(["--version"]).stdout == "0.1.0\n")
-        for command in [["--help"], ["pack", "--help"], ["verify", "--help"]] {
+        for command in [["--help"], ["pack", "--help"], ["verify", "--help"], ["lock", "--help"], ["graph", "--help"],
+                        ["explain", "--help"], ["check-host", "--help"]] {
             let result = try imagegen(command)
             #expect(result.status == 0)
             #expect(result.stdout.contains("USAGE: imagegen"))
@@ -87,5 +88,52 @@ struct CLITests {
         #expect(result.stderr.contains(message), "\(result.stderr)")
         let left = try FileManager.default.contentsOfDirectory(atPath: scratch.path)
         #expect(left == ["tree"])
+    }
+
+    @Test("graph, explain and check-host on the shipped v2.7 spec")
+    func specCommands() throws {
+        let images = ["--images", packageRoot + "/Images"]
+        let tree = try imagegen(["graph", "v2.7"] + images)
+        #expect(tree.status == 0, "\(tree.stderr)")
+        #expect(tree.stdout.contains("torch 2.7.0 + torchvision, torchaudio  [") && tree.stdout.contains("cuDNN 9.5.1.17"))
+        let dot = try imagegen(["graph", "v2.7", "--format", "dot"] + images)
+        #expect(dot.stdout.hasPrefix("digraph \"v2.7\" {"))
+        let explain = try imagegen(["explain", "v2.7"] + images)
+        #expect(explain.stdout.contains("because the torch 2.7.0 CUDA 12.6 wheel pins nvidia-cudnn-cu12==9.5.1.17"))
+        #expect(explain.stdout.contains("NVIDIA_REQUIRE_CUDA=cuda>=12.6 brand=unknown,driver>=470,driver<471"))
+
+        let full = try imagegen(["check-host", "v2.7", "--driver", "570.124.06"] + images)
+        #expect(full.status == 0 && full.stdout.hasPrefix("v2.7: full: "))
+        let mvc = try imagegen(["check-host", "v2.7", "--driver", "535.104.05", "--json"] + images)
+        #expect(mvc.status == 0 && mvc.stdout.contains("\"level\" : \"minor-version-compatibility\""))
+        let old = try imagegen(["check-host", "v2.7", "--driver", "510.47.03"] + images)
+        #expect(old.status == 1 && old.stdout.hasPrefix("v2.7: cannot-run: driver 510.47.03 is older than 525.60.13"))
+        let bad = try imagegen(["check-host", "v2.7", "--driver", "five-fifty"] + images)
+        #expect(bad.status == 64 && bad.stderr.contains("invalid NVIDIA driver version 'five-fifty'"))
+    }
+
+    @Test("the committed locks match their specs; an edited spec makes its lock stale")
+    func lockCheck() throws {
+        let fresh = try imagegen(["lock", "--all", "--check", "--images", packageRoot + "/Images"])
+        #expect(fresh.status == 0, "\(fresh.stderr)")
+        #expect(fresh.stderr.contains("v2.7.lock.json: up to date"))
+        let scratch = try ScratchDirectory()
+        for file in ["v2.7.yaml", "v2.7.lock.json"] {
+            try FileManager.default.copyItem(atPath: "\(packageRoot)/Images/\(file)", toPath: scratch(file))
+        }
+        let edited = try String(contentsOfFile: scratch("v2.7.yaml"), encoding: .utf8).replacingOccurrences(of: "ports: [8888, 22]", with: "ports: [8888]")
+        try writeFile(scratch("v2.7.yaml"), edited)
+        let stale = try imagegen(["lock", "v2.7", "--check", "--images", scratch.path])
+        #expect(stale.status == 1)
+        #expect(stale.stderr.contains("v2.7.lock.json: stale, the spec changed since it was made; run `imagegen lock v2.7`"))
+    }
+
+    @Test("a spec error exits 1 with the file and line")
+    func specError() throws {
+        let scratch = try ScratchDirectory()
+        try writeFile(scratch("x.yaml"), "name: x\nbase:\n  release: bookworm\ncuda:\n  version: twelve\n")
+        let result = try imagegen(["explain", "x", "--images", scratch.path])
+        #expect(result.status == 1)
+        #expect(result.stderr.contains("x.yaml, line 5: cuda.version: invalid CUDA version 'twelve'"))
     }
 }

@@ -44,6 +44,9 @@ public func run(
     let err = Pipe()
     process.standardOutput = out
     process.standardError = err
+    // Not `waitUntilExit()`: off the main thread on Linux it spins a run loop at full CPU.
+    let exited = DispatchSemaphore(value: 0)
+    process.terminationHandler = { _ in exited.signal() }
     try process.run()
     // Read both pipes while the process runs, so a full pipe cannot block it.
     nonisolated(unsafe) var errData = Data()
@@ -55,7 +58,7 @@ public func run(
     }
     let outData = out.fileHandleForReading.readDataToEndOfFile()
     group.wait()
-    process.waitUntilExit()
+    exited.wait()
     return ProcessResult(
         status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
         stderr: String(decoding: errData, as: UTF8.self))
@@ -65,10 +68,13 @@ public func run(
 public let packageRoot: String = URL(fileURLWithPath: #filePath)
     .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
 
-/// The `imagegen` executable that `swift build` made.
+/// The `imagegen` executable that `swift build` made: the one beside the running test binary
+/// (so that `--scratch-path` builds test their own), else the default build directory's.
 public var imagegenBinary: String {
-    let candidates = ["\(packageRoot)/.build/debug/imagegen", "\(packageRoot)/.build/release/imagegen"]
-    return candidates.first { FileManager.default.isExecutableFile(atPath: $0) } ?? candidates[0]
+    let beside = Bundle.main.executableURL?.resolvingSymlinksInPath().deletingLastPathComponent().appendingPathComponent("imagegen").path
+    let defaults = ["\(packageRoot)/.build/debug/imagegen", "\(packageRoot)/.build/release/imagegen"]
+    let candidates = [beside].compactMap { $0 } + defaults
+    return candidates.first { FileManager.default.isExecutableFile(atPath: $0) } ?? defaults[0]
 }
 
 /// Writes a file, creating parents, with an explicit mode.

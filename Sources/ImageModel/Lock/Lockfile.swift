@@ -61,6 +61,11 @@ public struct Lockfile: Codable, Hashable, Sendable {
         }
     }
 
+    /// Whether this lock was made from `spec` as it is now (not stale).
+    public func matches(_ spec: ImageSpec) throws -> Bool {
+        try image == spec.name && specDigest == Self.digest(of: spec)
+    }
+
     /// The digest a spec has in a lock.
     public static func digest(of spec: ImageSpec) throws -> Digest {
         var normalised = spec

@@ -3,13 +3,13 @@ import Glibc
 
 /// `python3 -m http.server` serving a directory on 127.0.0.1, on a port the kernel picks,
 /// as a child process of the test. Stopped by `stop()` or when dropped.
-final class LocalHTTPServer {
+public final class LocalHTTPServer {
     /// `http://127.0.0.1:PORT`, no trailing slash.
-    let baseURL: String
+    public let baseURL: String
     private let process: Process
 
     /// Starts the server and waits (at most `timeout` seconds) until it says which port it took.
-    init(serving directory: String, timeout: TimeInterval = 20) throws {
+    public init(serving directory: String, timeout: TimeInterval = 20) throws {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         // -u: unbuffered, so the "Serving HTTP on … port N" line arrives while it runs.
@@ -49,7 +49,7 @@ final class LocalHTTPServer {
     /// signal mask of the spawning thread, and threads of the dispatch pool block SIGTERM and
     /// SIGINT, so the server would never see them. `waitUntilExit()` is avoided too: off the
     /// main thread it spins a run loop at full CPU.
-    func stop() { Self.kill(process) }
+    public func stop() { Self.kill(process) }
 
     private static func kill(_ process: Process) {
         guard process.isRunning else { return }
@@ -60,8 +60,10 @@ final class LocalHTTPServer {
 
     deinit { stop() }
 
-    struct ServerError: Error, CustomStringConvertible {
-        var message: String
-        var description: String { message }
+    /// The server did not start.
+    public struct ServerError: Error, CustomStringConvertible {
+        /// Why, with what it printed.
+        public var message: String
+        public var description: String { message }
     }
 }

@@ -1,0 +1,175 @@
+import Artifacts
+import Foundation
+import ImageGen
+import ImageModel
+import OCI
+import TestSupport
+import Testing
+
+/// `imagegen lock` end to end and offline: a Debian repository and a wheel index made by the
+/// test and served on 127.0.0.1, a spec written into a scratch `Images/`.
+@Suite("imagegen lock against a local repository and index", .timeLimit(.minutes(3)))
+struct LockTests {
+    /// Tiny packages named as the Locker asks for them for `smoke`, plus one it must not take.
+    static let packages: [DebianRepositoryFixture.Package] = [
+        .init(name: "base-files", version: "12.4+deb12u11", architecture: "amd64", control: ["Essential: yes", "Priority: required"]),
+        .init(name: "ca-certificates", version: "20230311"),
+        .init(name: "python3.11", version: "3.11.2-6+deb12u6", architecture: "amd64", control: ["Depends: libpython3.11-stdlib (= 3.11.2-6+deb12u6)"]),
+        .init(name: "libpython3.11-stdlib", version: "3.11.2-6+deb12u6", architecture: "amd64"),
+        .init(name: "python3.11-venv", version: "3.11.2-6+deb12u6", architecture: "amd64", control: ["Depends: python3.11 (= 3.11.2-6+deb12u6)"]),
+        .init(name: "curl", version: "7.88.1-10+deb12u12", architecture: "amd64"),
+    ]
+
+    /// NVIDIA's CUDA 12.6 wheels, and a 12.8 runtime that `~=12.6.0` must pass over.
+    static let wheels: [WheelIndexFixture.Wheel] = [
+        .init(name: "nvidia-cuda-runtime-cu12", version: "12.6.77"),
+        .init(name: "nvidia-cuda-runtime-cu12", version: "12.8.90"),
+        .init(name: "nvidia-cuda-nvrtc-cu12", version: "12.6.77"),
+    ]
+
+    /// Python 3.11 and the CUDA 12.6 runtime on bookworm: no torch, cuDNN or NCCL.
+    static func spec(basePackages: [String] = []) -> String {
+        """
+        name: smoke
+        description: the smallest spec with Python and CUDA
+        base:
+          distribution: debian
+          release: bookworm
+          architecture: amd64
+          packages: [\(basePackages.joined(separator: ", "))]
+        python:
+          version: "3.11"
+        cuda:
+          version: "12.6"
+          flavour: runtime
+
+        """
+    }
+
+    /// The repository and the index, each served on 127.0.0.1; both servers stop when this is
+    /// dropped, whether the test passed, failed or threw.
+    final class Served {
+        let scratch: ScratchDirectory
+        let repository: DebianRepositoryFixture
+        let index: WheelIndexFixture
+        let repositoryServer: LocalHTTPServer
+        let indexServer: LocalHTTPServer
+
+        init() throws {
+            scratch = try ScratchDirectory("imagegen-lock")
+            repository = try DebianRepositoryFixture(at: scratch("repo"), packages: LockTests.packages)
+            index = try WheelIndexFixture(at: scratch("index"), wheels: LockTests.wheels)
+            repositoryServer = try LocalHTTPServer(serving: repository.root)
+            indexServer = try LocalHTTPServer(serving: index.root)
+        }
+
+        var aptSource: String { "deb [trusted=yes] \(repositoryServer.baseURL)/ ./" }
+        var indexURL: String { "\(indexServer.baseURL)/simple" }
+
+        /// A scratch `Images/` directory (`name`) holding `spec` as `smoke.yaml`.
+        func images(_ name: String, spec: String) throws -> String {
+            try writeFile(scratch("\(name)/smoke.yaml"), spec)
+            return scratch(name)
+        }
+
+        /// A locker over this repository and index, with pip isolated from the host's
+        /// configuration (whose `find-links` would add wheels the test did not make).
+        func locker(images: String) throws -> Locker {
+            var options = Locker.Options(images: images, catalog: try Catalog.builtin(), cacheDirectory: scratch("cache"))
+            options.aptSources = .lines([aptSource])
+            options.pipIndexURL = indexURL
+            options.pipCommand = ["python3", "-m", "pip"]
+            options.pipUsesHostConfiguration = false
+            return Locker(options: options)
+        }
+
+        deinit {
+            repositoryServer.stop()
+            indexServer.stop()
+        }
+    }
+
+    @Test("the lock names every deb and wheel with its component, size and SHA-256, no URL, the same bytes twice")
+    func lock() async throws {
+        let served = try Served()
+        let images = try served.images("Images", spec: Self.spec())
+        let (lock, path) = try await served.locker(images: images).lock("smoke")
+
+        #expect(path == "\(images)/smoke.lock.json")
+        let bytes = try #require(FileManager.default.contents(atPath: path))
+        #expect(try Lockfile.load(path: path) == lock)
+        #expect(lock.lockVersion == 1)
+        #expect(lock.image == "smoke")
+        #expect(lock.platform == "linux/amd64")
+        #expect(lock.components["python"] == "3.11")
+        #expect(lock.components["cuda"] == "12.6 runtime")
+
+        // Each component holds its requests and their closure, less what an earlier one holds;
+        // base-files comes in as Essential, curl (asked by nobody) stays out.
+        #expect(lock.debs.map { "\($0.component) \($0.name)" } == [
+            "base base-files", "base ca-certificates",
+            "python libpython3.11-stdlib", "python python3.11", "python python3.11-venv",
+        ])
+        for deb in lock.debs {
+            let package = try #require(Self.packages.first { $0.name == deb.name })
+            #expect(deb.version == package.version)
+            #expect(deb.architecture == package.architecture)
+            #expect(deb.fileName == package.fileName)
+            #expect(deb.path == (try served.repository.poolPath(package.name, package.version)))
+            let expected = try served.repository.expected(deb.path)
+            #expect(deb.sha256.description == expected.sha256, "\(deb.name)")
+            #expect(deb.size == expected.size, "\(deb.name)")
+        }
+
+        #expect(lock.wheels.map { "\($0.component) \($0.name) \($0.version)" } == [
+            "cuda nvidia-cuda-nvrtc-cu12 12.6.77", "cuda nvidia-cuda-runtime-cu12 12.6.77",
+        ])
+        #expect(lock.wheels.map(\.fileName) == [
+            "nvidia_cuda_nvrtc_cu12-12.6.77-py3-none-any.whl", "nvidia_cuda_runtime_cu12-12.6.77-py3-none-any.whl",
+        ])
+        for wheel in lock.wheels {
+            let expected = try served.index.expected(wheel.fileName)
+            #expect(wheel.sha256.description == expected.sha256, "\(wheel.name)")
+            #expect(wheel.size == expected.size, "\(wheel.name)")
+        }
+
+        let text = String(decoding: bytes, as: UTF8.self)
+        #expect(!text.contains("http"), "the lock holds a URL:\n\(text)")
+        #expect(!text.contains("127.0.0.1"))
+
+        _ = try await served.locker(images: images).lock("smoke")
+        #expect(FileManager.default.contents(atPath: path) == bytes, "a second lock changed the bytes")
+    }
+
+    @Test("a Debian package the repository lacks fails, naming it, and writes no lock")
+    func missingPackage() async throws {
+        let served = try Served()
+        let images = try served.images("Images", spec: Self.spec(basePackages: ["no-such-package"]))
+        let error = await #expect(throws: ArtifactsError.self) {
+            try await served.locker(images: images).lock("smoke")
+        }
+        let text = try #require(error).description
+        #expect(text.contains("no-such-package"), "\(text)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: images) == ["smoke.yaml"])
+    }
+
+    /// pip is made hermetic through the existing flags: `--isolated` drops the `PIP_*` variables
+    /// and the user's configuration, `PIP_CONFIG_FILE=/dev/null` the global and site files.
+    @Test("imagegen lock exits 0, says what it wrote on stderr, and writes the library's bytes")
+    func command() async throws {
+        let served = try Served()
+        let library = try served.images("Images", spec: Self.spec())
+        let (_, libraryPath) = try await served.locker(images: library).lock("smoke")
+
+        let images = try served.images("CLI", spec: Self.spec())
+        let result = try run(
+            imagegenBinary,
+            ["lock", "smoke", "--images", images, "--apt-sources", served.aptSource, "--index-url", served.indexURL,
+             "--pip", "python3 -m pip --isolated", "--cache", served.scratch("cli-cache")],
+            environment: ["PIP_CONFIG_FILE": "/dev/null"])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout.isEmpty)
+        #expect(result.stderr.contains("wrote \(images)/smoke.lock.json: 5 debs, 2 wheels"), "\(result.stderr)")
+        #expect(FileManager.default.contents(atPath: "\(images)/smoke.lock.json") == FileManager.default.contents(atPath: libraryPath))
+    }
+}
