@@ -23,7 +23,7 @@ struct LockCommand: AsyncParsableCommand {
               imagegen lock v2.7
               imagegen lock v2.7 --apt-sources /etc/apt/snapshot.sources
               imagegen lock --all
-              imagegen lock --all --check       # in CI: fail when a spec changed without a new lock
+              imagegen lock --all --check     # CI: fail on a stale lock
             """
     )
 
@@ -47,6 +47,9 @@ struct LockCommand: AsyncParsableCommand {
 
     @Option(help: "Where apt's private state is kept (default: $XDG_CACHE_HOME/imagegen).")
     var cache: String?
+
+    @Flag(help: "Ignore the host's pip configuration (pip.conf, PIP_* variables): only --index-url and --extra-index-url count.")
+    var noPipConfig = false
 
     @Option(help: "The pip command to resolve with, e.g. 'python3 -m pip' (default: a current pip kept in the cache).")
     var pip: String?
@@ -85,6 +88,7 @@ struct LockCommand: AsyncParsableCommand {
         if let sources = aptSources ?? environment["IMAGEGEN_APT_SOURCES"] { options.aptSources = AptResolver.Sources(argument: sources) }
         options.pipIndexURL = indexURL ?? environment["IMAGEGEN_PIP_INDEX_URL"]
         options.pipExtraIndexURLs = extraIndexURL
+        options.pipUsesHostConfiguration = !noPipConfig
         if let pip {
             options.pipCommand = pip.split(separator: " ").map(String.init)
         } else {
