@@ -34,8 +34,10 @@ let package = Package(
         .target(name: "Artifacts", dependencies: ["ImageModel", "OCI"], swiftSettings: strict),
         // Deterministic tar layers: writing, reading, compression, hashing in one pass.
         .target(name: "Layers", dependencies: ["OCI", "CArchive", "CZlib", "CZstd"], swiftSettings: strict),
+        // Component trees: Debian packages unpacked with a dpkg database, wheels installed into a venv.
+        .target(name: "Rootfs", dependencies: ["OCI", "Layers", "ImageModel", "CArchive"], swiftSettings: strict),
         // Orchestration: pack directory trees into images, verify images.
-        .target(name: "ImageGen", dependencies: ["OCI", "Layers", "ImageModel", "Artifacts"], swiftSettings: strict),
+        .target(name: "ImageGen", dependencies: ["OCI", "Layers", "ImageModel", "Artifacts", "Rootfs"], swiftSettings: strict),
         // The thin command-line front end.
         .executableTarget(
             name: "imagegen",
@@ -47,6 +49,7 @@ let package = Package(
         .target(name: "TestSupport", dependencies: ["OCI"], path: "Tests/TestSupport", swiftSettings: strict),
         .testTarget(name: "OCITests", dependencies: ["OCI", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "ImageModelTests", dependencies: ["ImageModel", "TestSupport"], swiftSettings: strict),
+        .testTarget(name: "RootfsTests", dependencies: ["Rootfs", "Layers", "OCI", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "ArtifactsTests", dependencies: ["Artifacts", "ImageModel", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "LayersTests", dependencies: ["Layers", "OCI", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "ImageGenTests", dependencies: ["ImageGen", "ImageModel", "Artifacts", "Layers", "OCI", "TestSupport"], swiftSettings: strict),

@@ -43,7 +43,7 @@ struct SpecTests {
         #expect(spec.config.tags == ["v2.7", "2.7.0-cuda12.6-cudnn9-runtime-py3.11"])
         let image = try ImageResolver(catalog: .builtin()).resolve(spec)
         #expect(image.pipRequirements[.torch] == ["torch==2.7.0", "torchvision==0.22.0", "torchaudio==2.7.0"])
-        #expect(image.aptRequests[.tools] == ["openssh-server", "gcc", "libc6-dev", "python3.11-dev"])
+        #expect(image.aptRequests[.tools] == ["openssh-server", "gcc", "g++", "libc6-dev", "python3.11-dev"])
     }
 
     @Test("extends: the devel spec inherits v2.7 and overrides the flavour and tags")

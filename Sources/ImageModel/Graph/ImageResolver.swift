@@ -270,7 +270,8 @@ public struct ImageResolver: Sendable {
         var tools: [String] = []
         if spec.tools.ssh { tools.append("openssh-server") }
         if spec.tools.compiler {
-            tools += ["gcc", "libc6-dev"]
+            // Inductor compiles C++ on the CPU (g++) and Triton compiles C launchers (gcc).
+            tools += ["gcc", "g++", "libc6-dev"]
             if let python = spec.python { tools.append("\(python.version.debianPackage)-dev") }
         }
         if !tools.isEmpty { requests[.tools] = tools }

@@ -1,0 +1,2 @@
+/// Rootfs: component trees made from Debian packages and wheels.
+public enum RootfsModule {}
