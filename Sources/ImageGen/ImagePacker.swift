@@ -102,17 +102,8 @@ public struct ImagePacker: Sendable {
             throw ImageGenError.invalidOption(
                 name: "--tag", value: tag, expected: "letters, digits and . _ - (up to 128, not starting with . or -)")
         }
-        let outputURL = URL(fileURLWithPath: o.output)
-        let parent = outputURL.deletingLastPathComponent().path
-        do {
-            try FileManager.default.createDirectory(atPath: parent, withIntermediateDirectories: true)
-        } catch {
-            throw ImageGenError.output(path: o.output, reason: "cannot create the parent directory \(parent): \(error.localizedDescription)")
-        }
-        let staging = "\(parent)/.\(outputURL.lastPathComponent).imagegen-\(getpid())"
-        try? FileManager.default.removeItem(atPath: staging)
+        let staging = try ImageWriter.makeStaging(for: o.output)
         defer { try? FileManager.default.removeItem(atPath: staging) }
-        try FileManager.default.createDirectory(atPath: staging, withIntermediateDirectories: true)
 
         let trees = try prepareInputs(staging: staging)
         let layout = try LayoutWriter(path: "\(staging)/layout")
@@ -122,40 +113,10 @@ public struct ImagePacker: Sendable {
         let configuration = ImageConfiguration(
             platform: o.platform, created: created, config: o.config, diffIDs: layers.map(\.diffID),
             history: layers.indices.map { History(created: created, createdBy: "imagegen pack", comment: "layer \($0 + 1)") })
-        let configDescriptor = try layout.write(document: configuration, mediaType: .imageConfig)
-        let manifest = Manifest(config: configDescriptor, layers: layers.map(\.descriptor))
-        var manifestDescriptor = try layout.write(document: manifest, mediaType: .imageManifest)
-        manifestDescriptor.platform = o.platform
-        let entries = o.tags.isEmpty
-            ? [manifestDescriptor]
-            : o.tags.map { tag -> Descriptor in
-                var d = manifestDescriptor
-                d.annotations = [AnnotationKey.refName: tag]
-                return d
-            }
-        try layout.writeIndex(Index(manifests: entries))
-
-        var result = Result(manifest: manifestDescriptor, config: configDescriptor, layers: layers)
-        let archiveTarget: String? = switch o.format {
-        case .layout: nil
-        case .archive: o.output
-        case .both: o.output + ".tar"
-        }
-        if let archiveTarget {
-            let repoTags = o.tags.map { "\(o.repository):\($0)" }
-            let docker = DockerArchiveManifest(
-                config: "blobs/sha256/\(configDescriptor.digest.encoded)", repoTags: repoTags,
-                layers: layers.map { "blobs/sha256/\($0.descriptor.digest.encoded)" })
-            try ArchiveWriter.write(
-                layout: LayoutDirectory(path: layout.path), dockerManifest: [docker], to: archiveTarget,
-                mtime: o.buildTime.seconds)
-            result.archivePath = archiveTarget
-        }
-        if o.format != .archive {
-            try replace(o.output, with: layout.path)
-            result.layoutPath = o.output
-        }
-        return result
+        let writer = ImageWriter(
+            output: o.output, format: o.format, tags: o.tags, repository: o.repository, platform: o.platform,
+            mtime: o.buildTime.seconds)
+        return try writer.finish(layout: layout, layers: layers, configuration: configuration)
     }
 
     /// Turns each input into a directory: directories as they are, archives unpacked.
@@ -195,25 +156,6 @@ public struct ImagePacker: Sendable {
             results.withLock { $0[index] = outcome }
         }
         return try results.withLock { all in try trees.indices.map { try all[$0]!.get() } }
-    }
-
-    /// Moves the finished staging directory to `path`, replacing what was there.
-    private func replace(_ path: String, with staged: String) throws {
-        let fm = FileManager.default
-        var isDirectory: ObjCBool = false
-        if fm.fileExists(atPath: path, isDirectory: &isDirectory) {
-            guard isDirectory.boolValue else {
-                throw ImageGenError.output(path: path, reason: "exists and is not a directory; remove it or choose another --out")
-            }
-            let old = staged + ".old"
-            try fm.moveItem(atPath: path, toPath: old)
-        }
-        do {
-            try fm.moveItem(atPath: staged, toPath: path)
-        } catch {
-            throw ImageGenError.output(path: path, reason: "cannot move the finished layout into place: \(error.localizedDescription)")
-        }
-        try? fm.removeItem(atPath: staged + ".old")
     }
 
     /// A tag per the distribution spec: `[A-Za-z0-9_][A-Za-z0-9._-]{0,127}`.
