@@ -175,14 +175,15 @@ public struct AptResolver: Sendable {
         return State(root: root, options: options)
     }
 
-    /// Runs apt-get with the state's options; throws apt's own error lines when it fails.
+    /// Runs apt-get with the state's options (in `directory` when given); throws apt's own error
+    /// lines when it fails.
     @discardableResult
-    func aptGet(_ arguments: [String], state: State, label: String) async throws -> String {
+    func aptGet(_ arguments: [String], state: State, label: String, directory: String? = nil) async throws -> String {
         let output = try await ToolRunner.run(
             ["apt-get"] + state.options + arguments,
             // apt's messages are parsed ("E: …"), so they must not be translated.
             environment: ["LC_ALL": "C", "LANGUAGE": nil, "DEBIAN_FRONTEND": "noninteractive"],
-            scratch: state.scratch)
+            scratch: state.scratch, directory: directory)
         guard output.status == 0 else {
             throw ArtifactsError.aptFailed(command: label, message: Self.errorMessage(output))
         }
@@ -236,17 +237,22 @@ struct PrintedURI {
         guard fields.count >= 2, let size = Int64(fields[1]) else {
             throw ArtifactsError.unexpectedOutput(tool: "apt-get --print-uris", reason: "expected 'URI' FILE SIZE HASH")
         }
-        var file = Substring(fields[0])
-        if let dot = file.lastIndex(of: ".") { file = file[..<dot] }
-        let parts = file.split(separator: "_", omittingEmptySubsequences: false)
-        guard parts.count == 3 else {
+        guard let stored = Self.storeName(fields[0]) else {
             throw ArtifactsError.unexpectedOutput(
                 tool: "apt-get --print-uris", reason: "file name '\(fields[0])' is not NAME_VERSION_ARCH.deb")
         }
-        name = String(parts[0]).percentDecoded
-        version = String(parts[1]).percentDecoded
-        architecture = String(parts[2]).percentDecoded
+        (name, version, architecture) = stored
         self.size = size
+    }
+
+    /// Splits and decodes apt's store name, `NAME_VERSION_ARCH.deb` (the name `--print-uris`
+    /// prints and `apt-get download` writes); `nil` when it has not three parts.
+    static func storeName(_ fileName: some StringProtocol) -> (name: String, version: String, architecture: String)? {
+        var file = Substring(fileName)
+        if let dot = file.lastIndex(of: ".") { file = file[..<dot] }
+        let parts = file.split(separator: "_", omittingEmptySubsequences: false)
+        guard parts.count == 3 else { return nil }
+        return (String(parts[0]).percentDecoded, String(parts[1]).percentDecoded, String(parts[2]).percentDecoded)
     }
 }
 
@@ -294,6 +300,11 @@ struct PackagesIndex {
                         required: paragraph["priority"]?.lowercased() == "required"))
             }
         }
+    }
+
+    /// Whether the lists describe this exact package version for this architecture.
+    func offers(name: String, version: String, architecture: String) -> Bool {
+        (entries[name] ?? []).contains { $0.version == version && $0.architecture == architecture }
     }
 
     /// Names of the packages marked `Essential: yes` or `Priority: required`.

@@ -1,6 +1,7 @@
 import Foundation
+import OCI
 
-/// Errors raised while resolving artifacts through apt and pip.
+/// Errors raised while resolving, fetching and caching artifacts through apt and pip.
 public enum ArtifactsError: Error, CustomStringConvertible, Equatable, Sendable {
     /// A package request or requirement does not follow its grammar.
     case invalidRequest(value: String, reason: String)
@@ -18,6 +19,14 @@ public enum ArtifactsError: Error, CustomStringConvertible, Equatable, Sendable 
     case sizeUnavailable(fileName: String, reason: String)
     /// A file system call failed on a path.
     case io(path: String, reason: String)
+    /// A file's bytes are not the ones the lock names: its SHA-256 (or size) differs. The file
+    /// was not cached.
+    case digestMismatch(file: String, expected: Digest, actual: Digest, expectedSize: Int64, actualSize: Int64)
+    /// Locked Debian packages (`NAME VERSION (ARCH)`) that the apt sources no longer offer;
+    /// `image` is the lock's image name when known.
+    case noLongerOffered(packages: [String], image: String?)
+    /// Offline, and artifacts (file names, the first few) are missing from the cache.
+    case missingFromCache(count: Int, fileNames: [String])
 
     public var description: String {
         switch self {
@@ -37,6 +46,20 @@ public enum ArtifactsError: Error, CustomStringConvertible, Equatable, Sendable 
             return "cannot learn the size of \(fileName): \(Self.oneLine(reason))"
         case .io(let path, let reason):
             return "\(path): \(Self.oneLine(reason))"
+        case .digestMismatch(let file, let expected, let actual, let expectedSize, let actualSize):
+            let sizes = expectedSize == actualSize ? "" : " (\(actualSize) bytes, not \(expectedSize))"
+            return "\(file) does not match the lock: expected \(expected), got \(actual)\(sizes); it was not cached"
+        case .noLongerOffered(let packages, let image):
+            let name = image ?? "NAME"
+            let list = packages.count == 1 ? packages[0] : "\(packages.count) locked packages (\(packages.joined(separator: ", ")))"
+            return "the apt sources no longer offer \(list) (mirrors drop superseded versions): "
+                + "run `imagegen lock \(name)` again (or `imagegen update \(name)`) to lock what they offer now, "
+                + "or point --apt-sources at a snapshot archive that still has \(packages.count == 1 ? "it" : "them")"
+        case .missingFromCache(let count, let fileNames):
+            let more = count > fileNames.count ? ", and \(count - fileNames.count) more" : ""
+            let what = count == 1 ? "1 artifact is" : "\(count) artifacts are"
+            return "offline, but \(what) not in the cache (\(fileNames.joined(separator: ", "))\(more)); "
+                + "run without --offline to fetch \(count == 1 ? "it" : "them")"
         }
     }
 

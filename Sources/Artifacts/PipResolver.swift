@@ -78,13 +78,7 @@ public struct PipResolver: Sendable {
         defer { try? fm.removeItem(atPath: work) }
 
         let report = "\(work)/report.json"
-        var environment: [String: String?] = [:]
-        var removing: (@Sendable (String) -> Bool)? = nil
-        if !usesHostConfiguration {
-            // `--isolated` alone still reads the global and site pip.conf files.
-            environment["PIP_CONFIG_FILE"] = "/dev/null"
-            removing = { $0.hasPrefix("PIP_") }
-        }
+        let (environment, removing) = toolEnvironment
         let command = pipCommand + arguments(report: report, target: "\(work)/target") + requirements
         let output = try await ToolRunner.run(command, environment: environment, removing: removing, scratch: work)
         guard output.status == 0 else {
@@ -108,19 +102,32 @@ public struct PipResolver: Sendable {
 
     /// pip's options, before the requirements.
     func arguments(report: String, target: String) -> [String] {
-        var args = [
+        [
             // Not `--quiet`: it would also drop the "conflict is caused by" lines of a failure.
             "install", "--dry-run", "--ignore-installed", "--no-input", "--disable-pip-version-check",
             "--progress-bar", "off",
             "--report", report,
             "--only-binary=:all:", "--target", target,
-            "--python-version", pythonVersion, "--implementation", implementation,
-        ]
+        ] + targetAndSourceArguments
+    }
+
+    /// The target interpreter and platform options, then the index options (`--isolated` when
+    /// the host's configuration does not count): what every pip run for this target passes.
+    var targetAndSourceArguments: [String] {
+        var args = ["--python-version", pythonVersion, "--implementation", implementation]
         for platform in platforms { args += ["--platform", platform] }
         if !usesHostConfiguration { args.append("--isolated") }
         if let indexURL { args += ["--index-url", indexURL] }
         for extra in extraIndexURLs { args += ["--extra-index-url", extra] }
         return args
+    }
+
+    /// Variables to set and a filter on inherited ones, for `ToolRunner.run`: with
+    /// `usesHostConfiguration` off, no `PIP_*` variable and no pip.conf reach pip.
+    var toolEnvironment: (environment: [String: String?], removing: (@Sendable (String) -> Bool)?) {
+        guard !usesHostConfiguration else { return ([:], nil) }
+        // `--isolated` alone still reads the global and site pip.conf files.
+        return (["PIP_CONFIG_FILE": "/dev/null"], { $0.hasPrefix("PIP_") })
     }
 
     // MARK: - The report

@@ -25,9 +25,11 @@ enum ToolRunner {
     /// - Parameters:
     ///   - environment: variables to set (a `nil` value removes one); the rest are inherited.
     ///   - removing: a predicate on inherited variable names to drop.
+    ///   - directory: the working directory (`apt-get download` writes there); the caller's
+    ///     when `nil`.
     static func run(
         _ command: [String], environment: [String: String?] = [:],
-        removing: (@Sendable (String) -> Bool)? = nil, scratch: String
+        removing: (@Sendable (String) -> Bool)? = nil, scratch: String, directory: String? = nil
     ) async throws -> ToolOutput {
         guard let program = command.first, !program.isEmpty else {
             throw ArtifactsError.invalidRequest(value: command.joined(separator: " "), reason: "a command names a program")
@@ -56,6 +58,7 @@ enum ToolRunner {
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = command
         process.environment = env
+        if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
         process.standardInput = FileHandle.nullDevice
         process.standardOutput = out
         process.standardError = err

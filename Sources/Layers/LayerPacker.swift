@@ -41,6 +41,14 @@ public struct PackedLayer: Hashable, Sendable {
     public var uncompressedSize: Int64
     /// How many entries the tar holds.
     public var entryCount: Int
+
+    /// A layer's description (as recorded in a layer cache, say).
+    public init(descriptor: Descriptor, diffID: Digest, uncompressedSize: Int64, entryCount: Int) {
+        self.descriptor = descriptor
+        self.diffID = diffID
+        self.uncompressedSize = uncompressedSize
+        self.entryCount = entryCount
+    }
 }
 
 /// Packs entries into a layer blob in one streaming pass: tar → diff_id hash → compressor →

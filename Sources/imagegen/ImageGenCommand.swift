@@ -16,7 +16,7 @@ struct ImageGenCommand: AsyncParsableCommand {
             """,
         version: ImageGenVersion.current,
         subcommands: [
-            LockCommand.self, GraphCommand.self, ExplainCommand.self, CheckHostCommand.self, PackCommand.self, VerifyCommand.self,
+            BuildCommand.self, LockCommand.self, GraphCommand.self, ExplainCommand.self, CheckHostCommand.self, PackCommand.self, VerifyCommand.self,
         ]
     )
 }

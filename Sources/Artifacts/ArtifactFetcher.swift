@@ -1,0 +1,234 @@
+import Dispatch
+import Foundation
+import ImageModel
+import OCI
+
+/// Makes every artifact of a lock present in an `ArtifactCache`, verified, and says where each
+/// one is.
+///
+/// What the cache lacks is downloaded by the ecosystems' own clients (DESIGN.md, decision 4),
+/// from the host's sources unless told otherwise: `.deb` files by `apt-get download` through a
+/// private apt state (the same kind `AptResolver` keeps: own lists, empty dpkg status), wheels
+/// by `pip download --require-hashes` for the target interpreter and platforms. apt and pip run
+/// side by side. Each file is then stored in the cache, which checks its SHA-256 and size
+/// against the lock; every path a fetch returns is one that matched.
+public struct ArtifactFetcher: Sendable {
+    /// Where the artifacts are kept.
+    public var cache: ArtifactCache
+    /// The directory under which apt's private state lives (`apt/<arch>-<sources>/` below it,
+    /// as for `AptResolver(cacheDirectory:)`); the directory `lock` used shares its lists.
+    public var stateDirectory: String
+    /// The target's Debian architecture (`amd64`, `arm64`); locked packages of another
+    /// architecture (not `all`) are fetched as `NAME:ARCH=VERSION`.
+    public var architecture: String
+    /// Where apt's packages come from (default: the host's sources).
+    public var aptSources: AptResolver.Sources
+    /// The target interpreter's version, `major.minor`, for pip's `--python-version`.
+    public var pythonVersion = "3.11"
+    /// The target interpreter's implementation tag, for pip's `--implementation`.
+    public var pythonImplementation = "cp"
+    /// The target glibc's minor version, for the manylinux ladder (Debian bookworm: 36).
+    public var glibcMinor = 36
+    /// The platform tags pip may accept; `nil` for `PipResolver.manylinuxPlatforms` of
+    /// `glibcMinor` and `architecture`.
+    public var platforms: [String]?
+    /// The pip index to use instead of pip's configured one.
+    public var pipIndexURL: String?
+    /// Indexes to use besides the main one.
+    public var pipExtraIndexURLs: [String] = []
+    /// Whether pip reads the host's configuration (`pip.conf`, `PIP_*` variables); when
+    /// `false` it sees only the index URLs above.
+    public var pipUsesHostConfiguration = true
+    /// How to run pip.
+    public var pipCommand = ["python3", "-m", "pip"]
+
+    /// A fetcher into `cache` for `architecture`, keeping apt's state under `stateDirectory`.
+    public init(cache: ArtifactCache, stateDirectory: String, architecture: String = "amd64", aptSources: AptResolver.Sources = .host) {
+        self.cache = cache
+        self.stateDirectory = stateDirectory
+        self.architecture = architecture
+        self.aptSources = aptSources
+    }
+
+    /// What a fetch returns.
+    public struct FetchedArtifacts: Sendable {
+        /// The cached, verified file of every artifact asked for, by SHA-256.
+        public var paths: [Digest: String]
+        /// How many artifacts were downloaded (the rest were in the cache).
+        public var fetchedCount: Int
+        /// How many bytes they hold.
+        public var fetchedBytes: Int64
+    }
+
+    /// Every artifact of `lock`: see `fetch(debs:wheels:offline:image:progress:)`.
+    public func fetch(
+        _ lock: Lockfile, offline: Bool = false, progress: @escaping @Sendable (String) -> Void = { _ in }
+    ) async throws -> FetchedArtifacts {
+        try await fetch(debs: lock.debs, wheels: lock.wheels, offline: offline, image: lock.image, progress: progress)
+    }
+
+    /// Makes `debs` and `wheels` present in the cache and returns the cached path of each, by
+    /// SHA-256. Only what the cache lacks (or holds altered) is downloaded.
+    ///
+    /// - Parameters:
+    ///   - offline: download nothing; fail, naming what is missing, unless the cache has all.
+    ///   - image: the lock's image name, for the advice in errors (`imagegen lock NAME`).
+    ///   - progress: one line per step: `apt: fetching 12 debs (34.5 MiB)`, `pip: fetched 117 wheels`.
+    /// - Throws: `ArtifactsError.missingFromCache` when offline and something is missing;
+    ///   `ArtifactsError.noLongerOffered` when apt's sources no longer have a locked version;
+    ///   `ArtifactsError.pipFailed` when pip refuses a wheel whose hash differs from the lock;
+    ///   `ArtifactsError.digestMismatch` when a downloaded file is not the locked one.
+    public func fetch(
+        debs: [LockedDeb], wheels: [LockedWheel], offline: Bool = false, image: String? = nil,
+        progress: @escaping @Sendable (String) -> Void = { _ in }
+    ) async throws -> FetchedArtifacts {
+        let debs = Self.unique(debs, by: \.sha256)
+        let wheels = Self.unique(wheels, by: \.sha256)
+        let wanted = debs.map { ($0.sha256, $0.size) } + wheels.map { ($0.sha256, $0.size) }
+
+        let cache = self.cache
+        let cached = try await Blocking.map(wanted, width: Blocking.width) { digest, size in
+            try cache.path(for: digest, size: size).map { (digest, $0) }
+        }
+        var paths = Dictionary(cached.compactMap { $0 }, uniquingKeysWith: { first, _ in first })
+        let missingDebs = debs.filter { paths[$0.sha256] == nil }
+        let missingWheels = wheels.filter { paths[$0.sha256] == nil }
+        let missing = missingDebs.count + missingWheels.count
+        guard missing > 0 else {
+            progress("artifacts: all \(Self.count(debs.count, "deb")) and \(Self.count(wheels.count, "wheel")) are in the cache")
+            return FetchedArtifacts(paths: paths, fetchedCount: 0, fetchedBytes: 0)
+        }
+        guard !offline else {
+            let names = missingDebs.map(\.fileName) + missingWheels.map(\.fileName)
+            throw ArtifactsError.missingFromCache(count: missing, fileNames: Array(names.prefix(5)))
+        }
+
+        // Side by side; the first failure cancels the other side (its tool is killed).
+        try await withThrowingTaskGroup(of: [(Digest, String)].self) { group in
+            group.addTask { try await fetchDebs(missingDebs, image: image, progress: progress) }
+            group.addTask { try await fetchWheels(missingWheels, progress: progress) }
+            for try await stored in group {
+                for (digest, path) in stored { paths[digest] = path }
+            }
+        }
+        let bytes = missingDebs.reduce(0) { $0 + $1.size } + missingWheels.reduce(0) { $0 + $1.size }
+        return FetchedArtifacts(paths: paths, fetchedCount: missing, fetchedBytes: bytes)
+    }
+
+    /// The apt side: this fetcher's state, architecture and sources.
+    var apt: AptResolver {
+        AptResolver(cacheDirectory: stateDirectory, architecture: architecture, sources: aptSources)
+    }
+
+    /// The pip side: this fetcher's target and index options.
+    var pip: PipResolver {
+        let machine = [
+            "amd64": "x86_64", "arm64": "aarch64", "i386": "i686", "armhf": "armv7l", "ppc64el": "ppc64le",
+        ][architecture] ?? architecture
+        return PipResolver(
+            pythonVersion: pythonVersion,
+            platforms: platforms ?? PipResolver.manylinuxPlatforms(glibcMinor: glibcMinor, architecture: machine),
+            implementation: pythonImplementation, indexURL: pipIndexURL, extraIndexURLs: pipExtraIndexURLs,
+            pipCommand: pipCommand, usesHostConfiguration: pipUsesHostConfiguration)
+    }
+
+    /// Downloads `debs` with apt into a temporary directory of the cache and stores them.
+    private func fetchDebs(
+        _ debs: [LockedDeb], image: String?, progress: @escaping @Sendable (String) -> Void
+    ) async throws -> [(Digest, String)] {
+        guard !debs.isEmpty else { return [] }
+        progress("apt: fetching \(Self.count(debs.count, "deb")) (\(Self.bytes(debs.reduce(0) { $0 + $1.size })))")
+        let work = try cache.makeTemporaryDirectory("apt")
+        defer { try? FileManager.default.removeItem(atPath: work) }
+        let files = try await apt.download(debs, into: work, image: image)
+        let stored = try await store(files.map { ($0.file, $0.deb.sha256, $0.deb.size) })
+        progress("apt: fetched \(Self.count(debs.count, "deb"))")
+        return stored
+    }
+
+    /// Downloads `wheels` with pip into a temporary directory of the cache and stores them.
+    private func fetchWheels(
+        _ wheels: [LockedWheel], progress: @escaping @Sendable (String) -> Void
+    ) async throws -> [(Digest, String)] {
+        guard !wheels.isEmpty else { return [] }
+        progress("pip: fetching \(Self.count(wheels.count, "wheel")) (\(Self.bytes(wheels.reduce(0) { $0 + $1.size })))")
+        let work = try cache.makeTemporaryDirectory("pip")
+        defer { try? FileManager.default.removeItem(atPath: work) }
+        let downloads = "\(work)/files"
+        do {
+            try FileManager.default.createDirectory(atPath: downloads, withIntermediateDirectories: false)
+        } catch {
+            throw ArtifactsError.io(path: downloads, reason: error.localizedDescription)
+        }
+        let files = try await pip.download(wheels, into: downloads, scratch: work)
+        let stored = try await store(files.map { ($0.file, $0.wheel.sha256, $0.wheel.size) })
+        progress("pip: fetched \(Self.count(wheels.count, "wheel"))")
+        return stored
+    }
+
+    /// Stores downloaded files, hashing several at once off the cooperative pool.
+    private func store(_ files: [(path: String, sha256: Digest, size: Int64)]) async throws -> [(Digest, String)] {
+        let cache = self.cache
+        return try await Blocking.map(files, width: Blocking.width) { file in
+            (file.sha256, try cache.store(temporaryFile: file.path, sha256: file.sha256, size: file.size))
+        }
+    }
+
+    // MARK: - Helpers
+
+    private static func unique<T>(_ items: [T], by key: (T) -> Digest) -> [T] {
+        var seen = Set<Digest>()
+        return items.filter { seen.insert(key($0)).inserted }
+    }
+
+    /// `1 deb`, `12 debs`.
+    static func count(_ n: Int, _ noun: String) -> String { "\(n) \(noun)\(n == 1 ? "" : "s")" }
+
+    /// `812 B`, `4.0 KiB`, `34.5 MiB`, `4.21 GiB`.
+    static func bytes(_ count: Int64) -> String {
+        let value = Double(count)
+        switch count {
+        case ..<1024: return "\(count) B"
+        case ..<(1 << 20): return String(format: "%.1f KiB", value / 1024)
+        case ..<(1 << 30): return String(format: "%.1f MiB", value / 1_048_576)
+        default: return String(format: "%.2f GiB", value / 1_073_741_824)
+        }
+    }
+}
+
+/// Runs blocking file work (hashing multi-GB files) on dispatch threads, so that it never
+/// holds a thread of the cooperative pool.
+enum Blocking {
+    /// How many files are hashed at once: one per core.
+    static var width: Int { max(1, ProcessInfo.processInfo.activeProcessorCount) }
+
+    /// `body` on a dispatch thread.
+    static func run<R: Sendable>(_ body: @escaping @Sendable () throws -> R) async throws -> R {
+        try await withCheckedThrowingContinuation { continuation in
+            DispatchQueue.global().async { continuation.resume(with: Result { try body() }) }
+        }
+    }
+
+    /// `body` applied to each item, at most `width` at a time, results in the items' order.
+    static func map<T: Sendable, R: Sendable>(
+        _ items: [T], width: Int, _ body: @escaping @Sendable (T) throws -> R
+    ) async throws -> [R] {
+        try await withThrowingTaskGroup(of: (Int, R).self) { group in
+            var results: [R?] = Array(repeating: nil, count: items.count)
+            var next = 0
+            func startNext() {
+                guard next < items.count else { return }
+                let index = next
+                let item = items[index]
+                next += 1
+                group.addTask { (index, try await run { try body(item) }) }
+            }
+            for _ in 0..<width { startNext() }
+            while let (index, result) = try await group.next() {
+                results[index] = result
+                startNext()
+            }
+            return results.compactMap { $0 }
+        }
+    }
+}

@@ -1,0 +1,175 @@
+import Artifacts
+import Dispatch
+import Foundation
+import ImageModel
+import Layers
+import OCI
+import Synchronization
+
+/// `imagegen build`: turns a lock into an image — artifacts fetched and verified, one layer per
+/// component built from that component's artifacts only, unchanged layers reused from the layer
+/// cache, then the layout and the archive written atomically.
+public struct Builder: Sendable {
+    /// Everything a build needs besides the spec.
+    public struct Options: Sendable {
+        /// The directory of specs and locks.
+        public var images: String
+        /// The catalog.
+        public var catalog: Catalog
+        /// The cache root (`artifacts/`, `layers/`, `apt/`, `work/` below it).
+        public var cacheDirectory: String
+        /// Where `NAME/` and `NAME.tar` go.
+        public var outputDirectory = "out"
+        /// Build from the cache alone.
+        public var offline = false
+        /// apt sources for fetching (default: the host's).
+        public var aptSources: AptResolver.Sources = .host
+        /// pip index for fetching (default: pip's own configuration).
+        public var pipIndexURL: String?
+        /// Extra pip indexes.
+        public var pipExtraIndexURLs: [String] = []
+        /// Whether pip reads the host's configuration.
+        public var pipUsesHostConfiguration = true
+        /// The pip command.
+        public var pipCommand: [String] = ["python3", "-m", "pip"]
+        /// Layer compression.
+        public var compression: Compression = .gzip
+        /// Threads for compression.
+        public var threads = ProcessInfo.processInfo.activeProcessorCount
+        /// The fixed build time.
+        public var buildTime = BuildTime(seconds: 0)
+        /// The source revision for `org.opencontainers.image.revision`, when known.
+        public var revision: String?
+        /// The source URL for `org.opencontainers.image.source`, when known.
+        public var sourceURL: String?
+
+        /// Options with defaults.
+        public init(images: String, catalog: Catalog, cacheDirectory: String) {
+            self.images = images
+            self.catalog = catalog
+            self.cacheDirectory = cacheDirectory
+        }
+    }
+
+    /// One layer of the report.
+    public struct LayerReport: Codable, Sendable {
+        /// The component.
+        public var component: String
+        /// The blob digest.
+        public var digest: Digest
+        /// The diff_id.
+        public var diffID: Digest
+        /// Compressed size.
+        public var size: Int64
+        /// Uncompressed size.
+        public var uncompressedSize: Int64
+        /// Whether the layer came from the layer cache.
+        public var reused: Bool
+    }
+
+    /// What a build made.
+    public struct Report: Codable, Sendable {
+        /// The image name.
+        public var image: String
+        /// The layers, base first.
+        public var layers: [LayerReport]
+        /// The manifest digest (the image digest).
+        public var manifest: Digest
+        /// The layout directory.
+        public var layout: String
+        /// The archive.
+        public var archive: String
+        /// Artifacts fetched (not found in the cache).
+        public var fetched: Int
+    }
+
+    let options: Options
+    let progress: @Sendable (String) -> Void
+
+    /// A builder; `progress` gets one line per step.
+    public init(options: Options, progress: @escaping @Sendable (String) -> Void = { _ in }) {
+        self.options = options
+        self.progress = progress
+    }
+
+    /// The version of the layer recipes: part of every layer key, so a change in how trees are
+    /// made re-packs every layer once.
+    static let recipeVersion = "imagegen-layers-1"
+
+    /// Builds `name` from its lock.
+    public func build(_ name: String) async throws -> Report {
+        let spec = try SpecLoader(directory: options.images).load(name)
+        let image = try ImageResolver(catalog: options.catalog).resolve(spec)
+        let lockPath = "\(options.images)/\(name).lock.json"
+        let lock = try Lockfile.load(path: lockPath)
+        guard try lock.matches(spec) else {
+            throw ImageGenError.invalidInput(
+                path: lockPath, reason: "stale: \(options.images)/\(name).yaml changed since it was locked; run `imagegen lock \(name)`")
+        }
+
+        // 1. Artifacts, verified against the lock.
+        let cache = try ArtifactCache(directory: "\(options.cacheDirectory)/artifacts")
+        var fetcher = ArtifactFetcher(
+            cache: cache, stateDirectory: "\(options.cacheDirectory)/apt", architecture: spec.base.architecture,
+            aptSources: options.aptSources)
+        fetcher.pythonVersion = spec.python.map { "\($0.version.majorMinor)" } ?? "3"
+        fetcher.pipIndexURL = options.pipIndexURL
+        fetcher.pipExtraIndexURLs = options.pipExtraIndexURLs
+        fetcher.pipUsesHostConfiguration = options.pipUsesHostConfiguration
+        fetcher.pipCommand = options.pipCommand
+        let fetched = try await fetcher.fetch(debs: lock.debs, wheels: lock.wheels, offline: options.offline, progress: progress)
+
+        // 2. One layer per component, from the layer cache when its inputs did not change.
+        let layerCache = try LayerCache(directory: "\(options.cacheDirectory)/layers")
+        let plan = try LayerPlan(image: image, lock: lock, files: fetched.paths, options: options)
+        var packed: [(LayerPlan.Step, PackedLayer, Bool)] = []
+        for step in plan.steps {
+            if let hit = layerCache.lookup(step.key) {
+                progress("layer \(step.component.rawValue): reused \(hit.descriptor.digest.short)")
+                packed.append((step, hit, true))
+                continue
+            }
+            let started = ContinuousClock.now
+            let layer = try buildLayer(step, into: layerCache)
+            try layerCache.record(step.key, layer)
+            let seconds = (ContinuousClock.now - started).components.seconds
+            progress(
+                "layer \(step.component.rawValue): \(layer.entryCount) entries, \(ImagePacker.bytes(layer.uncompressedSize)) → "
+                    + "\(ImagePacker.bytes(layer.descriptor.size)) \(layer.descriptor.digest.short) (\(seconds)s)")
+            packed.append((step, layer, false))
+        }
+
+        // 3. The image.
+        let output = "\(options.outputDirectory)/\(name)"
+        let staging = try ImageWriter.makeStaging(for: output)
+        defer { try? FileManager.default.removeItem(atPath: staging) }
+        let layout = try LayoutWriter(path: "\(staging)/layout")
+        for (_, layer, _) in packed { try layerCache.export(layer, to: layout) }
+        let configuration = plan.configuration(layers: packed.map { ($0.0, $0.1) })
+        let writer = ImageWriter(
+            output: output, format: .both, tags: spec.config.tags, repository: "imagegen/\(name)",
+            platform: Platform(architecture: spec.base.architecture, os: "linux"), mtime: options.buildTime.seconds,
+            annotations: plan.annotations)
+        let result = try writer.finish(layout: layout, layers: packed.map(\.1), configuration: configuration)
+        return Report(
+            image: name,
+            layers: packed.map { step, layer, reused in
+                LayerReport(
+                    component: step.component.rawValue, digest: layer.descriptor.digest, diffID: layer.diffID,
+                    size: layer.descriptor.size, uncompressedSize: layer.uncompressedSize, reused: reused)
+            },
+            manifest: result.manifest.digest, layout: output, archive: output + ".tar", fetched: fetched.fetchedCount)
+    }
+
+    /// Makes a step's tree in a scratch directory, packs it into the layer cache, removes the tree.
+    func buildLayer(_ step: LayerPlan.Step, into cache: LayerCache) throws -> PackedLayer {
+        let work = "\(options.cacheDirectory)/work/\(step.key.encoded)-\(getpid())"
+        try? FileManager.default.removeItem(atPath: work)
+        defer { try? FileManager.default.removeItem(atPath: work) }
+        let root = "\(work)/root"
+        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+        try step.makeTree(root)
+        let entries = try DirectoryTree.entries(root: root, ownership: .preserve, mtime: options.buildTime.seconds)
+        return try LayerPacker.pack(entries, into: cache.blobs, compression: options.compression, threads: options.threads)
+    }
+}

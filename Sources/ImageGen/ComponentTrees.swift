@@ -1,0 +1,73 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+import ImageModel
+import Layers
+import OCI
+import Rootfs
+
+/// The recipes that make each component's tree, on top of the Rootfs module.
+enum ComponentTrees {
+    /// Unpacks a component's debs (no maintainer scripts) and writes a dpkg status that also
+    /// lists the packages of `lower` (the debs of the components below), so the top deb layer's
+    /// status holds every package of the image.
+    static func unpackDebs(_ debs: [String], into root: String, statusFrom all: [String]) throws {
+        let own = Set(debs)
+        let lower = try all.filter { !own.contains($0) }.map { try DebPackage(readingControlOf: $0) }
+        _ = try DebLayerBuilder(root: root).build(debs: debs, lowerPackages: lower)
+    }
+
+    /// What maintainer scripts would have done in the base: merged-/usr links, accounts, the CA bundle.
+    static func baseFixups(_ root: String) throws { try SystemFixups.applyBase(root: root) }
+
+    /// What maintainer scripts would have done for the tools: `cc`/`c++` alternatives, no SSH host keys.
+    static func toolsFixups(_ root: String) throws { try SystemFixups.applyTools(root: root) }
+
+    /// The venv at /opt/venv, pointing at Debian's interpreter.
+    static func venvSkeleton(_ root: String, python: PythonVersion) throws {
+        try VenvSkeleton(python: python).write(into: root)
+    }
+
+    /// Installs wheels into the venv of a component's tree.
+    static func installWheels(_ wheels: [String], into root: String, python: PythonVersion) throws {
+        let installer = WheelInstaller(python: python)
+        for wheel in wheels { _ = try installer.install(wheel: wheel, into: root) }
+    }
+
+    /// Lists the NVIDIA library folders of a component's tree under /etc/ld.so.conf.d.
+    static func ldSoConf(_ root: String, component: String, python: PythonVersion) throws {
+        _ = try LdSoConf.write(component: component, root: root, python: python)
+    }
+
+    /// base-passwd's `passwd.master` and `group.master`, read from its .deb.
+    static func baseAccounts(deb: String) throws -> (String, String) {
+        let scratch = NSTemporaryDirectory() + "imagegen-base-passwd-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: scratch) }
+        try DebUnpacker(root: scratch).unpack(deb)
+        func read(_ name: String) throws -> String {
+            String(decoding: try FileReader.readAll(path: "\(scratch)/usr/share/base-passwd/\(name)", limit: 1 << 20), as: UTF8.self)
+        }
+        return (try read("passwd.master"), try read("group.master"))
+    }
+
+    /// Writes generated entries (files with content in memory, directories) into a tree.
+    static func write(_ entries: [LayerEntry], into root: String, mtime: Int64) throws {
+        let fm = FileManager.default
+        for entry in entries.sorted(by: { $0.header.path < $1.header.path }) {
+            let path = "\(root)/\(entry.header.path)"
+            switch entry.header.kind {
+            case .directory:
+                try fm.createDirectory(atPath: path, withIntermediateDirectories: true)
+            case .regular:
+                guard case .bytes(let bytes) = entry.content else { continue }
+                try AtomicFileWriter.write(bytes, to: path)
+            default:
+                continue
+            }
+            chmod(path, mode_t(entry.header.mode))
+            chown(path, entry.header.uid, entry.header.gid)
+        }
+    }
+}

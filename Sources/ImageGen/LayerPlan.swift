@@ -1,0 +1,157 @@
+import Foundation
+import ImageModel
+import Layers
+import OCI
+
+/// The layers of an image, one per component in layer order, each with the key of its inputs
+/// and the recipe that makes its tree. Layers are disjoint: a tree is made from its own
+/// component's artifacts only, so it never depends on the layer below it — except the dpkg
+/// status, which the top deb layer must hold for every package, so deb layers' keys include
+/// the debs below them.
+struct LayerPlan {
+    struct Step: Sendable {
+        var component: ComponentKind
+        var key: Digest
+        var label: String
+        var makeTree: @Sendable (String) throws -> Void
+    }
+
+    var steps: [Step] = []
+    let image: ResolvedImage
+    let lock: Lockfile
+    let options: Builder.Options
+
+    init(image: ResolvedImage, lock: Lockfile, files: [Digest: String], options: Builder.Options) throws {
+        self.image = image
+        self.lock = lock
+        self.options = options
+        let spec = image.spec
+        func path(_ digest: Digest, _ name: String) throws -> String {
+            guard let path = files[digest] else {
+                throw ImageGenError.invalidInput(path: name, reason: "the fetcher returned no file for \(digest)")
+            }
+            return path
+        }
+        let python: PythonVersion? = try spec.python.map { python in
+            // The venv's pyvenv.cfg names the full version: the locked python3.X deb's upstream part.
+            let deb = lock.debs.first { $0.name == python.version.debianPackage }
+            let upstream = deb.map { String($0.version.split(separator: "-").first ?? "") } ?? "\(python.version.majorMinor)"
+            return try PythonVersion(parsing: upstream.split(separator: "+").first.map(String.init) ?? upstream)
+        }
+
+        var lowerDebs: [String] = []
+        for kind in ComponentKind.allCases where kind != .driver && kind != .config {
+            let debs = try lock.debs.filter { $0.component == kind.rawValue }.map { try path($0.sha256, $0.fileName) }
+            let wheels = try lock.wheels.filter { $0.component == kind.rawValue }.map { try path($0.sha256, $0.fileName) }
+            let debHashes = lock.debs.filter { $0.component == kind.rawValue }.map(\.sha256.description)
+            let wheelHashes = lock.wheels.filter { $0.component == kind.rawValue }.map(\.sha256.description)
+            guard !debs.isEmpty || !wheels.isEmpty || (kind == .python && python != nil) else { continue }
+            let statusDebs = lowerDebs + debs
+            // A deb layer's dpkg status lists the packages below it too: their hashes are inputs.
+            let lower = Set(ComponentKind.allCases.filter { $0 < kind }.map(\.rawValue))
+            let lowerHashes = debs.isEmpty ? [] : lock.debs.filter { lower.contains($0.component) }.map(\.sha256.description)
+            let keyParts = [Builder.recipeVersion, kind.rawValue, python.map { "\($0)" } ?? "-", options.compression.description,
+                            "\(options.buildTime.seconds)", "debs:"] + debHashes + ["lower:"] + lowerHashes + ["wheels:"] + wheelHashes
+            let key = Digest.of(Array(keyParts.joined(separator: "\n").utf8))
+            let component = kind
+            steps.append(Step(component: kind, key: key, label: image.graph.node(kind)?.label ?? kind.rawValue) { root in
+                if !debs.isEmpty {
+                    try ComponentTrees.unpackDebs(debs, into: root, statusFrom: statusDebs)
+                }
+                if component == .base { try ComponentTrees.baseFixups(root) }
+                if component == .python, let python { try ComponentTrees.venvSkeleton(root, python: python) }
+                if !wheels.isEmpty, let python {
+                    try ComponentTrees.installWheels(wheels, into: root, python: python)
+                    try ComponentTrees.ldSoConf(root, component: component.rawValue, python: python)
+                }
+                if component == .tools { try ComponentTrees.toolsFixups(root) }
+            })
+            lowerDebs += debs
+        }
+
+        // The config layer: accounts, the entrypoint, the working directory.
+        let passwdDeb = lock.debs.first { $0.name == "base-passwd" }.map { try? path($0.sha256, $0.fileName) } ?? nil
+        let masters = try passwdDeb.map { try ComponentTrees.baseAccounts(deb: $0) } ?? ("root:x:0:0:root:/root:/bin/bash\n", "root:x:0:\n")
+        let user = spec.config.user.map { (name: $0.name, uid: $0.uid, gid: $0.gid) }
+        let accounts = GeneratedFiles.accounts(
+            passwdMaster: masters.0, groupMaster: masters.1, sshd: lock.debs.contains { $0.name == "openssh-server" }, user: user)
+        var entries: [LayerEntry] = [
+            .directory("etc"),
+            .file("etc/passwd", bytes: Array(accounts.passwd.utf8)),
+            .file("etc/group", bytes: Array(accounts.group.utf8)),
+            .file("etc/shadow", bytes: Array(accounts.shadow.utf8), mode: 0o640, gid: 42),
+            .directory("usr"), .directory("usr/local"), .directory("usr/local/bin"),
+            .file("usr/local/bin/imagegen-entrypoint", bytes: Array(GeneratedFiles.entrypoint.utf8), mode: 0o755),
+        ]
+        if let workdir = spec.config.workdir {
+            var parts: [String] = []
+            for part in workdir.split(separator: "/") {
+                parts.append(String(part))
+                let path = parts.joined(separator: "/")
+                if !entries.contains(where: { $0.header.path == path }) {
+                    let owner = path == workdir.dropFirst() ? user : nil
+                    entries.append(.directory(path, uid: UInt32(owner?.uid ?? 0), gid: UInt32(owner?.gid ?? 0)))
+                }
+            }
+        }
+        if let user {
+            entries.append(.directory("home"))
+            entries.append(.directory("home/\(user.name)", uid: UInt32(user.uid), gid: UInt32(user.gid)))
+        }
+        let configEntries = entries
+        let configKey = Digest.of(Array(([Builder.recipeVersion, "config", options.compression.description, "\(options.buildTime.seconds)"]
+            + configEntries.map { "\($0.header)" } + configEntries.map { entry -> String in
+                if case .bytes(let bytes) = entry.content { return Digest.of(bytes).description }
+                return ""
+            }).joined(separator: "\n").utf8))
+        let mtime = options.buildTime.seconds
+        steps.append(Step(component: .config, key: configKey, label: "accounts, entrypoint, workdir") { root in
+            try ComponentTrees.write(configEntries, into: root, mtime: mtime)
+        })
+    }
+
+    /// Manifest annotations.
+    var annotations: [String: String] { labels }
+
+    /// Labels (and manifest annotations): OCI's, then imagegen's versions.
+    var labels: [String: String] {
+        let spec = image.spec
+        var labels = spec.config.labels
+        labels["org.opencontainers.image.created"] = options.buildTime.rfc3339
+        labels["org.opencontainers.image.version"] = spec.torch.map { "\($0.version)" } ?? spec.name
+        labels["org.opencontainers.image.base.name"] = "\(spec.base.distribution):\(spec.base.release)"
+        if let description = spec.description { labels["org.opencontainers.image.description"] = description }
+        if let revision = options.revision { labels["org.opencontainers.image.revision"] = revision }
+        if let source = options.sourceURL { labels["org.opencontainers.image.source"] = source }
+        labels["io.imagegen.image"] = spec.name
+        if let torch = spec.torch { labels["io.imagegen.torch.version"] = "\(torch.version)" }
+        if let cuda = spec.cuda { labels["io.imagegen.cuda.version"] = "\(cuda.version)"; labels["io.imagegen.cuda.flavour"] = cuda.flavour.rawValue }
+        if let cudnn = spec.cudnn { labels["io.imagegen.cudnn.version"] = "\(cudnn.version)" }
+        if let nccl = spec.nccl { labels["io.imagegen.nccl.version"] = "\(nccl.version)" }
+        if let python = spec.python { labels["io.imagegen.python.version"] = "\(python.version)" }
+        labels["io.imagegen.lock.spec-digest"] = lock.specDigest.description
+        return labels
+    }
+
+    /// The image configuration for the packed layers.
+    func configuration(layers: [(Step, PackedLayer)]) -> ImageConfiguration {
+        let spec = image.spec
+        var config = ContainerConfig()
+        config.env = image.environment.map { "\($0.key)=\($0.value)" }.sorted()
+        config.entrypoint = spec.config.entrypoint ?? ["/usr/local/bin/imagegen-entrypoint"]
+        config.cmd = spec.config.cmd
+        config.workingDir = spec.config.workdir
+        config.user = spec.config.user.map(\.name)
+        config.labels = labels
+        if !spec.config.ports.isEmpty {
+            config.exposedPorts = Dictionary(uniqueKeysWithValues: spec.config.ports.map { ("\($0)/tcp", EmptyObject()) })
+        }
+        let created = options.buildTime.rfc3339
+        return ImageConfiguration(
+            platform: Platform(architecture: spec.base.architecture, os: "linux"), created: created, config: config,
+            diffIDs: layers.map(\.1.diffID),
+            history: layers.map { step, _ in
+                History(created: created, createdBy: "imagegen build: \(step.component.rawValue) (\(step.label))", comment: "\(spec.name)")
+            })
+    }
+}

@@ -1,0 +1,274 @@
+internal import CArchive
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Unpacks Debian packages into a component tree the way `dpkg --unpack` would on a
+/// merged-/usr system, without running maintainer scripts, and records them in the tree's
+/// dpkg database (`var/lib/dpkg/info`).
+///
+/// - Paths under `bin/`, `sbin/`, `lib/`, `lib32/`, `lib64/` and `libx32/` are written under
+///   `usr/` (Debian bookworm is merged-/usr: those top-level names are symlinks that the base
+///   layer provides, see ``SystemFixups/applyBase(root:)``), and paths under `var/run/` and
+///   `var/lock/` under `run/` and `run/lock/` (base-files' postinst makes those symlinks); the
+///   entries for these directories themselves are skipped (see ``redirectedDirectories``), so
+///   that no layer holds a real directory where the image has a symlink. Hard-link targets are
+///   rewritten the same way; symlink targets are kept as they are, as dpkg keeps them.
+/// - Modes (setuid included), numeric owners, symlinks, hard links and fifos are kept (owners
+///   only when running as root). A directory entry where the tree has a symlink to a
+///   directory keeps the symlink, as dpkg does.
+/// - Each package is checked whole before anything of it is written: an entry with an
+///   absolute path, a `..` component, a symlink whose target climbs above the root, a hard
+///   link to a file the package does not hold, a device node, or a path that would be
+///   written through a symlink leading outside the tree fails the package with
+///   ``RootfsError/unsafeDebEntry(deb:entry:reason:)``. Nothing is ever written outside `root`.
+/// - `var/lib/dpkg/info/NAME.list` gets the package's paths as dpkg records them (`/.`,
+///   `/bin`, `/bin/hello`, …: the archive's own paths, in archive order), `NAME.md5sums` and
+///   `NAME.conffiles` are copied from the control archive (`NAME:ARCH.*` for `Multi-Arch: same`).
+///
+/// The status file is not written here: see ``DebLayerBuilder`` and ``DpkgDatabase``.
+public struct DebUnpacker: Sendable {
+    /// The tree packages are unpacked into.
+    public let root: String
+
+    /// The top-level directories that are symlinks into `usr/` on a merged-/usr system.
+    public static let mergedDirectories: Set<String> = ["bin", "sbin", "lib", "lib32", "lib64", "libx32"]
+
+    /// Directories that are symlinks in a finished image, made by the base layer's fixups:
+    /// path → where it leads (`bin` → `usr/bin`, `var/run` → `run`). Entries below them are
+    /// unpacked where the link leads.
+    public static var redirectedDirectories: [String: String] {
+        Dictionary(uniqueKeysWithValues: redirects.map { ($0.from.joined(separator: "/"), $0.to.joined(separator: "/")) })
+    }
+
+    /// A directory the image has as a symlink: its path, where it leads, and the link's text.
+    struct Redirect {
+        var from: [String]
+        var to: [String]
+        var link: String
+    }
+
+    /// Merged /usr (relative links, as debootstrap and usrmerge make them), and base-files'
+    /// `migrate_directory /var/run /run` and `/var/lock /run/lock` (absolute links, as it makes them).
+    static let redirects: [Redirect] =
+        mergedDirectories.sorted().map { Redirect(from: [$0], to: ["usr", $0], link: "usr/" + $0) } + [
+            Redirect(from: ["var", "run"], to: ["run"], link: "/run"),
+            Redirect(from: ["var", "lock"], to: ["run", "lock"], link: "/run/lock"),
+        ]
+
+    /// An unpacker for the tree at `root` (an existing directory).
+    public init(root: String) {
+        self.root = root
+    }
+
+    /// Unpacks the `.deb` at `path` into the tree and writes its `info` files; returns the
+    /// package's record.
+    @discardableResult
+    public func unpack(_ path: String) throws -> DebPackage {
+        let tree = try DebRootTree(root: root)
+        let archive = try DebArchive(path: path)
+        let control = try DebControlMembers(archive)
+        let plan = try DebUnpackPlan(archive: archive, tree: tree, conffiles: Set(control.conffilePaths))
+        let hashes = try extract(archive, plan: plan, tree: tree)
+        let package = control.package(conffileHashes: hashes)
+        try DpkgDatabase.prepare(root: root)
+        try DpkgDatabase.writeInfo(tree: tree, package: package, list: plan.list, md5sums: control.md5sums, conffiles: control.conffiles)
+        return package
+    }
+
+    // MARK: data.tar
+
+    /// Second pass: writes the planned entries with libarchive. Returns the MD5 of each
+    /// conffile written (by its absolute path in the image).
+    private func extract(_ archive: DebArchive, plan: DebUnpackPlan, tree: DebRootTree) throws -> [String: String] {
+        guard let writer = archive_write_disk_new() else {
+            throw RootfsError.invalidDeb(deb: archive.path, reason: "libarchive: out of memory")
+        }
+        defer { archive_write_free(writer) }
+        // Paths arrive resolved (no symlink in a parent, see DebUnpackPlan); the symlink and
+        // `..` guards stay on as a second line of defence. No name lookup: owners stay numeric.
+        archive_write_disk_set_options(
+            writer, ARCHIVE_EXTRACT_PERM | ARCHIVE_EXTRACT_OWNER | ARCHIVE_EXTRACT_SECURE_NODOTDOT | ARCHIVE_EXTRACT_SECURE_SYMLINKS)
+        func check(_ code: Int, _ path: String) throws {
+            guard code < Int(ARCHIVE_WARN) else { return }
+            let message = archive_error_string(writer).map { String(cString: $0) } ?? "libarchive error \(code)"
+            throw RootfsError.io(path: path, reason: message)
+        }
+
+        let stream = try archive.open(archive.data)
+        var hashes: [String: String] = [:]
+        var index = 0
+        while let header = try stream.next() {
+            defer { index += 1 }
+            guard index < plan.steps.count, header.name == plan.steps[index].name, let entry = stream.entry else {
+                throw RootfsError.invalidDeb(deb: archive.path, reason: "data.tar changed between two reads")
+            }
+            let step = plan.steps[index]
+            guard let target = step.path else { continue }
+            let host = tree.hostPath(target)
+            archive_entry_copy_pathname(entry, host)
+            if let link = step.hardlinkTarget {
+                archive_entry_copy_hardlink(entry, tree.hostPath(link))
+            }
+            try check(Int(archive_write_header(writer, entry)), host)
+            var md5 = step.conffile != nil ? DebMD5() : nil
+            if header.kind == .regular, archive_entry_size(entry) > 0 {
+                try stream.readBlocks { block, offset in
+                    md5?.update(block)
+                    try check(archive_write_data_block(writer, block.baseAddress, block.count, offset), host)
+                }
+            }
+            try check(Int(archive_write_finish_entry(writer)), host)
+            if let conffile = step.conffile, var md5 { hashes[conffile] = md5.finalize() }
+        }
+        guard index == plan.steps.count else {
+            throw RootfsError.invalidDeb(deb: archive.path, reason: "data.tar changed between two reads")
+        }
+        // Directory modes are applied at close (libarchive defers them so that a read-only
+        // directory can still be filled).
+        try check(Int(archive_write_close(writer)), tree.root)
+        return hashes
+    }
+}
+
+/// First pass over a package's data.tar: every entry checked, and where it goes decided,
+/// before anything is written.
+struct DebUnpackPlan {
+    /// What to do with one entry.
+    struct Step {
+        /// The entry's name as stored.
+        var name: String
+        /// Where it goes (physical, relative to the root); nil to skip it.
+        var path: [String]?
+        /// For a hard link: where its target went.
+        var hardlinkTarget: [String]?
+        /// For a conffile: its absolute path in the image (its MD5 is taken while writing).
+        var conffile: String?
+    }
+
+    /// One step per entry, in archive order.
+    private(set) var steps: [Step] = []
+    /// The package's paths as dpkg lists them.
+    private(set) var list: [String] = []
+
+    init(archive: DebArchive, tree: DebRootTree, conffiles: Set<String>) throws {
+        // What this package's earlier entries will have made, by physical path.
+        var overlay: [[String]: DebRootTree.Node] = [:]
+        // Regular files written so far, by original path: where they went (hard-link targets).
+        var regularFiles: [String: [String]] = [:]
+        let stream = try archive.open(archive.data)
+        while let header = try stream.next() {
+            func refuse(_ reason: String) -> RootfsError {
+                .unsafeDebEntry(deb: archive.path, entry: header.name, reason: reason)
+            }
+            if header.name.hasPrefix("/") { throw refuse("absolute path") }
+            let original = DebRootTree.components(header.name)
+            if original.contains("..") { throw refuse("the path contains '..'") }
+            list.append(original.isEmpty ? "/." : "/" + original.joined(separator: "/"))
+            var step = Step(name: header.name)
+            defer { steps.append(step) }
+
+            switch header.kind {
+            case .device: throw refuse("device node (a container gets its devices from the runtime)")
+            case .other: throw refuse("unsupported entry type (only files, directories, links and fifos may be unpacked)")
+            default: break
+            }
+            if original.isEmpty {
+                guard header.kind == .directory else { throw refuse("the root entry is not a directory") }
+                continue
+            }
+
+            // Merged /usr: bin/x is usr/bin/x, bin itself is the base layer's symlink (and so
+            // for var/run and var/lock).
+            var parts = original
+            if let redirect = DebUnpacker.redirects.first(where: { original.starts(with: $0.from) }) {
+                if original.count == redirect.from.count {
+                    if header.kind == .directory { continue }
+                    if header.kind == .symlink, Self.lexical(Array(original.dropLast()), header.linkTarget) == redirect.to { continue }
+                    let from = redirect.from.joined(separator: "/")
+                    let to = redirect.to.joined(separator: "/")
+                    throw refuse("'/\(from)' is a symlink to '/\(to)' in the image (the base layer makes it)")
+                }
+                parts = redirect.to + original.dropFirst(redirect.from.count)
+            }
+
+            let overlayLookup: ([String]) -> DebRootTree.Node? = { overlay[$0] }
+            let parent: [String]
+            do {
+                parent = try tree.resolve(Array(parts.dropLast()), followLast: true, overlay: overlayLookup)
+            } catch {
+                throw refuse("it would be written through a symlink: \(error)")
+            }
+            let physical = parent + [parts[parts.count - 1]]
+            let existing = overlay[physical] ?? tree.node(physical)
+            let shown = "/" + physical.joined(separator: "/")
+
+            switch header.kind {
+            case .directory:
+                switch existing {
+                case .directory, .missing:
+                    overlay[physical] = .directory
+                case .symlink:
+                    // dpkg keeps a symlink to a directory where a package ships the directory.
+                    let resolved: [String]
+                    do {
+                        resolved = try tree.resolve(physical, followLast: true, overlay: overlayLookup)
+                    } catch {
+                        throw refuse("'\(shown)' is a symlink, and \(error)")
+                    }
+                    if (overlay[resolved] ?? tree.node(resolved)) == .directory { continue }
+                    overlay[physical] = .directory
+                case .regular, .other:
+                    throw refuse("'\(shown)' is already a file in the tree")
+                }
+            default:
+                if existing == .directory { throw refuse("it would replace the directory '\(shown)'") }
+                switch header.kind {
+                case .symlink:
+                    let target = header.linkTarget
+                    if target.isEmpty { throw refuse("symlink with an empty target") }
+                    // Checked from where the package put the link and from where it lands.
+                    for directory in [Array(original.dropLast()), parent] where Self.lexical(directory, target) == nil {
+                        throw refuse("symlink to '\(target)' leads outside the root")
+                    }
+                    overlay[physical] = .symlink(target: target)
+                case .hardlink:
+                    let target = header.linkTarget
+                    let targetParts = DebRootTree.components(target)
+                    if target.hasPrefix("/") || targetParts.contains("..") {
+                        throw refuse("hard link to '\(target)' points outside the package")
+                    }
+                    guard let written = regularFiles[targetParts.joined(separator: "/")] else {
+                        throw refuse("hard link to '\(target)', which is not a regular file earlier in this package")
+                    }
+                    step.hardlinkTarget = written
+                    regularFiles[original.joined(separator: "/")] = physical
+                    overlay[physical] = .regular
+                case .regular:
+                    regularFiles[original.joined(separator: "/")] = physical
+                    overlay[physical] = .regular
+                    let absolute = "/" + original.joined(separator: "/")
+                    if conffiles.contains(absolute) { step.conffile = absolute }
+                default:
+                    overlay[physical] = .other
+                }
+            }
+            step.path = physical
+        }
+    }
+
+    /// `target` read from the directory `base` (absolute targets from the root), lexically;
+    /// nil if it climbs above the root.
+    static func lexical(_ base: [String], _ target: String) -> [String]? {
+        var out = target.hasPrefix("/") ? [] : base
+        for part in target.split(separator: "/") where part != "." {
+            if part == ".." {
+                guard !out.isEmpty else { return nil }
+                out.removeLast()
+            } else {
+                out.append(String(part))
+            }
+        }
+        return out
+    }
+}

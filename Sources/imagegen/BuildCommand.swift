@@ -1,0 +1,114 @@
+import ArgumentParser
+import Artifacts
+import Foundation
+import ImageGen
+import ImageModel
+import Layers
+import OCI
+
+struct BuildCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "build",
+        abstract: "Build an image from its lock: out/NAME/ (OCI layout) and out/NAME.tar (archive).",
+        discussion: """
+            Reads only Images/NAME.lock.json (refusing a stale one), fetches the artifacts it \
+            lists through apt and pip into a content-addressed cache (verifying every SHA-256), \
+            builds one layer per component from that component's artifacts alone, reuses every \
+            layer whose inputs did not change, and writes the image atomically. Same lock, same \
+            SOURCE_DATE_EPOCH: same image digest.
+
+            Examples:
+              imagegen build v2.7
+              imagegen build v2.7 --offline          # from the cache alone
+              imagegen build v2.7 --json > report.json
+              docker load -i out/v2.7.tar
+            """
+    )
+
+    @Argument(help: "The spec name (Images/NAME.yaml with its NAME.lock.json).")
+    var name: String
+
+    @Option(help: "The output directory.")
+    var out: String = "out"
+
+    @Option(help: "The cache directory (default: $XDG_CACHE_HOME/imagegen).")
+    var cache: String?
+
+    @Flag(help: "Fetch nothing; build from the cache alone.")
+    var offline = false
+
+    @Option(help: "apt sources: a sources file, or one-line 'deb …' entries (default: the host's).")
+    var aptSources: String?
+
+    @Option(help: "The pip index URL (default: pip's own configuration).")
+    var indexURL: String?
+
+    @Option(help: "An extra pip index URL; repeat for several.")
+    var extraIndexURL: [String] = []
+
+    @Flag(help: "Ignore the host's pip configuration (pip.conf, PIP_* variables).")
+    var noPipConfig = false
+
+    @Option(help: "The pip command to fetch with.")
+    var pip: String = "python3 -m pip"
+
+    @Option(help: "Layer compression: gzip or zstd.")
+    var compression: LayerCompressionKind = .gzip
+
+    @Option(help: "Compression threads (default: all cores).")
+    var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+
+    @Option(help: "The source revision for org.opencontainers.image.revision (default: $IMAGEGEN_REVISION).")
+    var revision: String?
+
+    @Flag(name: .shortAndLong, help: "Print nothing but errors.")
+    var quiet = false
+
+    @Flag(name: .shortAndLong, help: "Print the build report as JSON on stdout.")
+    var json = false
+
+    @OptionGroup var specs: SpecOptions
+
+    func validate() throws {
+        if threads < 1 { throw ValidationError("--threads \(threads): expected 1 or more") }
+        if compression == .none { throw ValidationError("--compression none: build writes gzip or zstd layers") }
+        do { _ = try BuildTime() } catch { throw ValidationError("\(error)") }
+    }
+
+    func run() async throws {
+        let environment = ProcessInfo.processInfo.environment
+        let cacheHome = environment["XDG_CACHE_HOME"] ?? "\(NSHomeDirectory())/.cache"
+        var options = Builder.Options(images: specs.images, catalog: try specs.loadCatalog(), cacheDirectory: cache ?? "\(cacheHome)/imagegen")
+        options.outputDirectory = out
+        options.offline = offline
+        if let sources = aptSources ?? environment["IMAGEGEN_APT_SOURCES"] { options.aptSources = AptResolver.Sources(argument: sources) }
+        options.pipIndexURL = indexURL ?? environment["IMAGEGEN_PIP_INDEX_URL"]
+        options.pipExtraIndexURLs = extraIndexURL
+        options.pipUsesHostConfiguration = !noPipConfig
+        options.pipCommand = pip.split(separator: " ").map(String.init)
+        options.compression = try Compression(compression)
+        options.threads = threads
+        options.buildTime = try BuildTime()
+        options.revision = revision ?? environment["IMAGEGEN_REVISION"]
+        let quiet = self.quiet
+        let started = ContinuousClock.now
+        let report = try await Builder(options: options, progress: { if !quiet { Console.status($0) } }).build(name)
+        if json {
+            print(try CanonicalJSON.pretty(report))
+        }
+        if !quiet {
+            Console.status("")
+            Console.status("component  reused  size        digest")
+            for layer in report.layers {
+                let size = GraphRenderer.bytes(layer.size)
+                Console.status(
+                    layer.component.padding(toLength: 11, withPad: " ", startingAt: 0) + (layer.reused ? "yes     " : "no      ")
+                        + size.padding(toLength: 12, withPad: " ", startingAt: 0) + layer.digest.description)
+            }
+            let total = report.layers.reduce(0) { $0 + $1.size }
+            let seconds = (ContinuousClock.now - started).components.seconds
+            Console.status("\(report.layers.count) layers, \(GraphRenderer.bytes(total)), \(seconds)s; wrote \(report.layout) and \(report.archive)")
+            Console.status("image \(report.manifest)")
+        }
+    }
+}
