@@ -27,22 +27,4 @@ enum GeneratedFiles {
         exec "$@"
 
         """
-
-    /// `/etc/passwd`, `/etc/group` and `/etc/shadow` lines for the image: base-passwd's
-    /// masters, then the service users of the packages, then the optional non-root user.
-    static func accounts(
-        passwdMaster: String, groupMaster: String, sshd: Bool, user: (name: String, uid: Int, gid: Int)?
-    ) -> (passwd: String, group: String, shadow: String) {
-        var passwd = passwdMaster.split(separator: "\n").map(String.init)
-        var group = groupMaster.split(separator: "\n").map(String.init)
-        if sshd, !passwd.contains(where: { $0.hasPrefix("sshd:") }) {
-            passwd.append("sshd:x:101:65534::/run/sshd:/usr/sbin/nologin")
-        }
-        if let user {
-            if !group.contains(where: { $0.hasPrefix("\(user.name):") }) { group.append("\(user.name):x:\(user.gid):") }
-            passwd.append("\(user.name):x:\(user.uid):\(user.gid)::/home/\(user.name):/bin/bash")
-        }
-        let shadow = passwd.compactMap { line in line.split(separator: ":").first.map { "\($0):*:19000:0:99999:7:::" } }
-        return (passwd.joined(separator: "\n") + "\n", group.joined(separator: "\n") + "\n", shadow.joined(separator: "\n") + "\n")
-    }
 }

@@ -2,6 +2,7 @@ import Foundation
 import ImageModel
 import Layers
 import OCI
+import Rootfs
 
 /// The layers of an image, one per component in layer order, each with the key of its inputs
 /// and the recipe that makes its tree. Layers are disjoint: a tree is made from its own
@@ -73,13 +74,21 @@ struct LayerPlan {
         let passwdDeb = lock.debs.first { $0.name == "base-passwd" }.map { try? path($0.sha256, $0.fileName) } ?? nil
         let masters = try passwdDeb.map { try ComponentTrees.baseAccounts(deb: $0) } ?? ("root:x:0:0:root:/root:/bin/bash\n", "root:x:0:\n")
         let user = spec.config.user.map { (name: $0.name, uid: $0.uid, gid: $0.gid) }
-        let accounts = GeneratedFiles.accounts(
-            passwdMaster: masters.0, groupMaster: masters.1, sshd: lock.debs.contains { $0.name == "openssh-server" }, user: user)
+        // The account files as base-passwd makes them, plus openssh-server's sshd and the user:
+        // the config layer holds them whole, so lower layers need not know about each other.
+        var extra: [SystemFixups.Accounts] = []
+        if lock.debs.contains(where: { $0.name == "openssh-server" }) {
+            extra.append(SystemFixups.opensshServerAccounts(existingPasswd: masters.0))
+        }
+        if let user { extra.append(SystemFixups.userAccounts(name: user.name, uid: user.uid, gid: user.gid)) }
+        let accounts = SystemFixups.accounts(passwdMaster: masters.0, groupMaster: masters.1, extra: extra)
+        func text(_ lines: [String]) -> [UInt8] { Array(lines.map { $0 + "\n" }.joined().utf8) }
         var entries: [LayerEntry] = [
             .directory("etc"),
-            .file("etc/passwd", bytes: Array(accounts.passwd.utf8)),
-            .file("etc/group", bytes: Array(accounts.group.utf8)),
-            .file("etc/shadow", bytes: Array(accounts.shadow.utf8), mode: 0o640, gid: 42),
+            .file("etc/passwd", bytes: text(accounts.passwd)),
+            .file("etc/group", bytes: text(accounts.group)),
+            .file("etc/shadow", bytes: text(accounts.shadow), mode: 0o640, gid: SystemFixups.shadowGroupID),
+            .file("etc/gshadow", bytes: text(accounts.gshadow), mode: 0o640, gid: SystemFixups.shadowGroupID),
             .directory("usr"), .directory("usr/local"), .directory("usr/local/bin"),
             .file("usr/local/bin/imagegen-entrypoint", bytes: Array(GeneratedFiles.entrypoint.utf8), mode: 0o755),
         ]

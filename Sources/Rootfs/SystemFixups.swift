@@ -140,18 +140,42 @@ public enum SystemFixups {
 
     private static func writeAccounts(_ tree: DebRootTree) throws {
         let masters = "usr/share/base-passwd/"
-        if let passwd = try tree.readFile(masters + "passwd.master") {
-            let lines = Self.lines(passwd)
-            try tree.writeFile("etc/passwd", lines.map { replacingField(1, of: $0, with: "x") + "\n" }.joined())
-            let shadow = lines.map { shadowLine(for: field(0, of: $0)) + "\n" }.joined()
-            try tree.writeFile("etc/shadow", shadow, mode: 0o640, gid: shadowGroupID)
+        guard let passwd = try tree.readFile(masters + "passwd.master"), let group = try tree.readFile(masters + "group.master") else {
+            return
         }
-        if let group = try tree.readFile(masters + "group.master") {
-            let lines = Self.lines(group)
-            try tree.writeFile("etc/group", lines.map { replacingField(1, of: $0, with: "x") + "\n" }.joined())
-            let gshadow = lines.map { "\(field(0, of: $0)):*::\n" }.joined()
-            try tree.writeFile("etc/gshadow", gshadow, mode: 0o640, gid: shadowGroupID)
+        let accounts = Self.accounts(
+            passwdMaster: String(decoding: passwd, as: UTF8.self), groupMaster: String(decoding: group, as: UTF8.self))
+        try tree.writeFile("etc/passwd", accounts.passwd.map { $0 + "\n" }.joined())
+        try tree.writeFile("etc/shadow", accounts.shadow.map { $0 + "\n" }.joined(), mode: 0o640, gid: shadowGroupID)
+        try tree.writeFile("etc/group", accounts.group.map { $0 + "\n" }.joined())
+        try tree.writeFile("etc/gshadow", accounts.gshadow.map { $0 + "\n" }.joined(), mode: 0o640, gid: shadowGroupID)
+    }
+
+    /// The account files base-passwd's `postinst` makes from its masters — passwords moved to
+    /// `shadow`/`gshadow` (`x` in `passwd`/`group`), every account locked — followed by `extra`
+    /// accounts (service users of other packages, a non-root user), in order.
+    public static func accounts(passwdMaster: String, groupMaster: String, extra: [Accounts] = []) -> Accounts {
+        let users = lines(Array(passwdMaster.utf8))
+        let groups = lines(Array(groupMaster.utf8))
+        var result = Accounts(
+            passwd: users.map { replacingField(1, of: $0, with: "x") },
+            group: groups.map { replacingField(1, of: $0, with: "x") },
+            shadow: users.map { shadowLine(for: field(0, of: $0)) },
+            gshadow: groups.map { "\(field(0, of: $0)):*::" })
+        for more in extra {
+            result.passwd += more.passwd
+            result.group += more.group
+            result.shadow += more.shadow
+            result.gshadow += more.gshadow
         }
+        return result
+    }
+
+    /// A non-root user with a group of its own, as `adduser` makes one (locked password).
+    public static func userAccounts(name: String, uid: Int, gid: Int) -> Accounts {
+        Accounts(
+            passwd: ["\(name):x:\(uid):\(gid)::/home/\(name):/bin/bash"], group: ["\(name):x:\(gid):"],
+            shadow: [shadowLine(for: name)], gshadow: ["\(name):!::"])
     }
 
     /// The header ca-certificates' `postinst` writes at the top of a new `ca-certificates.conf`.

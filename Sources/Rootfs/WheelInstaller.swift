@@ -1,3 +1,4 @@
+internal import CArchive
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)

@@ -31,23 +31,10 @@ struct BuildCommand: AsyncParsableCommand {
     @Option(help: "The output directory.")
     var out: String = "out"
 
-    @Option(help: "The cache directory (default: $XDG_CACHE_HOME/imagegen).")
-    var cache: String?
-
     @Flag(help: "Fetch nothing; build from the cache alone.")
     var offline = false
 
-    @Option(help: "apt sources: a sources file, or one-line 'deb …' entries (default: the host's).")
-    var aptSources: String?
-
-    @Option(help: "The pip index URL (default: pip's own configuration).")
-    var indexURL: String?
-
-    @Option(help: "An extra pip index URL; repeat for several.")
-    var extraIndexURL: [String] = []
-
-    @Flag(help: "Ignore the host's pip configuration (pip.conf, PIP_* variables).")
-    var noPipConfig = false
+    @OptionGroup var sources: SourceOptions
 
     @Option(help: "The pip command to fetch with.")
     var pip: String = "python3 -m pip"
@@ -76,20 +63,18 @@ struct BuildCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let environment = ProcessInfo.processInfo.environment
-        let cacheHome = environment["XDG_CACHE_HOME"] ?? "\(NSHomeDirectory())/.cache"
-        var options = Builder.Options(images: specs.images, catalog: try specs.loadCatalog(), cacheDirectory: cache ?? "\(cacheHome)/imagegen")
+        var options = Builder.Options(images: specs.images, catalog: try specs.loadCatalog(), cacheDirectory: sources.cacheDirectory)
         options.outputDirectory = out
         options.offline = offline
-        if let sources = aptSources ?? environment["IMAGEGEN_APT_SOURCES"] { options.aptSources = AptResolver.Sources(argument: sources) }
-        options.pipIndexURL = indexURL ?? environment["IMAGEGEN_PIP_INDEX_URL"]
-        options.pipExtraIndexURLs = extraIndexURL
-        options.pipUsesHostConfiguration = !noPipConfig
+        options.aptSources = sources.apt
+        options.pipIndexURL = sources.pipIndexURL
+        options.pipExtraIndexURLs = sources.extraIndexURL
+        options.pipUsesHostConfiguration = !sources.noPipConfig
         options.pipCommand = pip.split(separator: " ").map(String.init)
         options.compression = try Compression(compression)
         options.threads = threads
         options.buildTime = try BuildTime()
-        options.revision = revision ?? environment["IMAGEGEN_REVISION"]
+        options.revision = revision ?? ProcessInfo.processInfo.environment["IMAGEGEN_REVISION"]
         let quiet = self.quiet
         let started = ContinuousClock.now
         let report = try await Builder(options: options, progress: { if !quiet { Console.status($0) } }).build(name)

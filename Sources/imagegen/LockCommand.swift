@@ -36,20 +36,7 @@ struct LockCommand: AsyncParsableCommand {
     @Flag(help: "Resolve nothing: check that each lock exists and matches its spec (exit 1 if any is stale).")
     var check = false
 
-    @Option(help: "apt sources: a sources file, or one-line 'deb …' entries (default: the host's).")
-    var aptSources: String?
-
-    @Option(help: "The pip index URL (default: pip's own configuration).")
-    var indexURL: String?
-
-    @Option(help: "An extra pip index URL; repeat for several.")
-    var extraIndexURL: [String] = []
-
-    @Option(help: "Where apt's private state is kept (default: $XDG_CACHE_HOME/imagegen).")
-    var cache: String?
-
-    @Flag(help: "Ignore the host's pip configuration (pip.conf, PIP_* variables): only --index-url and --extra-index-url count.")
-    var noPipConfig = false
+    @OptionGroup var sources: SourceOptions
 
     @Option(help: "The pip command to resolve with, e.g. 'python3 -m pip' (default: a current pip kept in the cache).")
     var pip: String?
@@ -82,13 +69,11 @@ struct LockCommand: AsyncParsableCommand {
             if stale > 0 { throw ExitCode(1) }
             return
         }
-        let environment = ProcessInfo.processInfo.environment
-        let cacheHome = environment["XDG_CACHE_HOME"] ?? "\(NSHomeDirectory())/.cache"
-        var options = Locker.Options(images: specs.images, catalog: try specs.loadCatalog(), cacheDirectory: cache ?? "\(cacheHome)/imagegen")
-        if let sources = aptSources ?? environment["IMAGEGEN_APT_SOURCES"] { options.aptSources = AptResolver.Sources(argument: sources) }
-        options.pipIndexURL = indexURL ?? environment["IMAGEGEN_PIP_INDEX_URL"]
-        options.pipExtraIndexURLs = extraIndexURL
-        options.pipUsesHostConfiguration = !noPipConfig
+        var options = Locker.Options(images: specs.images, catalog: try specs.loadCatalog(), cacheDirectory: sources.cacheDirectory)
+        options.aptSources = sources.apt
+        options.pipIndexURL = sources.pipIndexURL
+        options.pipExtraIndexURLs = sources.extraIndexURL
+        options.pipUsesHostConfiguration = !sources.noPipConfig
         if let pip {
             options.pipCommand = pip.split(separator: " ").map(String.init)
         } else {

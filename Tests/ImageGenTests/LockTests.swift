@@ -46,25 +46,22 @@ struct LockTests {
         """
     }
 
-    /// The repository and the index, each served on 127.0.0.1; both servers stop when this is
-    /// dropped, whether the test passed, failed or threw.
+    /// The repository and the index, each served on 127.0.0.1 (``FixtureServers``).
     final class Served {
         let scratch: ScratchDirectory
         let repository: DebianRepositoryFixture
         let index: WheelIndexFixture
-        let repositoryServer: LocalHTTPServer
-        let indexServer: LocalHTTPServer
+        let servers: FixtureServers
 
         init() throws {
             scratch = try ScratchDirectory("imagegen-lock")
             repository = try DebianRepositoryFixture(at: scratch("repo"), packages: LockTests.packages)
             index = try WheelIndexFixture(at: scratch("index"), wheels: LockTests.wheels)
-            repositoryServer = try LocalHTTPServer(serving: repository.root)
-            indexServer = try LocalHTTPServer(serving: index.root)
+            servers = try FixtureServers(repository: repository.root, index: index.root)
         }
 
-        var aptSource: String { "deb [trusted=yes] \(repositoryServer.baseURL)/ ./" }
-        var indexURL: String { "\(indexServer.baseURL)/simple" }
+        var aptSource: String { servers.aptSource }
+        var indexURL: String { servers.indexURL }
 
         /// A scratch `Images/` directory (`name`) holding `spec` as `smoke.yaml`.
         func images(_ name: String, spec: String) throws -> String {
@@ -72,20 +69,9 @@ struct LockTests {
             return scratch(name)
         }
 
-        /// A locker over this repository and index, with pip isolated from the host's
-        /// configuration (whose `find-links` would add wheels the test did not make).
+        /// A locker over this repository and index.
         func locker(images: String) throws -> Locker {
-            var options = Locker.Options(images: images, catalog: try Catalog.builtin(), cacheDirectory: scratch("cache"))
-            options.aptSources = .lines([aptSource])
-            options.pipIndexURL = indexURL
-            options.pipCommand = ["python3", "-m", "pip"]
-            options.pipUsesHostConfiguration = false
-            return Locker(options: options)
-        }
-
-        deinit {
-            repositoryServer.stop()
-            indexServer.stop()
+            try servers.locker(images: images, cacheDirectory: scratch("cache"))
         }
     }
 
@@ -171,5 +157,18 @@ struct LockTests {
         #expect(result.stdout.isEmpty)
         #expect(result.stderr.contains("wrote \(images)/smoke.lock.json: 5 debs, 2 wheels"), "\(result.stderr)")
         #expect(FileManager.default.contents(atPath: "\(images)/smoke.lock.json") == FileManager.default.contents(atPath: libraryPath))
+    }
+}
+
+extension FixtureServers {
+    /// A locker over this repository and index, with pip isolated from the host's
+    /// configuration (whose `find-links` would add wheels the test did not make).
+    func locker(images: String, cacheDirectory: String) throws -> Locker {
+        var options = Locker.Options(images: images, catalog: try Catalog.builtin(), cacheDirectory: cacheDirectory)
+        options.aptSources = .lines([aptSource])
+        options.pipIndexURL = indexURL
+        options.pipCommand = ["python3", "-m", "pip"]
+        options.pipUsesHostConfiguration = false
+        return Locker(options: options)
     }
 }

@@ -87,7 +87,7 @@ struct ConflictTests {
     func moreConflicts() throws {
         #expect(try conflicts(replacing: "version: 2.26.2", with: "version: 2.21.5").first?.hasPrefix(
             "NCCL 2.21.5 (Images/v2.7.yaml, line") == true)
-        #expect(try conflicts(replacing: "tools:", with: "packages: [torch==2.6.0]\ntools:").first?.contains(
+        #expect(try conflicts(replacing: "packages: [pip]", with: "packages: [pip, torch==2.6.0]").first?.contains(
             "which the torch component already provides") == true)
     }
 

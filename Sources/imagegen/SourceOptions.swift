@@ -1,0 +1,35 @@
+import ArgumentParser
+import Artifacts
+import Foundation
+
+/// Where packages come from and where the cache lives; shared by `lock` and `build`.
+/// Unset, sources are the host's apt and pip configuration.
+struct SourceOptions: ParsableArguments {
+    @Option(help: "apt sources: a sources file, or one-line 'deb …' entries (default: the host's; also $IMAGEGEN_APT_SOURCES).")
+    var aptSources: String?
+
+    @Option(help: "The pip index URL (default: pip's own configuration; also $IMAGEGEN_PIP_INDEX_URL).")
+    var indexURL: String?
+
+    @Option(help: "An extra pip index URL; repeat for several.")
+    var extraIndexURL: [String] = []
+
+    @Flag(help: "Ignore the host's pip configuration (pip.conf, PIP_* variables): only --index-url and --extra-index-url count.")
+    var noPipConfig = false
+
+    @Option(help: "The cache directory (default: $XDG_CACHE_HOME/imagegen).")
+    var cache: String?
+
+    /// The apt sources, from the flag, the environment, or the host.
+    var apt: AptResolver.Sources {
+        (aptSources ?? ProcessInfo.processInfo.environment["IMAGEGEN_APT_SOURCES"]).map(AptResolver.Sources.init(argument:)) ?? .host
+    }
+
+    /// The pip index, from the flag or the environment.
+    var pipIndexURL: String? { indexURL ?? ProcessInfo.processInfo.environment["IMAGEGEN_PIP_INDEX_URL"] }
+
+    /// The cache directory.
+    var cacheDirectory: String {
+        cache ?? "\(ProcessInfo.processInfo.environment["XDG_CACHE_HOME"] ?? "\(NSHomeDirectory())/.cache")/imagegen"
+    }
+}

@@ -1,0 +1,50 @@
+import Foundation
+
+extension WheelIndexFixture {
+    /// Gives one of the index's wheels a `console_scripts` entry point: `script = DIST:main`,
+    /// with `main()` added to its `DIST/__init__.py`, printing `text`. The wheel is written
+    /// again (same fixed timestamps, `RECORD` made again) and its index page links the new
+    /// SHA-256, so the result is as deterministic as the wheel it replaces.
+    public func addConsoleScript(_ script: String, printing text: String, to wheel: Wheel) throws {
+        guard wheels.contains(wheel) else { throw FixtureError(message: "the index has no \(wheel.fileName)") }
+        let spec: [String: Any] = [
+            "wheel": "files/\(wheel.fileName)", "dist": wheel.distribution, "version": wheel.version, "script": script, "text": text,
+            "page": "simple/\(wheel.name.lowercased().replacing(/[-_.]+/, with: "-"))/index.html",
+        ]
+        let json = String(decoding: try JSONSerialization.data(withJSONObject: spec), as: UTF8.self)
+        try writeFile("\(root)/add_console_script.py", Self.consoleScriptTool)
+        defer { try? FileManager.default.removeItem(atPath: "\(root)/add_console_script.py") }
+        try FixtureError.check(run("python3", ["add_console_script.py", json], directory: root))
+    }
+
+    /// Rewrites a wheel with the entry point and `main()`, then the digest on its index page.
+    static let consoleScriptTool = #"""
+        import base64, hashlib, json, sys, zipfile
+
+        def record_hash(data):
+            return "sha256=" + base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+
+        spec = json.loads(sys.argv[1])
+        dist, version = spec["dist"], spec["version"]
+        info = f"{dist}-{version}.dist-info"
+        with open(spec["wheel"], "rb") as f:
+            old_digest = hashlib.sha256(f.read()).hexdigest()
+        with zipfile.ZipFile(spec["wheel"]) as z:
+            files = {name: z.read(name) for name in z.namelist() if name != f"{info}/RECORD"}
+        files[f"{dist}/__init__.py"] += f"\n\ndef main():\n    print({spec['text']!r})\n".encode()
+        files[f"{info}/entry_points.txt"] = f"[console_scripts]\n{spec['script']} = {dist}:main\n".encode()
+        record = "".join(f"{p},{record_hash(d)},{len(d)}\n" for p, d in files.items()) + f"{info}/RECORD,,\n"
+        files[f"{info}/RECORD"] = record.encode()
+        with zipfile.ZipFile(spec["wheel"], "w", zipfile.ZIP_DEFLATED) as z:
+            for path, data in files.items():
+                z.writestr(zipfile.ZipInfo(path, date_time=(1980, 1, 1, 0, 0, 0)), data)
+        with open(spec["wheel"], "rb") as f:
+            new_digest = hashlib.sha256(f.read()).hexdigest()
+        with open(spec["page"]) as f:
+            page = f.read()
+        if old_digest not in page:
+            sys.exit(f"{spec['page']} does not link {spec['wheel']} by its digest")
+        with open(spec["page"], "w") as f:
+            f.write(page.replace(old_digest, new_digest))
+        """#
+}
