@@ -398,4 +398,50 @@ struct BuildTests {
         #expect(result.stderr.contains("image \(built.report.manifest)"), "\(result.stderr)")
         #expect(ImageVerifier().verify(path: scratch("out/tiny.tar")).ok)
     }
+
+    @Test("a build killed with SIGKILL at several points, then run again, gives the complete image with the same digest")
+    func crashSafety() async throws {
+        let built = try await Built.shared.value
+        let fixtures = try Fixtures.shared.get()
+        let scratch = try ScratchDirectory("imagegen-build-kill")
+        let servers = try fixtures.serve()
+        let arguments = [
+            "build", "tiny", "--images", built.images, "--out", scratch("out"), "--cache", scratch("cache"),
+            "--apt-sources", servers.aptSource, "--index-url", servers.indexURL, "--no-pip-config", "--pip", "python3 -m pip", "--quiet",
+        ]
+        var environment = ProcessInfo.processInfo.environment
+        environment["SOURCE_DATE_EPOCH"] = "\(Self.sourceDateEpoch)"
+        // Kill while fetching, while packing, and while writing the image (one shared cache).
+        for delay in [0.3, 1.0, 2.0, 3.5, 5.0] {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: imagegenBinary)
+            process.arguments = arguments
+            process.environment = environment
+            process.standardOutput = FileHandle.nullDevice
+            process.standardError = FileHandle.nullDevice
+            let done = DispatchSemaphore(value: 0)
+            process.terminationHandler = { _ in done.signal() }
+            try process.run()
+            if done.wait(timeout: .now() + delay) == .timedOut {
+                kill(process.processIdentifier, SIGKILL)
+                done.wait()
+            }
+            // Whatever was killed, what carries the final name is whole.
+            if FileManager.default.fileExists(atPath: scratch("out/tiny")) {
+                #expect(ImageVerifier().verify(path: scratch("out/tiny")).ok, "after a kill at \(delay)s")
+            }
+        }
+        let result = try run(imagegenBinary, arguments + ["--json"], environment: ["SOURCE_DATE_EPOCH": "\(Self.sourceDateEpoch)"])
+        try #require(result.status == 0, "\(result.stderr)")
+        let report = try JSONDecoder().decode(Builder.Report.self, from: Data(result.stdout.utf8))
+        #expect(report.manifest == built.report.manifest)
+        #expect(ImageVerifier().verify(path: scratch("out/tiny")).ok)
+        #expect(ImageVerifier().verify(path: scratch("out/tiny.tar")).ok)
+        // The cache holds only whole entries: each artifact still hashes to its name.
+        let artifacts = try FileManager.default.contentsOfDirectory(atPath: scratch("cache/artifacts/sha256"))
+        for name in artifacts where !name.hasPrefix(".") {
+            let sum = try run("sha256sum", [scratch("cache/artifacts/sha256/\(name)")])
+            #expect(sum.stdout.hasPrefix(name), "\(name)")
+        }
+    }
 }
