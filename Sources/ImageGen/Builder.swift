@@ -42,6 +42,8 @@ public struct Builder: Sendable {
         public var revision: String?
         /// The source URL for `org.opencontainers.image.source`, when known.
         public var sourceURL: String?
+        /// Draw a progress bar on stderr while a layer is packed (for a terminal).
+        public var progressBars = false
 
         /// Options with defaults.
         public init(images: String, catalog: Catalog, cacheDirectory: String) {
@@ -170,6 +172,19 @@ public struct Builder: Sendable {
         try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
         try step.makeTree(root)
         let entries = try DirectoryTree.entries(root: root, ownership: .preserve, mtime: options.buildTime.seconds)
-        return try LayerPacker.pack(entries, into: cache.blobs, compression: options.compression, threads: options.threads)
+        guard options.progressBars else {
+            return try LayerPacker.pack(entries, into: cache.blobs, compression: options.compression, threads: options.threads)
+        }
+        // The tar is about the content plus a header per entry: enough for a bar.
+        let total = max(1, entries.reduce(Int64(0)) { $0 + $1.header.size + 512 })
+        let name = step.component.rawValue
+        let layer = try LayerPacker.pack(entries, into: cache.blobs, compression: options.compression, threads: options.threads) { done in
+            let fraction = min(1, Double(done) / Double(total))
+            let filled = Int(fraction * 30)
+            let bar = String(repeating: "#", count: filled) + String(repeating: ".", count: 30 - filled)
+            FileHandle.standardError.write(Data("\r  packing \(name) [\(bar)] \(Int(fraction * 100))% of \(ImagePacker.bytes(total))".utf8))
+        }
+        FileHandle.standardError.write(Data("\r\u{1B}[K".utf8))
+        return layer
     }
 }

@@ -69,3 +69,30 @@ public final class MemorySink: ByteSink {
     public func write(_ bytes: UnsafeRawBufferPointer) throws { self.bytes.append(contentsOf: bytes) }
     public func finish() throws {}
 }
+
+/// Reports how many bytes passed, every 32 MiB, then hands them on.
+final class ProgressSink: ByteSink {
+    private let next: any ByteSink
+    private let report: (Int64) -> Void
+    private var count: Int64 = 0
+    private var reported: Int64 = 0
+
+    init(next: any ByteSink, report: @escaping (Int64) -> Void) {
+        self.next = next
+        self.report = report
+    }
+
+    func write(_ bytes: UnsafeRawBufferPointer) throws {
+        try next.write(bytes)
+        count += Int64(bytes.count)
+        if count - reported >= 32 << 20 {
+            reported = count
+            report(count)
+        }
+    }
+
+    func finish() throws {
+        report(count)
+        try next.finish()
+    }
+}

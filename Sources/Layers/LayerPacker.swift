@@ -57,7 +57,8 @@ public struct PackedLayer: Hashable, Sendable {
 public enum LayerPacker {
     /// Writes `entries` as a layer blob into `layout` and returns its description.
     public static func pack(
-        _ entries: [LayerEntry], into layout: LayoutWriter, compression: Compression, threads: Int
+        _ entries: [LayerEntry], into layout: LayoutWriter, compression: Compression, threads: Int,
+        progress: ((Int64) -> Void)? = nil
     ) throws -> PackedLayer {
         let file = try layout.temporaryBlob()
         let blob = HashingSink(next: FileSink(file: file))
@@ -68,7 +69,7 @@ public enum LayerPacker {
         }
         // Uncompressed, the tar is the blob: one hash serves as both diff_id and digest.
         let tar = compression.kind == .none ? blob : HashingSink(next: compressor)
-        let count = try LayerWriter.write(entries, to: tar)
+        let count = try LayerWriter.write(entries, to: progress.map { ProgressSink(next: tar, report: $0) } ?? tar)
         try tar.finish()
         let diffID = tar.hasher.finalize()
         let uncompressedSize = tar.hasher.count

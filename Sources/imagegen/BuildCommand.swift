@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import ArgumentParser
 import Artifacts
 import Foundation
@@ -48,7 +51,7 @@ struct BuildCommand: AsyncParsableCommand {
     @Option(help: "The source revision for org.opencontainers.image.revision (default: $IMAGEGEN_REVISION).")
     var revision: String?
 
-    @Flag(name: .shortAndLong, help: "Print nothing but errors.")
+    @Flag(name: .shortAndLong, help: "Print nothing but errors (no progress; progress bars are drawn only on a terminal).")
     var quiet = false
 
     @Flag(name: .shortAndLong, help: "Print the build report as JSON on stdout.")
@@ -75,6 +78,7 @@ struct BuildCommand: AsyncParsableCommand {
         options.threads = threads
         options.buildTime = try BuildTime()
         options.revision = revision ?? ProcessInfo.processInfo.environment["IMAGEGEN_REVISION"]
+        options.progressBars = !quiet && isatty(2) == 1
         let quiet = self.quiet
         let started = ContinuousClock.now
         let report = try await Builder(options: options, progress: { if !quiet { Console.status($0) } }).build(name)
