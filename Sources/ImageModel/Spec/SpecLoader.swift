@@ -111,65 +111,41 @@ public struct SpecLoader: Sendable {
             try reader.finish()
         }
 
-        var cuda: CUDAComponent?
-        if var reader = try top.mapping("cuda") {
-            guard let version = try reader.version("version", CUDAVersion.init(parsing:)) else {
-                throw SpecError(at: reader.location, "cuda.version is missing (e.g. version: \"12.6\")")
+        /// A component mapping with a required `version` (parsed by the type's own grammar) and
+        /// whatever else `more` reads; nil when the spec has no such component.
+        func component<V>(
+            _ key: String, example: String, _ parse: (String) throws -> V, more: (inout MappingReader) throws -> Void = { _ in }
+        ) throws -> V? {
+            guard var reader = try top.mapping(key) else { return nil }
+            guard let version = try reader.version("version", parse) else {
+                throw SpecError(at: reader.location, "\(key).version is missing (e.g. version: \(example))")
             }
-            let flavourText = try reader.string("flavour") ?? "runtime"
-            guard let flavour = CUDAFlavour(rawValue: flavourText) else {
-                throw SpecError(at: reader.line("flavour"), "cuda.flavour: expected runtime or devel, got '\(flavourText)'")
+            note("\(key).version", reader, "version")
+            try more(&reader)
+            try reader.finish()
+            return version
+        }
+
+        var flavour = CUDAFlavour.runtime
+        let cuda = try component("cuda", example: "\"12.6\"", CUDAVersion.init(parsing:)) { reader in
+            let text = try reader.string("flavour") ?? "runtime"
+            guard let value = CUDAFlavour(rawValue: text) else {
+                throw SpecError(at: reader.line("flavour"), "cuda.flavour: expected runtime or devel, got '\(text)'")
             }
-            cuda = CUDAComponent(version: version, flavour: flavour)
-            note("cuda.version", reader, "version")
+            flavour = value
             note("cuda.flavour", reader, "flavour")
-            try reader.finish()
-        }
-
-        var cudnn: CuDNNComponent?
-        if var reader = try top.mapping("cudnn") {
-            guard let version = try reader.version("version", CuDNNVersion.init(parsing:)) else {
-                throw SpecError(at: reader.location, "cudnn.version is missing (e.g. version: 9.5.1.17)")
-            }
-            cudnn = CuDNNComponent(version: version)
-            note("cudnn.version", reader, "version")
-            try reader.finish()
-        }
-
-        var nccl: NCCLComponent?
-        if var reader = try top.mapping("nccl") {
-            guard let version = try reader.version("version", NCCLVersion.init(parsing:)) else {
-                throw SpecError(at: reader.location, "nccl.version is missing (e.g. version: 2.26.2)")
-            }
-            nccl = NCCLComponent(version: version)
-            note("nccl.version", reader, "version")
-            try reader.finish()
-        }
-
-        var python: PythonComponent?
-        if var reader = try top.mapping("python") {
-            guard let version = try reader.version("version", PythonVersion.init(parsing:)) else {
-                throw SpecError(at: reader.location, "python.version is missing (e.g. version: \"3.11\")")
-            }
-            python = PythonComponent(version: version)
-            note("python.version", reader, "version")
-            try reader.finish()
-        }
-
-        var torch: TorchComponent?
-        if var reader = try top.mapping("torch") {
-            guard let version = try reader.version("version", PEP440Version.init(parsing:)) else {
-                throw SpecError(at: reader.location, "torch.version is missing (e.g. version: 2.7.0)")
-            }
-            let companions = try uniqueList(&reader, "with", what: "companion")
+        }.map { CUDAComponent(version: $0, flavour: flavour) }
+        let cudnn = try component("cudnn", example: "9.5.1.17", CuDNNVersion.init(parsing:)).map(CuDNNComponent.init(version:))
+        let nccl = try component("nccl", example: "2.26.2", NCCLVersion.init(parsing:)).map(NCCLComponent.init(version:))
+        let python = try component("python", example: "\"3.11\"", PythonVersion.init(parsing:)).map(PythonComponent.init(version:))
+        var companions: [String] = []
+        let torch = try component("torch", example: "2.7.0", PEP440Version.init(parsing:)) { reader in
+            companions = try uniqueList(&reader, "with", what: "companion")
             for companion in companions where !["torchvision", "torchaudio"].contains(companion) {
                 throw SpecError(at: reader.line("with"), "torch.with: '\(companion)' is not a torch companion (expected torchvision or torchaudio)")
             }
-            torch = TorchComponent(version: version, companions: companions)
-            note("torch.version", reader, "version")
             note("torch.with", reader, "with")
-            try reader.finish()
-        }
+        }.map { TorchComponent(version: $0, companions: companions) }
 
         var packageLines: [(String, SpecLocation)] = []
         if let value = top.value("packages") {
