@@ -6,7 +6,8 @@ set -euo pipefail
 
 build=(libarchive-dev libssl-dev zlib1g-dev libzstd-dev pkg-config)
 tools=(skopeo umoci oci-image-tool buildah docker-registry apache2-utils
-       apt-utils dpkg-dev pigz zstd tar coreutils time python3)
+       apt-utils dpkg-dev pigz zstd tar coreutils time python3
+       python3.11-minimal python3-pip-whl python3-setuptools-whl)
 
 want=("${build[@]}")
 [[ "${1:-}" == "--build-only" ]] || want+=("${tools[@]}")
