@@ -170,26 +170,26 @@ public struct ImageResolver: Sendable {
                         reason: "pinned by the spec (\(spec.whereIs("torch.version"))); torch \(release.version) has a CUDA \(build.cuda) build"
                             + (build.experimental ? " (experimental)" : ""),
                         source: build.source))
-                    if let cudnn = spec.cudnn, cudnn.version != build.cudnn {
-                        conflicts.append(
-                            "cuDNN \(cudnn.version) (\(spec.whereIs("cudnn.version"))) does not match the torch \(release.version) "
-                                + "CUDA \(build.cuda) wheel, which pins cuDNN \(build.cudnn)")
-                    } else if let cudnn = spec.cudnn {
-                        explanations.append(Explanation(
-                            component: .cudnn, choice: "\(cudnn.version)",
-                            reason: "the torch \(release.version) CUDA \(build.cuda) wheel pins nvidia-cudnn-cu12==\(build.cudnn)",
-                            source: build.source))
+                    // A library the spec pins must be the one the torch wheel pins.
+                    func checkPin(_ kind: ComponentKind, _ name: String, wheel: String, spec pinned: String?, wheelPin: String, same: Bool) {
+                        guard let pinned else { return }
+                        if !same {
+                            conflicts.append(
+                                "\(name) \(pinned) (\(spec.whereIs("\(kind.rawValue).version"))) does not match the torch \(release.version) "
+                                    + "CUDA \(build.cuda) wheel, which pins \(name) \(wheelPin)")
+                        } else {
+                            explanations.append(Explanation(
+                                component: kind, choice: pinned,
+                                reason: "the torch \(release.version) CUDA \(build.cuda) wheel pins \(wheel)==\(wheelPin)",
+                                source: build.source))
+                        }
                     }
-                    if let nccl = spec.nccl, nccl.version != build.nccl {
-                        conflicts.append(
-                            "NCCL \(nccl.version) (\(spec.whereIs("nccl.version"))) does not match the torch \(release.version) "
-                                + "CUDA \(build.cuda) wheel, which pins NCCL \(build.nccl)")
-                    } else if let nccl = spec.nccl {
-                        explanations.append(Explanation(
-                            component: .nccl, choice: "\(nccl.version)",
-                            reason: "the torch \(release.version) CUDA \(build.cuda) wheel pins nvidia-nccl-cu12==\(build.nccl)",
-                            source: build.source))
-                    }
+                    checkPin(
+                        .cudnn, "cuDNN", wheel: "nvidia-cudnn-cu12", spec: spec.cudnn.map { "\($0.version)" }, wheelPin: "\(build.cudnn)",
+                        same: spec.cudnn?.version == build.cudnn)
+                    checkPin(
+                        .nccl, "NCCL", wheel: "nvidia-nccl-cu12", spec: spec.nccl.map { "\($0.version)" }, wheelPin: "\(build.nccl)",
+                        same: spec.nccl?.version == build.nccl)
                     if !build.isDefault {
                         conflicts.append(
                             "torch \(release.version) for CUDA \(build.cuda) is not the wheel on the default package index "
