@@ -55,32 +55,49 @@ public struct AptResolver: Sendable {
     ///   `Essential: yes` or `Priority: required` (for this architecture or `all`): with an
     ///   empty dpkg status apt would otherwise leave out what every Debian system has.
     public func resolve(_ requests: [AptPackageRequest], includeBaseSystem: Bool = false) async throws -> [ResolvedDeb] {
+        try await resolve(closures: [requests], includeBaseSystem: includeBaseSystem)[0]
+    }
+
+    /// The closures of several request sets (one per image component, say) after a single
+    /// `apt-get update`: one result per set, in order, each as ``resolve(_:includeBaseSystem:)``
+    /// would give it.
+    public func resolve(closures requestSets: [[AptPackageRequest]], includeBaseSystem: Bool = false) async throws -> [[ResolvedDeb]] {
         let state = try prepareState()
         return try await state.withLock {
             // apt-get update ignores an unreachable source with a warning and exits 0;
             // `--error-on=any` (apt 2.2+) makes every failed fetch an error.
             try await aptGet(["update", "-q", "--error-on=any"], state: state, label: "apt-get update")
             let index = try PackagesIndex(listsDirectory: state.lists)
-
-            var asked = requests
-            if includeBaseSystem {
-                let named = Set(requests.map(\.name))
-                let base = index.baseSystem(architecture: architecture).subtracting(named)
-                asked += try base.sorted().map { try AptPackageRequest(name: $0) }
+            var results: [[ResolvedDeb]] = []
+            for requests in requestSets {
+                results.append(try await closure(of: requests, includeBaseSystem: includeBaseSystem, index: index, state: state))
             }
-            guard !asked.isEmpty else { return [] }
-
-            // `-q`, not `-qq`: at `-qq` apt drops the unmet dependencies that explain a failure.
-            let output = try await aptGet(
-                ["install", "--print-uris", "-q", "-y", "--no-install-recommends"] + asked.sorted().map(\.description),
-                state: state, label: "apt-get install")
-            var resolved: [ResolvedDeb] = []
-            for line in output.split(whereSeparator: \.isNewline) where line.hasPrefix("'") {
-                let uri = try PrintedURI(line: String(line))
-                resolved.append(try index.artifact(for: uri))
-            }
-            return resolved.sorted { ($0.name, $0.architecture) < ($1.name, $1.architecture) }
+            return results
         }
+    }
+
+    /// One `apt-get install --print-uris` over the lists already in `state`.
+    private func closure(
+        of requests: [AptPackageRequest], includeBaseSystem: Bool, index: PackagesIndex, state: State
+    ) async throws -> [ResolvedDeb] {
+        var asked = requests
+        if includeBaseSystem {
+            let named = Set(requests.map(\.name))
+            let base = index.baseSystem(architecture: architecture).subtracting(named)
+            asked += try base.sorted().map { try AptPackageRequest(name: $0) }
+        }
+        guard !asked.isEmpty else { return [] }
+
+        // `-q`, not `-qq`: at `-qq` apt drops the unmet dependencies that explain a failure.
+        let output = try await aptGet(
+            ["install", "--print-uris", "-q", "-y", "--no-install-recommends"] + asked.sorted().map(\.description),
+            state: state, label: "apt-get install")
+        var resolved: [ResolvedDeb] = []
+        for line in output.split(whereSeparator: \.isNewline) where line.hasPrefix("'") {
+            let uri = try PrintedURI(line: String(line))
+            resolved.append(try index.artifact(for: uri))
+        }
+        return resolved.sorted { ($0.name, $0.architecture) < ($1.name, $1.architecture) }
     }
 
     // MARK: - Private state

@@ -137,7 +137,7 @@ public struct ArtifactFetcher: Sendable {
         _ debs: [LockedDeb], image: String?, progress: @escaping @Sendable (String) -> Void
     ) async throws -> [(Digest, String)] {
         guard !debs.isEmpty else { return [] }
-        progress("apt: fetching \(Self.count(debs.count, "deb")) (\(Self.bytes(debs.reduce(0) { $0 + $1.size })))")
+        progress("apt: fetching \(Self.count(debs.count, "deb")) (\(ByteCount.text(debs.reduce(0) { $0 + $1.size })))")
         let work = try cache.makeTemporaryDirectory("apt")
         defer { try? FileManager.default.removeItem(atPath: work) }
         let files = try await apt.download(debs, into: work, image: image)
@@ -151,7 +151,7 @@ public struct ArtifactFetcher: Sendable {
         _ wheels: [LockedWheel], progress: @escaping @Sendable (String) -> Void
     ) async throws -> [(Digest, String)] {
         guard !wheels.isEmpty else { return [] }
-        progress("pip: fetching \(Self.count(wheels.count, "wheel")) (\(Self.bytes(wheels.reduce(0) { $0 + $1.size })))")
+        progress("pip: fetching \(Self.count(wheels.count, "wheel")) (\(ByteCount.text(wheels.reduce(0) { $0 + $1.size })))")
         let work = try cache.makeTemporaryDirectory("pip")
         defer { try? FileManager.default.removeItem(atPath: work) }
         let downloads = "\(work)/files"
@@ -183,17 +183,6 @@ public struct ArtifactFetcher: Sendable {
 
     /// `1 deb`, `12 debs`.
     static func count(_ n: Int, _ noun: String) -> String { "\(n) \(noun)\(n == 1 ? "" : "s")" }
-
-    /// `812 B`, `4.0 KiB`, `34.5 MiB`, `4.21 GiB`.
-    static func bytes(_ count: Int64) -> String {
-        let value = Double(count)
-        switch count {
-        case ..<1024: return "\(count) B"
-        case ..<(1 << 20): return String(format: "%.1f KiB", value / 1024)
-        case ..<(1 << 30): return String(format: "%.1f MiB", value / 1_048_576)
-        default: return String(format: "%.2f GiB", value / 1_073_741_824)
-        }
-    }
 }
 
 /// Runs blocking file work (hashing multi-GB files) on dispatch threads, so that it never

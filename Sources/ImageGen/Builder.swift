@@ -136,8 +136,8 @@ public struct Builder: Sendable {
             try layerCache.record(step.key, layer)
             let seconds = (ContinuousClock.now - started).components.seconds
             progress(
-                "layer \(step.component.rawValue): \(layer.entryCount) entries, \(ImagePacker.bytes(layer.uncompressedSize)) → "
-                    + "\(ImagePacker.bytes(layer.descriptor.size)) \(layer.descriptor.digest.short) (\(seconds)s)")
+                "layer \(step.component.rawValue): \(layer.entryCount) entries, \(ByteCount.text(layer.uncompressedSize)) → "
+                    + "\(ByteCount.text(layer.descriptor.size)) \(layer.descriptor.digest.short) (\(seconds)s)")
             packed.append((step, layer, false))
         }
 
@@ -182,7 +182,7 @@ public struct Builder: Sendable {
             let fraction = min(1, Double(done) / Double(total))
             let filled = Int(fraction * 30)
             let bar = String(repeating: "#", count: filled) + String(repeating: ".", count: 30 - filled)
-            FileHandle.standardError.write(Data("\r  packing \(name) [\(bar)] \(Int(fraction * 100))% of \(ImagePacker.bytes(total))".utf8))
+            FileHandle.standardError.write(Data("\r  packing \(name) [\(bar)] \(Int(fraction * 100))% of \(ByteCount.text(total))".utf8))
         }
         FileHandle.standardError.write(Data("\r\u{1B}[K".utf8))
         return layer

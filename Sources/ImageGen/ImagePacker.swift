@@ -150,7 +150,7 @@ public struct ImagePacker: Sendable {
                 let seconds = (ContinuousClock.now - started).components.seconds
                 progress(
                     "layer \(index + 1)/\(trees.count) \(o.inputs[index]): \(layer.entryCount) entries, "
-                        + "\(Self.bytes(layer.uncompressedSize)) → \(Self.bytes(layer.descriptor.size)) "
+                        + "\(ByteCount.text(layer.uncompressedSize)) → \(ByteCount.text(layer.descriptor.size)) "
                         + "\(o.compression) \(layer.descriptor.digest.short) (\(seconds)s)")
             }
             results.withLock { $0[index] = outcome }
@@ -165,17 +165,5 @@ public struct ImagePacker: Sendable {
             (c >= 0x30 && c <= 0x39) || (c | 0x20 >= 0x61 && c | 0x20 <= 0x7A) || c == 0x5F || c == 0x2E || c == 0x2D
         }
         return ok(first) && first != 0x2E && first != 0x2D && tag.utf8.allSatisfy(ok)
-    }
-
-    /// Human-readable byte count.
-    static func bytes(_ n: Int64) -> String {
-        let units = ["B", "KiB", "MiB", "GiB", "TiB"]
-        var value = Double(n)
-        var unit = 0
-        while value >= 1024, unit < units.count - 1 {
-            value /= 1024
-            unit += 1
-        }
-        return unit == 0 ? "\(n) B" : "\(String(format: "%.1f", value)) \(units[unit])"
     }
 }

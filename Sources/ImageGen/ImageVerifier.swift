@@ -194,7 +194,7 @@ private struct Run {
             let diffID: Digest
             if let known = layerDiffIDs[layer.digest] {
                 diffID = known
-                tree.skipLayer()
+                tree.beginLayer()  // the same blob was checked under another manifest
             } else {
                 guard let computed = streamLayer(layer, compression: compression, location: here, source: source, tree: &tree) else {
                     continue
@@ -316,7 +316,6 @@ struct EntryChecker {
     init(allowDevices: Bool) { self.allowDevices = allowDevices }
 
     mutating func beginLayer() { layerFiles.removeAll() }
-    mutating func skipLayer() { layerFiles.removeAll() }
 
     /// A problem with `entry`, or nil.
     mutating func check(_ entry: TarEntry) -> String? {

@@ -82,14 +82,19 @@ public struct Locker: Sendable {
     func resolveDebs(_ image: ResolvedImage) async throws -> [(component: ComponentKind, deb: ResolvedDeb)] {
         let resolver = AptResolver(
             cacheDirectory: "\(options.cacheDirectory)/apt", architecture: image.spec.base.architecture, sources: options.aptSources)
-        var requests: [AptPackageRequest] = []
-        var taken = Set<String>()
-        var out: [(ComponentKind, ResolvedDeb)] = []
+        // Cumulative request sets, base → python → tools, resolved after one apt-get update.
+        var kinds: [ComponentKind] = []
+        var sets: [[AptPackageRequest]] = []
         for kind in ComponentKind.allCases {
             guard let names = image.aptRequests[kind] else { continue }
-            requests += try names.map { try AptPackageRequest(parsing: $0) }
+            kinds.append(kind)
+            sets.append((sets.last ?? []) + (try names.map { try AptPackageRequest(parsing: $0) }))
             progress("apt: resolving \(kind) (\(names.joined(separator: " ")))")
-            let closure = try await resolver.resolve(requests, includeBaseSystem: true)
+        }
+        let closures = try await resolver.resolve(closures: sets, includeBaseSystem: true)
+        var taken = Set<String>()
+        var out: [(ComponentKind, ResolvedDeb)] = []
+        for (kind, closure) in zip(kinds, closures) {
             for deb in closure where taken.insert("\(deb.name):\(deb.architecture)").inserted {
                 out.append((kind, deb))
             }

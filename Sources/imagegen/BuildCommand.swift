@@ -89,14 +89,14 @@ struct BuildCommand: AsyncParsableCommand {
             Console.status("")
             Console.status("component  reused  size        digest")
             for layer in report.layers {
-                let size = GraphRenderer.bytes(layer.size)
+                let size = ByteCount.text(layer.size)
                 Console.status(
                     layer.component.padding(toLength: 11, withPad: " ", startingAt: 0) + (layer.reused ? "yes     " : "no      ")
                         + size.padding(toLength: 12, withPad: " ", startingAt: 0) + layer.digest.description)
             }
             let total = report.layers.reduce(0) { $0 + $1.size }
             let seconds = (ContinuousClock.now - started).components.seconds
-            Console.status("\(report.layers.count) layers, \(GraphRenderer.bytes(total)), \(seconds)s; wrote \(report.layout) and \(report.archive)")
+            Console.status("\(report.layers.count) layers, \(ByteCount.text(total)), \(seconds)s; wrote \(report.layout) and \(report.archive)")
             Console.status("image \(report.manifest)")
         }
     }

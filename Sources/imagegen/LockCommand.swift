@@ -3,6 +3,7 @@ import Artifacts
 import Foundation
 import ImageGen
 import ImageModel
+import OCI
 
 struct LockCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -83,7 +84,7 @@ struct LockCommand: AsyncParsableCommand {
         for name in targets {
             let (lock, path) = try await locker.lock(name)
             let bytes = lock.debs.reduce(0) { $0 + $1.size } + lock.wheels.reduce(0) { $0 + $1.size }
-            Console.status("wrote \(path): \(lock.debs.count) debs, \(lock.wheels.count) wheels, \(GraphRenderer.bytes(bytes))")
+            Console.status("wrote \(path): \(lock.debs.count) debs, \(lock.wheels.count) wheels, \(ByteCount.text(bytes))")
         }
     }
 }

@@ -284,6 +284,6 @@ struct FetchMessageTests {
         (812, "812 B"), (4096, "4.0 KiB"), (36_175_872, "34.5 MiB"), (4_520_000_000, "4.21 GiB"),
     ] as [(Int64, String)])
     func bytes(count: Int64, text: String) {
-        #expect(ArtifactFetcher.bytes(count) == text)
+        #expect(ByteCount.text(count) == text)
     }
 }

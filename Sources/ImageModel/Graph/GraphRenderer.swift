@@ -1,4 +1,5 @@
 import Foundation
+import OCI
 
 /// Renders a component graph for people (an indented tree) and for tools (DOT, Mermaid).
 public struct GraphRenderer: Sendable {
@@ -14,7 +15,7 @@ public struct GraphRenderer: Sendable {
     }
 
     func label(_ node: ComponentNode) -> String {
-        let size = sizes[node.kind].map { "  [\(Self.bytes($0))]" } ?? ""
+        let size = sizes[node.kind].map { "  [\(ByteCount.text($0))]" } ?? ""
         return "\(node.kind) \(node.label)\(size)"
     }
 
@@ -69,19 +70,5 @@ public struct GraphRenderer: Sendable {
 
     private func escape(_ text: String) -> String {
         text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
-    }
-
-    /// Human-readable bytes.
-    public static func bytes(_ n: Int64) -> String {
-        let units = ["B", "KiB", "MiB", "GiB"]
-        var value = Double(n)
-        var unit = 0
-        while value >= 1024, unit < units.count - 1 {
-            value /= 1024
-            unit += 1
-        }
-        if unit == 0 { return "\(n) B" }
-        let tenths = Int((value * 10).rounded())
-        return "\(tenths / 10).\(tenths % 10) \(units[unit])"
     }
 }

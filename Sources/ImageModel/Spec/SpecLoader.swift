@@ -100,7 +100,7 @@ public struct SpecLoader: Sendable {
             throw SpecError(at: baseReader.line("architecture"), "base.architecture: expected amd64 or arm64, got '\(architecture)'")
         }
         let basePackages = try uniqueList(&baseReader, "packages", what: "package")
-        for (package, location) in try baseReaderPackagesLocations(baseReader) { locations["base.packages.\(package)"] = location }
+        for (package, location) in basePackages { locations["base.packages.\(package)"] = location }
         note("base", top, "base")
         try baseReader.finish()
 
@@ -140,7 +140,7 @@ public struct SpecLoader: Sendable {
         let python = try component("python", example: "\"3.11\"", PythonVersion.init(parsing:)).map(PythonComponent.init(version:))
         var companions: [String] = []
         let torch = try component("torch", example: "2.7.0", PEP440Version.init(parsing:)) { reader in
-            companions = try uniqueList(&reader, "with", what: "companion")
+            companions = try uniqueList(&reader, "with", what: "companion").map(\.0)
             for companion in companions where !["torchvision", "torchaudio"].contains(companion) {
                 throw SpecError(at: reader.line("with"), "torch.with: '\(companion)' is not a torch companion (expected torchvision or torchaudio)")
             }
@@ -223,27 +223,23 @@ public struct SpecLoader: Sendable {
 
         return ImageSpec(
             name: name, extends: extends, description: description,
-            base: BaseOS(distribution: distribution, release: release, architecture: architecture, packages: basePackages),
+            base: BaseOS(distribution: distribution, release: release, architecture: architecture, packages: basePackages.map(\.0)),
             driver: driver, cuda: cuda, cudnn: cudnn, nccl: nccl, python: python, torch: torch,
             packages: PackageSet(requirements: packageLines.map(\.0)), tools: tools, config: config,
             locations: locations)
     }
 
-    private static func uniqueList(_ reader: inout MappingReader, _ key: String, what: String) throws -> [String] {
-        var out: [String] = []
+    /// A list of names, none empty, none twice, each with where it was written.
+    private static func uniqueList(_ reader: inout MappingReader, _ key: String, what: String) throws -> [(String, SpecLocation)] {
+        var out: [(String, SpecLocation)] = []
         for (item, location) in try reader.locatedStrings(key) {
             guard !item.isEmpty else { throw SpecError(at: location, "\(reader.name(key)): an empty \(what) name") }
-            guard !out.contains(item) else {
+            guard !out.contains(where: { $0.0 == item }) else {
                 throw SpecError(at: location, "\(reader.name(key)): duplicate \(what) '\(item)'")
             }
-            out.append(item)
+            out.append((item, location))
         }
         return out
-    }
-
-    private static func baseReaderPackagesLocations(_ reader: MappingReader) throws -> [(String, SpecLocation)] {
-        var copy = reader
-        return try copy.locatedStrings("packages")
     }
 
     /// The project name of a pip requirement, normalised (PEP 503): `Foo_Bar>=1` → `foo-bar`.
