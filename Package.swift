@@ -18,6 +18,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
+        .package(url: "https://github.com/hummingbird-project/swift-mustache", from: "2.1.1"),
     ],
     targets: [
         // C libraries, linked from the system (see scripts/install-deps.sh).
@@ -36,8 +37,16 @@ let package = Package(
         .target(name: "Layers", dependencies: ["OCI", "CArchive", "CZlib", "CZstd"], swiftSettings: strict),
         // Component trees: Debian packages unpacked with a dpkg database, wheels installed into a venv.
         .target(name: "Rootfs", dependencies: ["OCI", "Layers", "ImageModel", "CArchive"], swiftSettings: strict),
-        // Orchestration: pack directory trees into images, verify images.
-        .target(name: "ImageGen", dependencies: ["OCI", "Layers", "ImageModel", "Artifacts", "Rootfs"], swiftSettings: strict),
+        // The Mustache templates of Templates/ (Dockerfiles), compiled into the binary.
+        .target(
+            name: "Templates", path: "Templates", exclude: ["README.md"],
+            resources: [.embedInCode("Dockerfile.runtime.mustache"), .embedInCode("Dockerfile.devel.mustache"), .embedInCode("components.mustache")],
+            swiftSettings: strict),
+        // Orchestration: pack directory trees into images, verify images, render Dockerfiles.
+        .target(
+            name: "ImageGen",
+            dependencies: ["OCI", "Layers", "ImageModel", "Artifacts", "Rootfs", "Templates", .product(name: "Mustache", package: "swift-mustache")],
+            swiftSettings: strict),
         // The thin command-line front end.
         .executableTarget(
             name: "imagegen",

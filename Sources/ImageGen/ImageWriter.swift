@@ -71,7 +71,9 @@ struct ImageWriter {
         return result
     }
 
-    /// Moves the finished staging directory to `path`, replacing what was there.
+    /// Moves the finished staging directory to `path`, replacing what was there — except the
+    /// Dockerfile and its context that `imagegen dockerfile` wrote beside the layout, which are
+    /// carried over.
     static func replace(_ path: String, with staged: String) throws {
         let fm = FileManager.default
         var isDirectory: ObjCBool = false
@@ -85,6 +87,9 @@ struct ImageWriter {
             try fm.moveItem(atPath: staged, toPath: path)
         } catch {
             throw ImageGenError.output(path: path, reason: "cannot move the finished layout into place: \(error.localizedDescription)")
+        }
+        for name in DockerfileContextWriter.ownedNames where fm.fileExists(atPath: "\(staged).old/\(name)") {
+            try? fm.moveItem(atPath: "\(staged).old/\(name)", toPath: "\(path)/\(name)")
         }
         try? fm.removeItem(atPath: staged + ".old")
     }

@@ -33,12 +33,7 @@ struct LayerPlan {
             }
             return path
         }
-        let python: PythonVersion? = try spec.python.map { python in
-            // The venv's pyvenv.cfg names the full version: the locked python3.X deb's upstream part.
-            let deb = lock.debs.first { $0.name == python.version.debianPackage }
-            let upstream = deb.map { String($0.version.split(separator: "-").first ?? "") } ?? "\(python.version.majorMinor)"
-            return try PythonVersion(parsing: upstream.split(separator: "+").first.map(String.init) ?? upstream)
-        }
+        let python = try ImageMetadata.venvPython(spec: spec, lock: lock)
 
         var lowerDebs: [String] = []
         for kind in ComponentKind.allCases where kind != .driver && kind != .config {
@@ -122,24 +117,9 @@ struct LayerPlan {
     /// Manifest annotations.
     var annotations: [String: String] { labels }
 
-    /// Labels (and manifest annotations): OCI's, then imagegen's versions.
+    /// Labels (and manifest annotations): see ``ImageMetadata/labels(image:lock:buildTime:revision:sourceURL:)``.
     var labels: [String: String] {
-        let spec = image.spec
-        var labels = spec.config.labels
-        labels["org.opencontainers.image.created"] = options.buildTime.rfc3339
-        labels["org.opencontainers.image.version"] = spec.torch.map { "\($0.version)" } ?? spec.name
-        labels["org.opencontainers.image.base.name"] = "\(spec.base.distribution):\(spec.base.release)"
-        if let description = spec.description { labels["org.opencontainers.image.description"] = description }
-        if let revision = options.revision { labels["org.opencontainers.image.revision"] = revision }
-        if let source = options.sourceURL { labels["org.opencontainers.image.source"] = source }
-        labels["io.imagegen.image"] = spec.name
-        if let torch = spec.torch { labels["io.imagegen.torch.version"] = "\(torch.version)" }
-        if let cuda = spec.cuda { labels["io.imagegen.cuda.version"] = "\(cuda.version)"; labels["io.imagegen.cuda.flavour"] = cuda.flavour.rawValue }
-        if let cudnn = spec.cudnn { labels["io.imagegen.cudnn.version"] = "\(cudnn.version)" }
-        if let nccl = spec.nccl { labels["io.imagegen.nccl.version"] = "\(nccl.version)" }
-        if let python = spec.python { labels["io.imagegen.python.version"] = "\(python.version)" }
-        labels["io.imagegen.lock.spec-digest"] = lock.specDigest.description
-        return labels
+        ImageMetadata.labels(image: image, lock: lock, buildTime: options.buildTime, revision: options.revision, sourceURL: options.sourceURL)
     }
 
     /// The image configuration for the packed layers.
@@ -147,7 +127,7 @@ struct LayerPlan {
         let spec = image.spec
         var config = ContainerConfig()
         config.env = image.environment.map { "\($0.key)=\($0.value)" }.sorted()
-        config.entrypoint = spec.config.entrypoint ?? ["/usr/local/bin/imagegen-entrypoint"]
+        config.entrypoint = ImageMetadata.entrypoint(spec)
         config.cmd = spec.config.cmd
         config.workingDir = spec.config.workdir
         config.user = spec.config.user.map(\.name)

@@ -49,26 +49,30 @@ public struct VenvSkeleton: Hashable, Sendable {
         return text
     }
 
+    /// The directories of the skeleton (relative to the root), parents implied.
+    public var directories: [String] { [layout.bin, layout.include, layout.sitePackages] }
+
+    /// The skeleton's symbolic links: (path relative to the root, target).
+    public var links: [(path: String, target: String)] {
+        [
+            ("\(layout.bin)/\(layout.pythonName)", layout.systemInterpreter),
+            ("\(layout.bin)/python3", layout.pythonName),
+            ("\(layout.bin)/python", layout.pythonName),
+            // venv makes it on 64-bit POSIX systems other than macOS.
+            ("\(VenvLayout.prefix)/lib64", "lib"),
+        ]
+    }
+
     /// Writes the skeleton into the tree at `root` (an existing directory). Fails, writing
     /// nothing, if any of its files or links is already there.
     public func write(into root: String) throws {
-        let layout = layout
         let writer = try VenvTreeWriter(root: root)
         do {
-            try writer.makeDirectory(layout.bin)
-            try writer.makeDirectory(layout.include)
-            try writer.makeDirectory(layout.sitePackages)
+            for directory in directories { try writer.makeDirectory(directory) }
             let configuration = "\(VenvLayout.prefix)/pyvenv.cfg"
             guard try writer.writeFile(configuration, Array(self.configuration.utf8), mode: 0o644) else {
                 throw RootfsError.io(path: writer.full(configuration), reason: "already exists; the venv skeleton goes into a fresh tree")
             }
-            let links = [
-                ("\(layout.bin)/\(layout.pythonName)", layout.systemInterpreter),
-                ("\(layout.bin)/python3", layout.pythonName),
-                ("\(layout.bin)/python", layout.pythonName),
-                // venv makes it on 64-bit POSIX systems other than macOS.
-                ("\(VenvLayout.prefix)/lib64", "lib"),
-            ]
             for (path, target) in links where try !writer.symlink(path, target: target) {
                 throw RootfsError.io(path: writer.full(path), reason: "already exists; the venv skeleton goes into a fresh tree")
             }

@@ -17,6 +17,7 @@ struct ImageGenCommand: AsyncParsableCommand {
         version: ImageGenVersion.current,
         subcommands: [
             BuildCommand.self, LockCommand.self, GraphCommand.self, ExplainCommand.self, CheckHostCommand.self, PackCommand.self, VerifyCommand.self,
+            DockerfileCommand.self, BakeCommand.self,
         ]
     )
 }

@@ -146,9 +146,9 @@ struct BuildTests {
     }
 
     /// `umoci unpack` of `layout:tiny` into `bundle` (rootless when not root); the rootfs path.
-    static func unpack(_ layout: String, into bundle: String) throws -> String {
+    static func unpack(_ layout: String, into bundle: String, tag: String = "tiny") throws -> String {
         let rootless = getuid() == 0 ? [] : ["--rootless"]
-        let result = try run("umoci", ["unpack"] + rootless + ["--image", "\(layout):tiny", bundle])
+        let result = try run("umoci", ["unpack"] + rootless + ["--image", "\(layout):\(tag)", bundle])
         guard result.status == 0 else { throw FixtureError(message: "umoci unpack: \(result.stderr)") }
         return "\(bundle)/rootfs"
     }

@@ -48,3 +48,19 @@ extension WheelIndexFixture {
             f.write(page.replace(old_digest, new_digest))
         """#
 }
+
+extension WheelIndexFixture {
+    /// Adds a wheel file made elsewhere (Debian's `pip` wheel, say) to the index as project
+    /// `project`: copied into `files/` and linked, with its SHA-256, from its page.
+    public func addWheelFile(_ path: String, project: String) throws {
+        let name = URL(fileURLWithPath: path).lastPathComponent
+        try FileManager.default.copyItem(atPath: path, toPath: "\(root)/files/\(name)")
+        let digest = try expected(name).sha256.replacingOccurrences(of: "sha256:", with: "")
+        try writeFile(
+            "\(root)/simple/\(project)/index.html",
+            "<!DOCTYPE html><html><body>\n<a href=\"../../files/\(name)#sha256=\(digest)\">\(name)</a><br>\n</body></html>\n")
+        let index = "\(root)/simple/index.html"
+        let page = try String(contentsOfFile: index, encoding: .utf8)
+        try writeFile(index, page.replacingOccurrences(of: "</body>", with: "<a href=\"\(project)/\">\(project)</a><br>\n</body>"))
+    }
+}

@@ -1,0 +1,45 @@
+import ImageModel
+import OCI
+
+/// What an image declares besides its layers — labels, the entrypoint — computed once for both
+/// ways of making it: imagegen's own OCI build (``LayerPlan``) and the Dockerfile that
+/// ``DockerfileModel`` renders, so that the two agree.
+enum ImageMetadata {
+    /// Where the config layer puts the entrypoint script.
+    static let entrypointPath = "/usr/local/bin/imagegen-entrypoint"
+
+    /// The entrypoint: the spec's, or imagegen's script.
+    static func entrypoint(_ spec: ImageSpec) -> [String] {
+        spec.config.entrypoint ?? [entrypointPath]
+    }
+
+    /// Labels (and manifest annotations): the spec's, OCI's, then imagegen's versions.
+    static func labels(image: ResolvedImage, lock: Lockfile, buildTime: BuildTime, revision: String?, sourceURL: String?) -> [String: String] {
+        let spec = image.spec
+        var labels = spec.config.labels
+        labels["org.opencontainers.image.created"] = buildTime.rfc3339
+        labels["org.opencontainers.image.version"] = spec.torch.map { "\($0.version)" } ?? spec.name
+        labels["org.opencontainers.image.base.name"] = "\(spec.base.distribution):\(spec.base.release)"
+        if let description = spec.description { labels["org.opencontainers.image.description"] = description }
+        if let revision { labels["org.opencontainers.image.revision"] = revision }
+        if let sourceURL { labels["org.opencontainers.image.source"] = sourceURL }
+        labels["io.imagegen.image"] = spec.name
+        if let torch = spec.torch { labels["io.imagegen.torch.version"] = "\(torch.version)" }
+        if let cuda = spec.cuda { labels["io.imagegen.cuda.version"] = "\(cuda.version)"; labels["io.imagegen.cuda.flavour"] = cuda.flavour.rawValue }
+        if let cudnn = spec.cudnn { labels["io.imagegen.cudnn.version"] = "\(cudnn.version)" }
+        if let nccl = spec.nccl { labels["io.imagegen.nccl.version"] = "\(nccl.version)" }
+        if let python = spec.python { labels["io.imagegen.python.version"] = "\(python.version)" }
+        labels["io.imagegen.lock.spec-digest"] = lock.specDigest.description
+        return labels
+    }
+
+    /// The interpreter the venv records in `pyvenv.cfg`: the full version, the upstream part of
+    /// the locked `python3.X` deb (`3.11.2-6+deb12u6` → `3.11.2`); nil without Python.
+    static func venvPython(spec: ImageSpec, lock: Lockfile) throws -> PythonVersion? {
+        try spec.python.map { python in
+            let deb = lock.debs.first { $0.name == python.version.debianPackage }
+            let upstream = deb.map { String($0.version.split(separator: "-").first ?? "") } ?? "\(python.version.majorMinor)"
+            return try PythonVersion(parsing: upstream.split(separator: "+").first.map(String.init) ?? upstream)
+        }
+    }
+}
