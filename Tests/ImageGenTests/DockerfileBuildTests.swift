@@ -69,8 +69,10 @@ struct DockerfileBuildTests {
 
     @Test("buildah bud of the rendered Dockerfile: same env, labels, workdir, entrypoint, ports, debs and wheels")
     func buildahBuild() async throws {
-        let scratch = try ScratchDirectory("imagegen-dockerfile-build")
-        let root = scratch.path
+        // buildah names containers after the base's path: lowercase letters only, one slash each.
+        let root = "/tmp/imagegen-dockerfile-build-\(UUID().uuidString.lowercased())"
+        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: root) }
         let repository = try HostDebianRepository(
             at: "\(root)/repo", hostPackages: ["base-files", "base-passwd", "ca-certificates", "python3.11", "python3.11-venv"] + Self.basePackages,
             madeUp: [])

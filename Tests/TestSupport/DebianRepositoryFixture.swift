@@ -75,7 +75,7 @@ public struct DebianRepositoryFixture: Sendable {
             try FileManager.default.createDirectory(atPath: "\(root)/pool", withIntermediateDirectories: true)
             try FixtureError.check(run("dpkg-deb", ["--root-owner-group", "--build", tree, "\(root)/pool/\(package.fileName)"]))
         }
-        try FileManager.default.removeItem(atPath: "\(root)/build")
+        if FileManager.default.fileExists(atPath: "\(root)/build") { try FileManager.default.removeItem(atPath: "\(root)/build") }
 
         var index = try FixtureError.check(run("apt-ftparchive", ["packages", "pool"], directory: root))
         if withoutSHA256 {

@@ -203,6 +203,7 @@ public struct HostDebianRepository: Sendable {
         guard clash.isEmpty else { throw FixtureError(message: "both repacked and made up: \(clash.sorted())") }
         // The made-up packages and an index of them; the repacked ones join the pool, and the
         // index is made again over all of them.
+        try FileManager.default.createDirectory(atPath: "\(root)/pool", withIntermediateDirectories: true)
         _ = try DebianRepositoryFixture(at: root, packages: madeUp)
         for package in repacked { try HostPackageRepacker.repack(package, into: "\(root)/pool") }
         try writeFile("\(root)/Packages", try FixtureError.check(run("apt-ftparchive", ["packages", "pool"], directory: root)))
