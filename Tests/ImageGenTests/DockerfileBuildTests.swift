@@ -148,6 +148,23 @@ struct DockerfileBuildTests {
         #expect(theirWheels == (try Self.distInfos("\(ourRoot)/\(sitePackages)")))
         #expect(theirWheels.count == lock.wheels.count)
 
+        // `imagegen bake` over both specs, from the warm cache: contexts and a JSON bake file.
+        let bake = try run(imagegenBinary, [
+            "bake", "dock", "dock-base", "--json", "--out", "\(root)/bake", "--images", images, "--cache", "\(root)/cache", "--offline",
+            "--repository", "registry.invalid/dock",
+        ])
+        #expect(bake.status == 0, "\(bake.stderr)")
+        let bakeFile = try JSONSerialization.jsonObject(with: Data(try FileReader.readAll(path: "\(root)/bake/docker-bake.json", limit: 1 << 20)))
+        let targets = try #require((bakeFile as? [String: Any])?["target"] as? [String: [String: Any]])
+        #expect(Set(targets.keys) == ["dock", "dock-base"])
+        #expect(targets["dock"]?["tags"] as? [String] == ["${REPOSITORY}:dock"])
+        #expect(FileManager.default.fileExists(atPath: "\(root)/bake/dock/imagegen/\(pip)"))
+        #expect(FileManager.default.fileExists(atPath: "\(root)/bake/dock-base/Dockerfile"))
+        let missing = try run(imagegenBinary, ["bake", "dock", "nosuch", "--out", "\(root)/bake2", "--images", images, "--offline"])
+        #expect(missing.status != 0)
+        #expect(missing.stderr.contains("nosuch"), "\(missing.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: "\(root)/bake2/docker-bake.hcl"))
+
         // The console script runs in buildah's image.
         let script = try run("buildah", buildah + ["from", "--name", "dock-run", "localhost/dock:buildah"])
         try #require(script.status == 0, "\(script.stderr)")
