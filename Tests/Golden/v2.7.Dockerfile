@@ -1,4 +1,3 @@
-# syntax=docker/dockerfile:1
 # v2.7: PyTorch 2.7.0 / CUDA 12.6 / cuDNN 9 / NCCL 2.26 / Python 3.11 on Debian bookworm
 #
 # Rendered by imagegen 0.1.0 from Images/v2.7.lock.json

@@ -148,6 +148,22 @@ struct DockerfileTests {
         #expect(unknown.stderr.contains("nosuch"))
     }
 
+    @Test("a non-root user: group and user made with the spec's ids, the workdir theirs, USER set")
+    func nonRootUser() throws {
+        let scratch = try ScratchDirectory()
+        let spec = try String(contentsOfFile: "\(packageRoot)/Images/v2.7.yaml", encoding: .utf8)
+        try writeFile("\(scratch.path)/v2.7.yaml", spec.replacingOccurrences(of: "  # user: {name: dev, uid: 1000}", with: "  user: {name: dev, uid: 1001, gid: 1002}"))
+        let image = try ImageResolver(catalog: try Catalog.builtin()).resolve(try SpecLoader(directory: scratch.path).load("v2.7"))
+        let lock = try Lockfile.load(path: "\(packageRoot)/Images/v2.7.lock.json")
+        let model = try DockerfileModel(
+            image: image, lock: lock, lockPath: "Images/v2.7.lock.json", lockSHA256: Digest.of([UInt8]()), base: nil,
+            buildTime: BuildTime(seconds: 0), revision: nil, imagegenVersion: "test")
+        let text = try DockerfileRenderer.render(model)
+        #expect(text.contains("    groupadd --gid 1002 dev; \\\n    useradd --uid 1001 --gid 1002 --create-home --shell /bin/bash dev; \\\n"))
+        #expect(text.contains("    mkdir -p /workspace; \\\n    chown 1001:1002 /workspace; \\\n"))
+        #expect(text.contains("\nWORKDIR /workspace\nUSER dev\nENV \\\n"))
+    }
+
     @Test("the bake file names every variant with its tags, in JSON that parses and in HCL")
     func bakeFile() throws {
         let generator = try Self.generator()
