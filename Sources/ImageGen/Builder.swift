@@ -36,6 +36,11 @@ public struct Builder: Sendable {
         public var compression: Compression = .gzip
         /// Threads for compression.
         public var threads = ProcessInfo.processInfo.activeProcessorCount
+        /// Carry the wheels' deflate streams into gzip layers as they are (false: `--recompress`).
+        public var reuseDeflateStreams = true
+        /// How many layers are made and packed at once (bounded for memory: each holds its
+        /// compressor's blocks, and a zstd layer its workers' windows).
+        public var parallelLayers = 2
         /// The fixed build time.
         public var buildTime = BuildTime(seconds: 0)
         /// The source revision for `org.opencontainers.image.revision`, when known.
@@ -124,21 +129,17 @@ public struct Builder: Sendable {
         // 2. One layer per component, from the layer cache when its inputs did not change.
         let layerCache = try LayerCache(directory: "\(options.cacheDirectory)/layers")
         let plan = try LayerPlan(image: image, lock: lock, files: fetched.paths, options: options)
-        var packed: [(LayerPlan.Step, PackedLayer, Bool)] = []
-        for step in plan.steps {
+        var hits: [Int: PackedLayer] = [:]
+        for (index, step) in plan.steps.enumerated() {
             if let hit = layerCache.lookup(step.key) {
                 progress("layer \(step.component.rawValue): reused \(hit.descriptor.digest.short)")
-                packed.append((step, hit, true))
-                continue
+                hits[index] = hit
             }
-            let started = ContinuousClock.now
-            let layer = try buildLayer(step, into: layerCache)
-            try layerCache.record(step.key, layer)
-            let seconds = (ContinuousClock.now - started).components.seconds
-            progress(
-                "layer \(step.component.rawValue): \(layer.entryCount) entries, \(ByteCount.text(layer.uncompressedSize)) → "
-                    + "\(ByteCount.text(layer.descriptor.size)) \(layer.descriptor.digest.short) (\(seconds)s)")
-            packed.append((step, layer, false))
+        }
+        let made = try packMissing(plan.steps.indices.filter { hits[$0] == nil }.map { (index: $0, step: plan.steps[$0]) }, cache: layerCache)
+        let packed: [(LayerPlan.Step, PackedLayer, Bool)] = plan.steps.enumerated().map { index, step in
+            if let hit = hits[index] { return (step, hit, true) }
+            return (step, made[index]!, false)  // packMissing returns every index it was given, or throws
         }
 
         // 3. The image.
@@ -163,22 +164,83 @@ public struct Builder: Sendable {
             manifest: result.manifest.digest, layout: output, archive: output + ".tar", fetched: fetched.fetchedCount)
     }
 
+    /// Makes and packs the layers the cache lacks, up to `parallelLayers` at once. Each layer is
+    /// made from its own inputs only, so the order they finish in changes nothing.
+    private func packMissing(_ missing: [(index: Int, step: LayerPlan.Step)], cache: LayerCache) throws -> [Int: PackedLayer] {
+        guard !missing.isEmpty else { return [:] }
+        let width = max(1, min(options.parallelLayers, missing.count))
+        let results = Mutex<[Int: Result<PackedLayer, any Error>]>([:])
+        let next = Mutex(0)
+        let bar = Mutex<Int?>(nil)
+        let progress = self.progress
+        // `width` workers take the next missing layer in plan order until none is left.
+        DispatchQueue.concurrentPerform(iterations: width) { _ in
+            while true {
+                let position = next.withLock { value -> Int in
+                    defer { value += 1 }
+                    return value
+                }
+                guard position < missing.count else { return }
+                if results.withLock({ $0.values.contains { if case .failure = $0 { true } else { false } } }) { return }
+                let (index, step) = missing[position]
+                let started = ContinuousClock.now
+                // One progress bar at a time: the first layer to start draws it, the next takes it over when it ends.
+                let drawsBar = bar.withLock { owner -> Bool in
+                    guard owner == nil else { return false }
+                    owner = index
+                    return true
+                }
+                let outcome = Result<PackedLayer, any Error> {
+                    let layer = try buildLayer(step, into: cache, drawsBar: drawsBar)
+                    try cache.record(step.key, layer)
+                    return layer
+                }
+                if drawsBar { bar.withLock { $0 = nil } }
+                if case .success(let layer) = outcome {
+                    let seconds = (ContinuousClock.now - started).components.seconds
+                    progress(
+                        "layer \(step.component.rawValue): \(layer.entryCount) entries, \(ByteCount.text(layer.uncompressedSize)) → "
+                            + "\(ByteCount.text(layer.descriptor.size)) \(layer.descriptor.digest.short) (\(seconds)s)")
+                }
+                results.withLock { $0[index] = outcome }
+            }
+        }
+        return try results.withLock { all in
+            // The first failure in plan order is the one reported.
+            try Dictionary(uniqueKeysWithValues: all.sorted { $0.key < $1.key }.map { ($0.key, try $0.value.get()) })
+        }
+    }
+
     /// Makes a step's tree in a scratch directory, packs it into the layer cache, removes the tree.
-    func buildLayer(_ step: LayerPlan.Step, into cache: LayerCache) throws -> PackedLayer {
+    func buildLayer(_ step: LayerPlan.Step, into cache: LayerCache, drawsBar: Bool = true) throws -> PackedLayer {
         let work = "\(options.cacheDirectory)/work/\(step.key.encoded)-\(getpid())"
         try? FileManager.default.removeItem(atPath: work)
         defer { try? FileManager.default.removeItem(atPath: work) }
         let root = "\(work)/root"
         try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
-        try step.makeTree(root)
-        let entries = try DirectoryTree.entries(root: root, ownership: .preserve, mtime: options.buildTime.seconds)
-        guard options.progressBars else {
-            return try LayerPacker.pack(entries, into: cache.blobs, compression: options.compression, threads: options.threads)
+        let sources = try step.makeTree(root)
+        var entries = try DirectoryTree.entries(root: root, ownership: .preserve, mtime: options.buildTime.seconds)
+        // A file whose bytes are a wheel's deflated member takes its content from that stream
+        // (its length, inflated size and CRC-32 are checked while it is packed).
+        for index in entries.indices where entries[index].header.kind == .regular {
+            if let source = sources[entries[index].header.path], case .file = entries[index].content {
+                entries[index].content = .deflated(source)
+            }
+        }
+        let reuse = options.reuseDeflateStreams
+        // zstd's workers hold large windows: layers packed side by side share the workers of one
+        // layer (zstd's output does not depend on their number).
+        let threads = options.compression.kind == .zstd
+            ? min(options.threads, max(1, ZstdCompressor.maxWorkers / max(1, options.parallelLayers))) : options.threads
+        guard options.progressBars, drawsBar else {
+            return try LayerPacker.pack(entries, into: cache.blobs, compression: options.compression, threads: threads, reuseDeflateStreams: reuse)
         }
         // The tar is about the content plus a header per entry: enough for a bar.
         let total = max(1, entries.reduce(Int64(0)) { $0 + $1.header.size + 512 })
         let name = step.component.rawValue
-        let layer = try LayerPacker.pack(entries, into: cache.blobs, compression: options.compression, threads: options.threads) { done in
+        let layer = try LayerPacker.pack(
+            entries, into: cache.blobs, compression: options.compression, threads: threads, reuseDeflateStreams: reuse
+        ) { done in
             let fraction = min(1, Double(done) / Double(total))
             let filled = Int(fraction * 30)
             let bar = String(repeating: "#", count: filled) + String(repeating: ".", count: 30 - filled)

@@ -29,10 +29,16 @@ enum ComponentTrees {
         try VenvSkeleton(python: python).write(into: root)
     }
 
-    /// Installs wheels into the venv of a component's tree.
-    static func installWheels(_ wheels: [String], into root: String, python: PythonVersion) throws {
+    /// Installs wheels into the venv of a component's tree; returns the installed files whose
+    /// bytes are a deflated member of their wheel, with where that stream is.
+    static func installWheels(_ wheels: [String], into root: String, python: PythonVersion) throws -> [String: DeflatedSource] {
         let installer = WheelInstaller(python: python)
-        for wheel in wheels { _ = try installer.install(wheel: wheel, into: root) }
+        var sources: [String: DeflatedSource] = [:]
+        for wheel in wheels {
+            // A file two wheels install byte for byte keeps the first one's stream.
+            sources.merge(try installer.install(wheel: wheel, into: root).deflatedSources) { first, _ in first }
+        }
+        return sources
     }
 
     /// Lists the NVIDIA library folders of a component's tree under /etc/ld.so.conf.d.

@@ -58,6 +58,8 @@ public struct ImagePacker: Sendable {
         public var buildTime = BuildTime(seconds: 0)
         /// Ownership of the entries.
         public var ownership: DirectoryTree.Ownership = .root
+        /// Carry a zip input's deflate streams into gzip layers as they are (false: `--recompress`).
+        public var reuseDeflateStreams = true
 
         /// Options with defaults.
         public init(inputs: [String], output: String) {
@@ -119,32 +121,46 @@ public struct ImagePacker: Sendable {
         return try writer.finish(layout: layout, layers: layers, configuration: configuration)
     }
 
-    /// Turns each input into a directory: directories as they are, archives unpacked.
-    private func prepareInputs(staging: String) throws -> [String] {
+    /// A layer's input once prepared.
+    private enum Input {
+        /// A directory tree.
+        case tree(String)
+        /// A zip file, read in place.
+        case zip(String)
+    }
+
+    /// Turns each input into a directory or a zip: directories as they are, zip files (wheels)
+    /// read in place, other archives unpacked.
+    private func prepareInputs(staging: String) throws -> [Input] {
         try options.inputs.enumerated().map { index, input in
             var isDirectory: ObjCBool = false
             guard FileManager.default.fileExists(atPath: input, isDirectory: &isDirectory) else {
                 throw ImageGenError.invalidInput(path: input, reason: "no such file or directory")
             }
-            if isDirectory.boolValue { return input }
+            if isDirectory.boolValue { return .tree(input) }
+            if ZipEntries.isZip(input) { return .zip(input) }
             let tree = "\(staging)/input-\(index)"
             try FileManager.default.createDirectory(atPath: tree, withIntermediateDirectories: true)
             progress("unpacking \(input)")
             try ArchiveExtractor(path: input).extract(into: tree)
-            return tree
+            return .tree(tree)
         }
     }
 
     /// Packs every tree into a layer, several at once, each with its own compressor.
-    private func packLayers(trees: [String], into layout: LayoutWriter) throws -> [PackedLayer] {
+    private func packLayers(trees: [Input], into layout: LayoutWriter) throws -> [PackedLayer] {
         let o = options
         let results = Mutex<[Int: Swift.Result<PackedLayer, any Error>]>([:])
         let started = ContinuousClock.now
         let progress = self.progress
         DispatchQueue.concurrentPerform(iterations: trees.count) { index in
             let outcome = Swift.Result<PackedLayer, any Error> {
-                let entries = try DirectoryTree.entries(root: trees[index], ownership: o.ownership, mtime: o.buildTime.seconds)
-                return try LayerPacker.pack(entries, into: layout, compression: o.compression, threads: o.threads)
+                let entries = switch trees[index] {
+                case .tree(let root): try DirectoryTree.entries(root: root, ownership: o.ownership, mtime: o.buildTime.seconds)
+                case .zip(let zip): try ZipEntries.entries(zip: zip, mtime: o.buildTime.seconds)
+                }
+                return try LayerPacker.pack(
+                    entries, into: layout, compression: o.compression, threads: o.threads, reuseDeflateStreams: o.reuseDeflateStreams)
             }
             if case .success(let layer) = outcome {
                 let seconds = (ContinuousClock.now - started).components.seconds

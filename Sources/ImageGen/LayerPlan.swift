@@ -14,7 +14,9 @@ struct LayerPlan {
         var component: ComponentKind
         var key: Digest
         var label: String
-        var makeTree: @Sendable (String) throws -> Void
+        /// Makes the tree under the given root; returns the files whose bytes are a wheel's
+        /// deflated member, so a gzip layer can carry those streams as they are.
+        var makeTree: @Sendable (String) throws -> [String: DeflatedSource]
     }
 
     var steps: [Step] = []
@@ -46,21 +48,26 @@ struct LayerPlan {
             // A deb layer's dpkg status lists the packages below it too: their hashes are inputs.
             let lower = Set(ComponentKind.allCases.filter { $0 < kind }.map(\.rawValue))
             let lowerHashes = debs.isEmpty ? [] : lock.debs.filter { lower.contains($0.component) }.map(\.sha256.description)
-            let keyParts = [Builder.recipeVersion, kind.rawValue, python.map { "\($0)" } ?? "-", options.compression.description,
+            // Reused deflate streams give other blob bytes than recompression (the same diff_id).
+            let encoding = options.compression.kind == .gzip && !wheels.isEmpty
+                ? (options.reuseDeflateStreams ? "+reuse-\(LayerPacker.reuseRule)" : "+recompress") : ""
+            let keyParts = [Builder.recipeVersion, kind.rawValue, python.map { "\($0)" } ?? "-", options.compression.description + encoding,
                             "\(options.buildTime.seconds)", "debs:"] + debHashes + ["lower:"] + lowerHashes + ["wheels:"] + wheelHashes
             let key = Digest.of(Array(keyParts.joined(separator: "\n").utf8))
             let component = kind
             steps.append(Step(component: kind, key: key, label: image.graph.node(kind)?.label ?? kind.rawValue) { root in
+                var sources: [String: DeflatedSource] = [:]
                 if !debs.isEmpty {
                     try ComponentTrees.unpackDebs(debs, into: root, statusFrom: statusDebs)
                 }
                 if component == .base { try ComponentTrees.baseFixups(root) }
                 if component == .python, let python { try ComponentTrees.venvSkeleton(root, python: python) }
                 if !wheels.isEmpty, let python {
-                    try ComponentTrees.installWheels(wheels, into: root, python: python)
+                    sources = try ComponentTrees.installWheels(wheels, into: root, python: python)
                     try ComponentTrees.ldSoConf(root, component: component.rawValue, python: python)
                 }
                 if component == .tools { try ComponentTrees.toolsFixups(root) }
+                return sources
             })
             lowerDebs += debs
         }
@@ -111,6 +118,7 @@ struct LayerPlan {
         let mtime = options.buildTime.seconds
         steps.append(Step(component: .config, key: configKey, label: "accounts, entrypoint, workdir") { root in
             try ComponentTrees.write(configEntries, into: root, mtime: mtime)
+            return [:]
         })
     }
 

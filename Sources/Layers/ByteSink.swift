@@ -8,6 +8,14 @@ public protocol ByteSink: AnyObject {
     func finish() throws
 }
 
+/// A sink that can take a file's content as the deflate stream that holds it, in place of
+/// its bytes (a gzip layer that reuses deflate streams).
+protocol DeflateStreamSink: ByteSink {
+    /// Takes `source` (which inflates to `size` bytes) as it is, or returns false when the
+    /// caller should inflate it and write the bytes instead.
+    func writeDeflated(_ source: DeflatedSource, size: Int64) throws -> Bool
+}
+
 /// Hashes and counts what passes through, then hands it on.
 final class HashingSink: ByteSink {
     let hasher = DigestHasher(.sha256)
@@ -52,6 +60,14 @@ final class FileSink: ByteSink {
     }
 }
 
+/// Hands bytes on but not the end: several gzip members go into one blob.
+final class UnfinishedSink: ByteSink {
+    private let next: any ByteSink
+    init(next: any ByteSink) { self.next = next }
+    func write(_ bytes: UnsafeRawBufferPointer) throws { try next.write(bytes) }
+    func finish() throws {}
+}
+
 /// Discards bytes (used when only a digest is wanted).
 public final class NullSink: ByteSink {
     /// A sink that keeps nothing.
@@ -71,7 +87,7 @@ public final class MemorySink: ByteSink {
 }
 
 /// Reports how many bytes passed, every 32 MiB, then hands them on.
-final class ProgressSink: ByteSink {
+final class ProgressSink: DeflateStreamSink {
     private let next: any ByteSink
     private let report: (Int64) -> Void
     private var count: Int64 = 0
@@ -84,11 +100,21 @@ final class ProgressSink: ByteSink {
 
     func write(_ bytes: UnsafeRawBufferPointer) throws {
         try next.write(bytes)
-        count += Int64(bytes.count)
+        advance(Int64(bytes.count))
+    }
+
+    private func advance(_ bytes: Int64) {
+        count += bytes
         if count - reported >= 32 << 20 {
             reported = count
             report(count)
         }
+    }
+
+    func writeDeflated(_ source: DeflatedSource, size: Int64) throws -> Bool {
+        guard let reusing = next as? any DeflateStreamSink, try reusing.writeDeflated(source, size: size) else { return false }
+        advance(size)
+        return true
     }
 
     func finish() throws {

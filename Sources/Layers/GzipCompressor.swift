@@ -55,20 +55,26 @@ public final class GzipCompressor: ByteSink {
     public func finish() throws {
         try submit(last: true)
         while !pending.isEmpty { try writeOldest() }
+        try Self.trailer(crc: UInt32(truncatingIfNeeded: crc), size: total).withUnsafeBytes { try output.write($0) }
+        try output.finish()
+    }
+
+    /// The member header: ID1 ID2 CM=deflate FLG=0 MTIME=0 XFL=0 OS=255 (RFC 1952, 2.3).
+    static let header: [UInt8] = [0x1F, 0x8B, 0x08, 0, 0, 0, 0, 0, 0, 0xFF]
+
+    /// The member trailer: CRC-32 and ISIZE (the size modulo 2^32), little-endian.
+    static func trailer(crc: UInt32, size: UInt64) -> [UInt8] {
         var trailer = [UInt8](repeating: 0, count: 8)
         for i in 0..<4 {
             trailer[i] = UInt8(truncatingIfNeeded: crc >> (8 * i))
-            trailer[4 + i] = UInt8(truncatingIfNeeded: total >> (8 * i))
+            trailer[4 + i] = UInt8(truncatingIfNeeded: size >> (8 * i))
         }
-        try trailer.withUnsafeBytes { try output.write($0) }
-        try output.finish()
+        return trailer
     }
 
     private func submit(last: Bool) throws {
         if !headerWritten {
-            // ID1 ID2 CM=deflate FLG=0 MTIME=0 XFL=0 OS=255
-            let header: [UInt8] = [0x1F, 0x8B, 0x08, 0, 0, 0, 0, 0, 0, 0xFF]
-            try header.withUnsafeBytes { try output.write($0) }
+            try Self.header.withUnsafeBytes { try output.write($0) }
             headerWritten = true
         }
         let job = CompressionJob()

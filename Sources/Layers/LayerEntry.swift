@@ -12,6 +12,9 @@ public struct LayerEntry: Sendable {
         case fileRange(path: String, offset: Int64)
         /// Bytes in memory (small generated files).
         case bytes([UInt8])
+        /// A raw deflate stream inside a file (a deflated zip member): inflated into the tar,
+        /// or carried unchanged by a gzip layer that reuses deflate streams.
+        case deflated(DeflatedSource)
     }
 
     /// The tar header; `header.size` is the content's size.

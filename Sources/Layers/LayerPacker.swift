@@ -55,13 +55,32 @@ public struct PackedLayer: Hashable, Sendable {
 /// blob hash → file. Memory is bounded by the compressor's blocks in flight, whatever the
 /// layer's size.
 public enum LayerPacker {
+    /// Names the rule that decides which deflate streams a gzip layer carries as they are; part
+    /// of layer cache keys, so a new rule re-packs the layers it changes.
+    public static let reuseRule = "deflate-min-\(ReusingGzipSink.minimumReusedSize)"
+
     /// Writes `entries` as a layer blob into `layout` and returns its description.
+    ///
+    /// With `reuseDeflateStreams` (the default), a gzip layer carries the deflate streams of
+    /// entries with `.deflated` content as they are (`ReusingGzipSink`); without it, or for
+    /// zstd and uncompressed layers, they are inflated and compressed like any other bytes.
+    /// Both give the same tar, so the same diff_id.
     public static func pack(
         _ entries: [LayerEntry], into layout: LayoutWriter, compression: Compression, threads: Int,
-        progress: ((Int64) -> Void)? = nil
+        reuseDeflateStreams: Bool = true, progress: ((Int64) -> Void)? = nil
     ) throws -> PackedLayer {
         let file = try layout.temporaryBlob()
         let blob = HashingSink(next: FileSink(file: file))
+        if compression.kind == .gzip, reuseDeflateStreams, entries.contains(where: { if case .deflated = $0.content { true } else { false } }) {
+            let tar = ReusingGzipSink(level: compression.level, threads: threads, blob: blob)
+            let count = try LayerWriter.write(entries, to: progress.map { ProgressSink(next: tar, report: $0) } ?? tar)
+            try tar.finish()
+            let digest = blob.hasher.finalize()
+            try layout.adopt(file, digest: digest)
+            return PackedLayer(
+                descriptor: Descriptor(mediaType: compression.kind.mediaType, digest: digest, size: blob.hasher.count),
+                diffID: tar.tar.finalize(), uncompressedSize: tar.tar.count, entryCount: count)
+        }
         let compressor: any ByteSink = switch compression.kind {
         case .none: blob
         case .gzip: GzipCompressor(level: compression.level, threads: threads, output: blob)

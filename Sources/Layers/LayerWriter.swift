@@ -26,6 +26,12 @@ public enum LayerWriter {
                 written = try copy(path: path, offset: nil, size: size, chunk: chunk, to: sink)
             case .fileRange(let path, let offset):
                 written = try copy(path: path, offset: offset, size: size, chunk: chunk, to: sink)
+            case .deflated(let source):
+                if let reusing = sink as? any DeflateStreamSink, try reusing.writeDeflated(source, size: size) {
+                    written = size
+                } else {
+                    written = try source.inflate(size: size) { try sink.write($0) }
+                }
             }
             guard written == size else {
                 throw LayerError.fileChanged(path: entry.header.path, expected: size, got: written)
@@ -81,9 +87,11 @@ public enum LayerWriter {
         do { reader = try FileReader(path: path) } catch { throw LayerError.io(path: path, reason: "\(error)") }
         var position = offset
         var total: Int64 = 0
-        // Read one byte past the expected size, to notice a file that grew.
-        while total <= size {
-            let want = Int(min(Int64(chunk.count), size - total + 1))
+        // Read one byte past the expected size, to notice a file that grew (a range of a
+        // larger file ends where its size says).
+        let slack: Int64 = offset == nil ? 1 : 0
+        while total < size + slack {
+            let want = Int(min(Int64(chunk.count), size - total + slack))
             let n = try reader.read(into: UnsafeMutableRawBufferPointer(rebasing: chunk[0..<want]), at: position)
             if n == 0 { break }
             let keep = Int(min(Int64(n), size - total))

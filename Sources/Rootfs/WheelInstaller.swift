@@ -5,6 +5,7 @@ import Glibc
 import Darwin
 #endif
 import ImageModel
+import Layers
 import OCI
 
 /// A wheel installed into a tree.
@@ -19,6 +20,10 @@ public struct InstalledWheel: Hashable, Sendable {
     /// members, launchers, `INSTALLER` and `RECORD`. A file that an earlier wheel had already
     /// installed byte for byte (a namespace package's `__init__.py`) is listed by both.
     public var files: [String]
+    /// The files this wheel wrote whose bytes are exactly a deflated member of the wheel, by
+    /// tree-relative path: a gzip layer can carry those streams as they are
+    /// (`LayerEntry.Content.deflated`). Scripts whose first line was rewritten are not here.
+    public var deflatedSources: [String: DeflatedSource] = [:]
 }
 
 /// Installs wheels into the venv of a component tree, as pip would into `/opt/venv`, following
@@ -57,9 +62,11 @@ public struct WheelInstaller: Sendable {
         let plan = try WheelPlan(scan: scan, layout: layout, wheel: wheelName)
         let writer = try VenvTreeWriter(root: root)
         do {
-            let files = try Installation(plan: plan, layout: layout, writer: writer, wheel: wheelName).run(path: wheel)
+            var installation = Installation(plan: plan, layout: layout, writer: writer, wheel: wheelName)
+            let files = try installation.run(path: wheel)
             return InstalledWheel(
-                name: plan.name, version: plan.version, distInfo: "\(layout.sitePackages)/\(plan.distInfo)", files: files)
+                name: plan.name, version: plan.version, distInfo: "\(layout.sitePackages)/\(plan.distInfo)", files: files,
+                deflatedSources: installation.deflatedSources)
         } catch {
             writer.rollback()
             throw error
@@ -250,6 +257,10 @@ struct Installation {
     private var rows: [WheelRecord.Row] = []
     /// Files installed, tree-relative.
     private var files: [String] = []
+    /// Installed files that are a deflated member's bytes exactly, with where that stream is.
+    private(set) var deflatedSources: [String: DeflatedSource] = [:]
+    /// The zip's own directory (offsets, compressed sizes, CRCs) and a reader for local headers.
+    private var zip: (directory: [String: ZipDirectory.Member], reader: FileReader, zip: ZipDirectory)?
 
     init(plan: WheelPlan, layout: VenvLayout, writer: VenvTreeWriter, wheel: String) {
         self.plan = plan
@@ -258,8 +269,15 @@ struct Installation {
         self.wheel = wheel
     }
 
-    consuming func run(path: String) throws -> [String] {
+    mutating func run(path: String) throws -> [String] {
         let archive = try WheelArchive(path: path, wheel: wheel)
+        do {
+            let directory = try ZipDirectory(path: path)
+            zip = (Dictionary(directory.members.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first }),
+                   try FileReader(path: path), directory)
+        } catch {
+            throw RootfsError.invalidWheel(wheel: wheel, reason: "\(error)")
+        }
         while let member = try archive.next() {
             switch plan.placements[member.name] {
             case .skip: continue
@@ -346,6 +364,11 @@ struct Installation {
         let digest = output.finalize()
         if file == nil { try acceptExisting(target, digest: digest, size: output.count) }
         record(target, digest: digest, size: output.count)
+        // The file's bytes are the member's own (no shebang rewritten): its stream can travel as it is.
+        if file != nil, rewriter == nil, let zip, let entry = zip.directory[member.name], entry.size == size,
+           let source = try zip.zip.deflatedSource(of: entry, reader: zip.reader, origin: "\(wheel): \(member.name)") {
+            deflatedSources[target] = source
+        }
     }
 
     /// Writes a file imagegen makes (a launcher, INSTALLER, RECORD).

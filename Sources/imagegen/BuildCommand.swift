@@ -48,6 +48,9 @@ struct BuildCommand: AsyncParsableCommand {
     @Option(help: "Compression threads (default: all cores).")
     var threads: Int = ProcessInfo.processInfo.activeProcessorCount
 
+    @Flag(help: "Deflate every gzip layer anew instead of carrying the wheels' deflate streams as they are (docs/performance.md).")
+    var recompress = false
+
     @Option(help: "The source revision for org.opencontainers.image.revision (default: $IMAGEGEN_REVISION).")
     var revision: String?
 
@@ -76,6 +79,7 @@ struct BuildCommand: AsyncParsableCommand {
         options.pipCommand = pip.split(separator: " ").map(String.init)
         options.compression = try Compression(compression)
         options.threads = threads
+        options.reuseDeflateStreams = !recompress
         options.buildTime = try BuildTime()
         options.revision = revision ?? ProcessInfo.processInfo.environment["IMAGEGEN_REVISION"]
         options.progressBars = !quiet && isatty(2) == 1

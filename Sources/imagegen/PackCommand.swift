@@ -10,7 +10,9 @@ struct PackCommand: AsyncParsableCommand {
         abstract: "Pack directory trees (or archives) into an OCI image, one layer per input.",
         discussion: """
             Each INPUT becomes one layer, base first. An INPUT is a directory or an archive \
-            file (tar, tar.gz, tar.xz, tar.zst, zip) that is unpacked first. Entries are sorted, \
+            file: a tar (tar.gz, tar.xz, tar.zst) is unpacked first; a zip (a wheel, say) is \
+            read in place, and a gzip layer then carries its deflated members' streams as they \
+            are (--recompress deflates them anew; the tar, so the diff_id, is the same). Entries are sorted, \
             owned by root (unless --preserve-owners), and stamped with SOURCE_DATE_EPOCH (or 0), \
             so the same trees always give the same digests.
 
@@ -72,6 +74,9 @@ struct PackCommand: AsyncParsableCommand {
     @Flag(help: "Keep the files' owners from the host instead of root.")
     var preserveOwners = false
 
+    @Flag(help: "Deflate gzip layers anew instead of carrying a zip input's deflate streams as they are.")
+    var recompress = false
+
     @Flag(name: .shortAndLong, help: "Print the result as JSON on stdout.")
     var json = false
 
@@ -112,6 +117,7 @@ struct PackCommand: AsyncParsableCommand {
         options.platform = try Platform(parsing: platform)
         options.buildTime = try BuildTime()
         options.ownership = preserveOwners ? .preserve : .root
+        options.reuseDeflateStreams = !recompress
         var config = ContainerConfig()
         config.env = env.isEmpty ? nil : env
         config.entrypoint = entrypoint.isEmpty ? nil : entrypoint

@@ -1,0 +1,105 @@
+internal import CZlib
+import OCI
+
+/// A file's content held as a raw deflate stream (RFC 1951) inside another file — a deflated
+/// zip member, typically a wheel's — with the CRC-32 its zip directory declares. The entry's
+/// `header.size` is the uncompressed size.
+///
+/// A gzip layer can carry the stream as it is, as one gzip member of its own (RFC 1952 allows
+/// several members back to back); every other consumer inflates it. Either way the stream is
+/// inflated once and its CRC-32 and size are checked against the directory's.
+public struct DeflatedSource: Hashable, Sendable {
+    /// The file that holds the stream (the zip).
+    public var path: String
+    /// Where the stream starts in it.
+    public var offset: Int64
+    /// The stream's length.
+    public var compressedSize: Int64
+    /// The CRC-32 of the uncompressed bytes, as the zip directory declares it.
+    public var crc32: UInt32
+    /// What the stream is, for messages: "WHEEL: MEMBER".
+    public var origin: String
+
+    /// A stream of `compressedSize` bytes at `offset` in `path`.
+    public init(path: String, offset: Int64, compressedSize: Int64, crc32: UInt32, origin: String) {
+        self.path = path
+        self.offset = offset
+        self.compressedSize = compressedSize
+        self.crc32 = crc32
+        self.origin = origin
+    }
+
+    /// Inflates the stream, handing each compressed chunk to `raw` (as it is read) and each
+    /// inflated chunk to `output`; checks that the stream ends exactly at `compressedSize`,
+    /// inflates to `size` bytes and has the declared CRC-32. Returns the inflated size.
+    @discardableResult
+    func inflate(
+        size: Int64, raw: ((UnsafeRawBufferPointer) throws -> Void)? = nil, output: (UnsafeRawBufferPointer) throws -> Void
+    ) throws -> Int64 {
+        func fail(_ reason: String) -> LayerError { .invalidEntry(path: origin, reason: reason) }
+        let reader: FileReader
+        do { reader = try FileReader(path: path) } catch { throw LayerError.io(path: path, reason: "\(error)") }
+        var stream = z_stream()
+        guard CZlib_inflateInit2(&stream, -15) == Z_OK else { throw LayerError.compression(kind: .gzip, reason: "inflateInit2 failed") }
+        defer { inflateEnd(&stream) }
+        let chunk = 1 << 18
+        let input = UnsafeMutableRawBufferPointer.allocate(byteCount: chunk, alignment: 64)
+        let out = UnsafeMutableRawBufferPointer.allocate(byteCount: chunk, alignment: 64)
+        defer {
+            input.deallocate()
+            out.deallocate()
+        }
+        var crc = CZlib.crc32(0, nil, 0)
+        var produced: Int64 = 0
+        var consumed: Int64 = 0
+        var ended = false
+        while !ended {
+            guard consumed < compressedSize else {
+                throw fail("the deflate stream is cut short: it does not end within its \(compressedSize) compressed bytes")
+            }
+            let want = Int(min(Int64(chunk), compressedSize - consumed))
+            let n = try reader.read(into: UnsafeMutableRawBufferPointer(rebasing: input[0..<want]), at: offset + consumed)
+            guard n > 0 else { throw LayerError.io(path: path, reason: "unexpected end of file in '\(origin)'") }
+            consumed += Int64(n)
+            let piece = UnsafeRawBufferPointer(rebasing: input[0..<n])
+            try raw?(piece)
+            stream.next_in = input.baseAddress!.assumingMemoryBound(to: Bytef.self)
+            stream.avail_in = UInt32(n)
+            var status = Z_OK
+            repeat {
+                stream.next_out = out.baseAddress!.assumingMemoryBound(to: Bytef.self)
+                stream.avail_out = UInt32(chunk)
+                status = CZlib.inflate(&stream, Z_NO_FLUSH)
+                let count = chunk - Int(stream.avail_out)
+                if count > 0 {
+                    produced += Int64(count)
+                    guard produced <= size else { throw fail("inflates to more than the \(size) bytes its zip directory declares") }
+                    crc = CZlib.crc32(crc, out.baseAddress!.assumingMemoryBound(to: Bytef.self), UInt32(count))
+                    try output(UnsafeRawBufferPointer(rebasing: out[0..<count]))
+                }
+                if status == Z_STREAM_END {
+                    ended = true
+                    break
+                }
+                guard status == Z_OK || status == Z_BUF_ERROR else {
+                    let message = stream.msg.map { String(cString: $0) } ?? "zlib error \(status)"
+                    throw fail("not a valid deflate stream: \(message)")
+                }
+            } while stream.avail_out == 0 || (stream.avail_in > 0 && status == Z_OK)
+        }
+        // Bytes after the end would follow the stream into a gzip member and confuse its readers.
+        guard stream.avail_in == 0, consumed == compressedSize else {
+            throw fail("the deflate stream ends \(compressedSize - consumed + Int64(stream.avail_in)) bytes before its declared compressed size")
+        }
+        guard produced == size else { throw fail("inflates to \(produced) bytes, but its zip directory declares \(size)") }
+        guard UInt32(truncatingIfNeeded: crc) == crc32 else {
+            throw fail("CRC-32 \(hex(UInt32(truncatingIfNeeded: crc))) does not match the \(hex(crc32)) its zip directory declares")
+        }
+        return produced
+    }
+
+    private func hex(_ value: UInt32) -> String {
+        let digits = String(value, radix: 16)
+        return String(repeating: "0", count: 8 - digits.count) + digits
+    }
+}
