@@ -365,7 +365,7 @@ struct Installation {
         if file == nil { try acceptExisting(target, digest: digest, size: output.count) }
         record(target, digest: digest, size: output.count)
         // The file's bytes are the member's own (no shebang rewritten): its stream can travel as it is.
-        if file != nil, rewriter == nil, let zip, let entry = zip.directory[member.name], entry.size == size,
+        if file != nil, rewriter?.rewrote != true, let zip, let entry = zip.directory[member.name], entry.size == size,
            let source = try zip.zip.deflatedSource(of: entry, reader: zip.reader, origin: "\(wheel): \(member.name)") {
             deflatedSources[target] = source
         }
@@ -453,6 +453,8 @@ struct ShebangRewriter {
     private let replacement: [UInt8]
     private enum State { case head([UInt8]), skippingLine, passing }
     private var state = State.head([])
+    /// Whether the first line was replaced (else the bytes passed unchanged).
+    private(set) var rewrote = false
 
     init(interpreter: String) { replacement = Array("#!\(interpreter)\n".utf8) }
 
@@ -481,7 +483,9 @@ struct ShebangRewriter {
         switch state {
         case .passing: break
         case .head(let head): try head.withUnsafeBytes { try emit($0) }  // shorter than the marker
-        case .skippingLine: try replacement.withUnsafeBytes { try emit($0) }  // the file was its first line
+        case .skippingLine:
+            rewrote = true
+            try replacement.withUnsafeBytes { try emit($0) }  // the file was its first line
         }
         state = .passing
     }
@@ -489,6 +493,7 @@ struct ShebangRewriter {
     private mutating func skipLine(_ bytes: Slice<UnsafeRawBufferPointer>, emit: (UnsafeRawBufferPointer) throws -> Void) throws {
         guard let newline = bytes.firstIndex(of: UInt8(ascii: "\n")) else { return }
         state = .passing
+        rewrote = true
         try replacement.withUnsafeBytes { try emit($0) }
         try emit(UnsafeRawBufferPointer(rebasing: bytes[(newline + 1)...]))
     }
