@@ -18,12 +18,15 @@ struct BuildCommand: AsyncParsableCommand {
             lists through apt and pip into a content-addressed cache (verifying every SHA-256), \
             builds one layer per component from that component's artifacts alone, reuses every \
             layer whose inputs did not change, and writes the image atomically. Same lock, same \
-            SOURCE_DATE_EPOCH: same image digest.
+            SOURCE_DATE_EPOCH: same image digest. Gzip layers carry the wheels' deflate streams \
+            as they are (one inflate instead of a deflate per byte); --recompress deflates \
+            everything anew (same diff_ids, other blobs).
 
             Examples:
               imagegen build v2.7
               imagegen build v2.7 --offline          # from the cache alone
               imagegen build v2.7 --json > report.json
+              imagegen build v2.7 --recompress       # gzip layers deflated anew, as before
               docker load -i out/v2.7.tar
             """
     )
