@@ -259,7 +259,7 @@ struct BuildTests {
 
     // MARK: Reproducible and incremental
 
-    @Test("the same lock built into another cache and output directory, with one thread, gives the same bytes")
+    @Test("the same lock built into another cache and output directory, with one thread and one layer at a time, gives the same bytes")
     func reproducible() async throws {
         let built = try await Built.shared.value
         let fixtures = try Fixtures.shared.get()
@@ -267,12 +267,26 @@ struct BuildTests {
         let servers = try fixtures.serve()
         var options = try Self.options(images: built.images, cache: scratch("cache"), out: scratch("out"), servers: servers)
         options.threads = 1
+        options.parallelLayers = 1
         let again = try await Builder(options: options).build("tiny")
 
         #expect(again.manifest == built.report.manifest)
         #expect(again.layers.map(\.digest) == built.report.layers.map(\.digest))
         #expect(again.layers.allSatisfy { !$0.reused })
         #expect(FileManager.default.contents(atPath: scratch("out/tiny.tar")) == FileManager.default.contents(atPath: "\(built.out)/tiny.tar"))
+    }
+
+    @Test("--recompress gives the same diff_ids, under other layer cache keys")
+    func recompress() async throws {
+        let built = try await Built.shared.value
+        let fixtures = try Fixtures.shared.get()
+        let scratch = try ScratchDirectory("imagegen-build-recompress")
+        let servers = try fixtures.serve()
+        var options = try Self.options(images: built.images, cache: scratch("cache"), out: scratch("out"), servers: servers)
+        options.reuseDeflateStreams = false
+        let plain = try await Builder(options: options).build("tiny")
+        #expect(plain.layers.map(\.diffID) == built.report.layers.map(\.diffID))
+        #expect(plain.layers.allSatisfy { !$0.reused })
     }
 
     @Test("a rebuild reuses every layer; a new app version re-packs the packages layer alone")
