@@ -19,6 +19,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
         .package(url: "https://github.com/hummingbird-project/swift-mustache", from: "2.1.1"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.81.0"),
     ],
     targets: [
         // C libraries, linked from the system (see scripts/install-deps.sh).
@@ -47,10 +49,21 @@ let package = Package(
             name: "ImageGen",
             dependencies: ["OCI", "Layers", "ImageModel", "Artifacts", "Rootfs", "Templates", .product(name: "Mustache", package: "swift-mustache")],
             swiftSettings: strict),
+        // The OCI distribution client: auth, blob and manifest transfer, retries (the only NIO user).
+        .target(
+            name: "Registry",
+            dependencies: [
+                "OCI",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: strict
+        ),
         // The thin command-line front end.
         .executableTarget(
             name: "imagegen",
-            dependencies: ["ImageGen", "ImageModel", "OCI", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["ImageGen", "ImageModel", "OCI", "Registry", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: strict
         ),
 
@@ -61,6 +74,11 @@ let package = Package(
         .testTarget(name: "RootfsTests", dependencies: ["Rootfs", "Layers", "OCI", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "ArtifactsTests", dependencies: ["Artifacts", "ImageModel", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "LayersTests", dependencies: ["Layers", "OCI", "TestSupport"], swiftSettings: strict),
+        .testTarget(
+            name: "RegistryTests",
+            dependencies: ["Registry", "ImageGen", "Layers", "OCI", "TestSupport"],
+            swiftSettings: strict
+        ),
         .testTarget(name: "ImageGenTests", dependencies: ["ImageGen", "ImageModel", "Artifacts", "Layers", "OCI", "TestSupport"], swiftSettings: strict),
     ]
 )

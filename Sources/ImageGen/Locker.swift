@@ -48,6 +48,14 @@ public struct Locker: Sendable {
 
     /// Resolves `name` and writes its lock; returns the lock and its path.
     public func lock(_ name: String) async throws -> (Lockfile, String) {
+        let lock = try await resolve(name)
+        let path = "\(options.images)/\(name).lock.json"
+        try AtomicFileWriter.write(lock.encoded(), to: path)
+        return (lock, path)
+    }
+
+    /// Resolves `name` to the newest artifacts its spec and the catalog allow, writing nothing.
+    public func resolve(_ name: String) async throws -> Lockfile {
         let spec = try SpecLoader(directory: options.images).load(name)
         let image = try ImageResolver(catalog: options.catalog).resolve(spec)
 
@@ -72,9 +80,7 @@ public struct Locker: Sendable {
                     component: $0.component.rawValue, name: $0.wheel.normalizedName, version: $0.wheel.version,
                     fileName: $0.wheel.fileName, size: $0.wheel.size, sha256: $0.wheel.sha256)
             })
-        let path = "\(options.images)/\(name).lock.json"
-        try AtomicFileWriter.write(lock.encoded(), to: path)
-        return (lock, path)
+        return lock
     }
 
     /// Debian packages, component by component in layer order: each component's packages are

@@ -11,6 +11,8 @@ public protocol ImageSource {
     func blobSize(_ digest: Digest) -> Int64?
     /// Streams a blob's bytes.
     func streamBlob(_ digest: Digest, _ body: (UnsafeRawBufferPointer) throws -> Void) throws
+    /// Where a blob's bytes lie on disk, or nil when the blob is missing.
+    func blobFile(_ digest: Digest) -> BlobFile?
 }
 
 extension ImageSource {
@@ -34,6 +36,24 @@ extension ImageSource {
             throw OCIError.invalidLayout(path: path, reason: "index.json is missing")
         }
         return try CanonicalJSON.decode(Index.self, from: bytes, name: "index.json")
+    }
+}
+
+/// Where a blob's bytes lie on disk: a whole file (a layout) or a member of an archive.
+/// A plain value, so concurrent readers (parallel uploads) can each open the file themselves.
+public struct BlobFile: Hashable, Sendable {
+    /// The file holding the bytes.
+    public var path: String
+    /// Where the blob starts in it.
+    public var offset: Int64
+    /// The blob's size.
+    public var size: Int64
+
+    /// A region of a file.
+    public init(path: String, offset: Int64, size: Int64) {
+        self.path = path
+        self.offset = offset
+        self.size = size
     }
 }
 
@@ -71,6 +91,11 @@ public struct LayoutDirectory: ImageSource {
 
     public func streamBlob(_ digest: Digest, _ body: (UnsafeRawBufferPointer) throws -> Void) throws {
         try FileReader(path: blobPath(digest)).stream(body)
+    }
+
+    /// Where a blob lies, or nil when it is missing.
+    public func blobFile(_ digest: Digest) -> BlobFile? {
+        blobSize(digest).map { BlobFile(path: blobPath(digest), offset: 0, size: $0) }
     }
 }
 
@@ -144,6 +169,11 @@ public final class ImageArchive: ImageSource {
 
     public func blobSize(_ digest: Digest) -> Int64? {
         members["blobs/\(digest.algorithm.rawValue)/\(digest.encoded)"]?.size
+    }
+
+    /// Where a blob lies inside the archive, or nil when it is missing.
+    public func blobFile(_ digest: Digest) -> BlobFile? {
+        members["blobs/\(digest.algorithm.rawValue)/\(digest.encoded)"].map { BlobFile(path: path, offset: $0.offset, size: $0.size) }
     }
 
     public func streamBlob(_ digest: Digest, _ body: (UnsafeRawBufferPointer) throws -> Void) throws {

@@ -1,0 +1,59 @@
+/// Errors from talking to a registry. Each is one line that names the registry, the
+/// repository or the reference, and what to do; none ever holds a password or a token.
+public enum RegistryError: Error, CustomStringConvertible, Equatable, Sendable {
+    /// A reference, repository or tag does not follow the distribution grammar.
+    case invalidReference(value: String, reason: String)
+    /// The registry wants credentials and none were found.
+    case credentialsRequired(registry: String)
+    /// The registry (or its token service) refused the credentials given.
+    case credentialsRefused(registry: String, user: String, detail: String)
+    /// The credentials were refused access to a repository (HTTP 403, or 401 with credentials).
+    case denied(registry: String, repository: String, detail: String)
+    /// A credential helper or the Docker config could not be read.
+    case credentialSource(source: String, reason: String)
+    /// A request failed after every retry (connection errors, 5xx, 429).
+    case unavailable(operation: String, attempts: Int, reason: String)
+    /// The registry answered something the protocol does not allow.
+    case protocolViolation(operation: String, reason: String)
+    /// The registry refused a request (4xx other than auth), with its error code and message.
+    case refused(operation: String, status: Int, detail: String)
+    /// A manifest or tag is not in the repository.
+    case notFound(reference: String)
+    /// Bytes received do not hash to the digest asked for.
+    case digestMismatch(what: String, expected: String, actual: String)
+    /// Pushing would move a tag that points to another image.
+    case tagWouldMove(reference: String, from: String, to: String)
+    /// The image to push is incomplete or unreadable.
+    case invalidImage(path: String, reason: String)
+
+    public var description: String {
+        switch self {
+        case .invalidReference(let value, let reason):
+            return "invalid image reference '\(value)': \(reason)"
+        case .credentialsRequired(let registry):
+            return "\(registry): the registry asks for credentials and none were found; log in (docker login \(registry)), "
+                + "set IMAGEGEN_REGISTRY_USER and IMAGEGEN_REGISTRY_PASSWORD, or pass --username with --password-stdin"
+        case .credentialsRefused(let registry, let user, let detail):
+            return "\(registry): the registry refused the credentials of user '\(user)' (\(detail)); check the user name and password"
+        case .denied(let registry, let repository, let detail):
+            return "\(registry)/\(repository): access denied (\(detail)); the credentials lack permission for this repository"
+        case .credentialSource(let source, let reason):
+            return "\(source): \(reason)"
+        case .unavailable(let operation, let attempts, let reason):
+            return "\(operation): failed after \(attempts) attempt\(attempts == 1 ? "" : "s"): \(reason)"
+        case .protocolViolation(let operation, let reason):
+            return "\(operation): unexpected answer from the registry: \(reason)"
+        case .refused(let operation, let status, let detail):
+            return "\(operation): the registry answered HTTP \(status)\(detail.isEmpty ? "" : ": \(detail)")"
+        case .notFound(let reference):
+            return "\(reference): not found in the registry"
+        case .digestMismatch(let what, let expected, let actual):
+            return "\(what): expected \(expected), received bytes that hash to \(actual)"
+        case .tagWouldMove(let reference, let from, let to):
+            return "\(reference) points to \(from); pushing would move it to \(to). Tags are immutable: "
+                + "push under a new tag, or pass --force to move it"
+        case .invalidImage(let path, let reason):
+            return "\(path): \(reason)"
+        }
+    }
+}

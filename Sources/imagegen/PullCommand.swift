@@ -1,0 +1,66 @@
+import ArgumentParser
+import Foundation
+import ImageGen
+import OCI
+import Registry
+
+struct PullCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "pull",
+        abstract: "Fetch an image from a registry into an OCI layout, verifying every digest.",
+        discussion: """
+            Fetches the manifest (or index and its manifests) and every blob, checks each \
+            against its digest and size as it arrives, and moves the finished layout to --out \
+            only when all of it is in place. Credentials as for push.
+
+            Examples:
+              imagegen pull ghcr.io/acme/pytorch:v2.7 --out pulled/v2.7
+              imagegen pull 127.0.0.1:5000/pytorch@sha256:… --out pulled/v2.7 --insecure
+              imagegen verify pulled/v2.7
+            """
+    )
+
+    @Argument(help: "REGISTRY/REPOSITORY:TAG or REGISTRY/REPOSITORY@DIGEST.")
+    var reference: String
+
+    @Option(help: "The layout directory to write (replaced if it exists).")
+    var out: String
+
+    @OptionGroup var registry: RegistryOptions
+
+    @Flag(name: .shortAndLong, help: "Print only errors.")
+    var quiet = false
+
+    @Flag(name: .shortAndLong, help: "Print the pull report as JSON on stdout.")
+    var json = false
+
+    func parsed() throws -> ImageReference {
+        let value: ImageReference
+        do { value = try ImageReference(parsing: reference) } catch { throw ValidationError("\(error)") }
+        guard value.reference != nil else { throw ValidationError("\(reference): name a tag (:TAG) or a digest (@sha256:…)") }
+        return value
+    }
+
+    func validate() throws { _ = try parsed() }
+
+    func run() async throws {
+        let reference = try parsed()
+        let quiet = self.quiet
+        let staging = try OutputDirectory.makeStaging(for: out)
+        do {
+            let clientOptions = try registry.clientOptions(registry: reference.registry)
+            let jobs = registry.jobs
+            let report = try await RegistryClient.withClient(registry: reference.registry, options: clientOptions) { client in
+                try await ImagePuller(client: client, jobs: jobs, progress: { if !quiet { Console.status($0) } }).pull(reference, into: staging)
+            }
+            try OutputDirectory.replace(out, with: staging)
+            if json { print(try CanonicalJSON.pretty(report)) }
+            if !quiet {
+                Console.status("\(out): \(report.reference) \(report.digest), \(report.blobs) blobs, \(ByteCount.text(report.bytes)), every digest verified")
+            }
+        } catch {
+            try? FileManager.default.removeItem(atPath: staging)
+            throw error
+        }
+    }
+}

@@ -1,0 +1,111 @@
+import ArgumentParser
+import Foundation
+import OCI
+import Registry
+
+struct PushCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "push",
+        abstract: "Push an image (out/NAME, a layout or an archive) to a registry, with all its tags.",
+        discussion: """
+            Sends only the blobs the repository lacks (a second push of an unchanged image sends \
+            none), several at once, large ones in chunks that resume after an interruption; then \
+            the manifests by digest; then the tags. Tags are immutable: a tag that points to \
+            another image stops the push before anything is sent, unless --force, which says \
+            from what to what it moved.
+
+            --to REGISTRY/REPOSITORY pushes every tag of the image; REGISTRY/REPOSITORY:TAG only \
+            that tag; --digest-only no tag (print REGISTRY/REPOSITORY@DIGEST, tag later).
+
+            Credentials, first found wins: --username with --password-stdin; \
+            IMAGEGEN_REGISTRY_USER and IMAGEGEN_REGISTRY_PASSWORD; the Docker config \
+            ($DOCKER_CONFIG/config.json or ~/.docker/config.json: credHelpers, auths, \
+            credsStore). Secrets are never printed.
+
+            Examples:
+              imagegen push v2.7 --to ghcr.io/acme/pytorch
+              imagegen push out/v2.7.tar --to ghcr.io/acme/pytorch --digest-only
+              echo "$TOKEN" | imagegen push v2.7 --to ghcr.io/acme/pytorch --username acme --password-stdin
+              imagegen push v2.7 --to 127.0.0.1:5000/pytorch --insecure
+            """
+    )
+
+    @Argument(help: "An image name (OUT/NAME or OUT/NAME.tar), an OCI layout directory or an image archive.")
+    var image: String
+
+    @Option(help: "REGISTRY/REPOSITORY[:TAG].")
+    var to: String
+
+    @Option(help: "Where built images live, for a NAME.")
+    var out: String = "out"
+
+    @Flag(help: "Move tags that point to another image.")
+    var force = false
+
+    @Flag(help: "Push the manifest by digest only, no tag; print REGISTRY/REPOSITORY@DIGEST on stdout.")
+    var digestOnly = false
+
+    @Option(help: "A repository of the same registry to mount existing blobs from instead of uploading them (repeatable).")
+    var mountFrom: [String] = []
+
+    @OptionGroup var registry: RegistryOptions
+
+    @Flag(name: .shortAndLong, help: "Print only errors.")
+    var quiet = false
+
+    @Flag(name: .shortAndLong, help: "Print the push report as JSON on stdout.")
+    var json = false
+
+    func validate() throws {
+        let reference = try parseDestination()
+        if reference.digest != nil { throw ValidationError("--to \(to): name a repository (and a tag), not a digest") }
+        if digestOnly && reference.tag != nil { throw ValidationError("--digest-only pushes no tag; drop ':\(reference.tag!)' from --to") }
+    }
+
+    func parseDestination() throws -> ImageReference {
+        do { return try ImageReference(parsing: to) } catch { throw ValidationError("--to: \(error)") }
+    }
+
+    /// A path, or NAME under --out (layout first, then archive).
+    static func locate(_ image: String, out: String) throws -> String {
+        let fm = FileManager.default
+        for candidate in [image, "\(out)/\(image)", "\(out)/\(image).tar"] where fm.fileExists(atPath: candidate) { return candidate }
+        throw ValidationError("\(image): no such image; expected a layout directory, an archive, or NAME with \(out)/NAME or \(out)/NAME.tar (run `imagegen build NAME` first)")
+    }
+
+    func run() async throws {
+        let destination = try parseDestination()
+        let source = try openImage(try Self.locate(image, out: out))
+        var options = ImagePusher.Options(destination: destination)
+        options.force = force
+        options.digestOnly = digestOnly
+        options.mountFrom = mountFrom
+        options.jobs = registry.jobs
+        let quiet = self.quiet
+        let started = ContinuousClock.now
+        let clientOptions = try registry.clientOptions(registry: destination.registry)
+        let report = try await RegistryClient.withClient(registry: destination.registry, options: clientOptions) { client in
+            try await ImagePusher(client: client, options: options, progress: { if !quiet { Console.status($0) } }).push(source)
+        }
+        if json {
+            print(try CanonicalJSON.pretty(report))
+        } else if digestOnly {
+            for reference in report.references { print(reference) }
+        }
+        if !quiet {
+            let elapsed = (ContinuousClock.now - started).components
+            let seconds = Double(elapsed.seconds) + Double(elapsed.attoseconds) / 1e18
+            Console.status(
+                "\(report.repository): \(report.uploaded) blob\(report.uploaded == 1 ? "" : "s") uploaded (\(ByteCount.text(report.bytesUploaded))), "
+                    + "\(report.mounted) mounted, \(report.existing) already there; \(String(format: "%.1f", seconds))s")
+            for reference in report.references { Console.status("pushed \(reference)") }
+            for tag in report.tags {
+                switch tag.action {
+                case "moved": Console.status("tag \(tag.tag): moved from \(tag.previous?.description ?? "?") to \(tag.digest)")
+                case "unchanged": Console.status("tag \(tag.tag): already \(tag.digest)")
+                default: Console.status("tag \(tag.tag): \(tag.digest)")
+                }
+            }
+        }
+    }
+}

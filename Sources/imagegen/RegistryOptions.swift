@@ -1,0 +1,53 @@
+import ArgumentParser
+import Foundation
+import Registry
+
+/// How to reach and log in to a registry; shared by `push` and `pull`.
+struct RegistryOptions: ParsableArguments {
+    @Flag(help: "Talk plain HTTP to this registry (never TLS). Only for a registry you name as insecure, e.g. a local one.")
+    var insecure = false
+
+    @Option(help: "The user name to log in with; the password is read from stdin (--password-stdin).")
+    var username: String?
+
+    @Flag(help: "Read the password (or token) from standard input, one line. Never pass it as an argument.")
+    var passwordStdin = false
+
+    @Option(help: "Attempts per request before giving up (connection errors, HTTP 5xx and 429 are retried with backoff).")
+    var retries: Int = 5
+
+    @Option(help: "Blobs transferred at once.")
+    var jobs: Int = 4
+
+    @Option(help: "Upload chunk size in MiB (raised to the registry's OCI-Chunk-Min-Length); smaller blobs go in one request.")
+    var chunkSize: Int = 64
+
+    func validate() throws {
+        if passwordStdin && username == nil {
+            throw ValidationError("--password-stdin needs --username")
+        }
+        if username != nil && !passwordStdin {
+            throw ValidationError("--username needs --password-stdin (the password is read from stdin, never from an argument)")
+        }
+        if retries < 1 { throw ValidationError("--retries \(retries): expected 1 or more") }
+        if jobs < 1 { throw ValidationError("--jobs \(jobs): expected 1 or more") }
+        if chunkSize < 1 { throw ValidationError("--chunk-size \(chunkSize): expected 1 or more (MiB)") }
+    }
+
+    /// Client options for `registry`: the credential from the flags, the environment or the Docker config.
+    func clientOptions(registry: String) throws -> RegistryClient.Options {
+        var explicit: Credential? = nil
+        if let username, passwordStdin {
+            guard let line = readLine(strippingNewline: true), !line.isEmpty else {
+                throw ValidationError("--password-stdin: standard input held no password")
+            }
+            explicit = Credential(username: username, secret: line, source: "--password-stdin")
+        }
+        var options = RegistryClient.Options()
+        options.insecure = insecure
+        options.credential = try CredentialResolver().credential(for: registry, explicit: explicit)
+        options.retry = RetryPolicy(attempts: retries)
+        options.chunkSize = Int64(chunkSize) << 20
+        return options
+    }
+}

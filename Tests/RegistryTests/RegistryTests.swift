@@ -1,0 +1,5 @@
+import ImageGen
+import Layers
+import OCI
+import Registry
+import TestSupport
