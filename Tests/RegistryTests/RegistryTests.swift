@@ -1,5 +1,0 @@
-import ImageGen
-import Layers
-import OCI
-import Registry
-import TestSupport
