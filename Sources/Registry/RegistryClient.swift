@@ -224,7 +224,8 @@ actor AuthState {
     let credential: Credential?
     private var basic = false
     private var bearer: AuthChallenge?
-    private var tokens: [String: String] = [:]
+    /// Tokens by scope set; a fetch in flight is shared by the requests that need it.
+    private var tokens: [String: Task<String, any Error>] = [:]
 
     init(registry: String, credential: Credential?) {
         self.registry = registry
@@ -236,9 +237,21 @@ actor AuthState {
     func header(for scopes: [String], client: RegistryClient) async throws -> String? {
         if basic { return credential?.basicAuthorization }
         guard let bearer else { return nil }
+        return "Bearer \(try await token(bearer, scopes: scopes, client: client))"
+    }
+
+    /// The token for `scopes`, fetched once (concurrent requests wait for the same fetch).
+    private func token(_ challenge: AuthChallenge, scopes: [String], client: RegistryClient, fresh: Bool = false) async throws -> String {
         let key = scopes.joined(separator: " ")
-        if tokens[key] == nil { tokens[key] = try await fetchToken(bearer, scopes: scopes, client: client) }
-        return tokens[key].map { "Bearer \($0)" }
+        if fresh { tokens[key] = nil }
+        let task = tokens[key] ?? Task { try await self.fetchToken(challenge, scopes: scopes, client: client) }
+        tokens[key] = task
+        do {
+            return try await task.value
+        } catch {
+            tokens[key] = nil
+            throw error
+        }
     }
 
     /// Answers a 401's challenge: Basic needs the credential; Bearer gets a token for `scopes`.
@@ -255,7 +268,7 @@ actor AuthState {
             basic = true
         case "bearer":
             bearer = challenge
-            tokens[scopes.joined(separator: " ")] = try await fetchToken(challenge, scopes: scopes, client: client)
+            _ = try await token(challenge, scopes: scopes, client: client, fresh: true)
         default:
             throw RegistryError.protocolViolation(operation: "authenticate to \(registry)", reason: "unsupported auth scheme '\(challenge.scheme)'")
         }

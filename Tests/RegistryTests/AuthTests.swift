@@ -3,6 +3,7 @@ import ImageGen
 import Layers
 import OCI
 import Registry
+import Synchronization
 import TestSupport
 import Testing
 
@@ -132,5 +133,68 @@ struct AuthTests {
     func badReferences(value: String, message: String) {
         let error = #expect(throws: RegistryError.self) { try ImageReference(parsing: value) }
         #expect(error?.description.contains(message) == true, "\(String(describing: error))")
+    }
+}
+
+/// The Bearer token flow, with the proxy as the token service and the gate in front of an
+/// open registry: 401 with a challenge, a token fetched with Basic credentials for the scopes
+/// the request needs, then the request again with the token.
+@Suite("registry Bearer tokens", .timeLimit(.minutes(2)))
+struct BearerTests {
+    @Test("push and pull through the token flow; scopes name the repository; wrong credentials are refused by the token service")
+    func bearer() async throws {
+        let scratch = try ScratchDirectory("imagegen-bearer")
+        let registry = try RegistryServer(directory: scratch("registry"))
+        let image = try packTestImage(in: scratch)
+        let good = "Basic " + Data("robot:t0ken-pass".utf8).base64EncodedString()
+        let port = Mutex(0)
+        let proxy = try FaultProxy(upstreamPort: registry.port) { request in
+            let realm = "http://127.0.0.1:\(port.withLock { $0 })/token"
+            if request.path.hasPrefix("/token") {
+                guard request.headers["authorization"] == good else { return .respond(401, [:], "") }
+                let query = request.path.split(separator: "?").dropFirst().first.map(String.init) ?? ""
+                let scopes = query.split(separator: "&").filter { $0.hasPrefix("scope=") }
+                    .map { ($0.dropFirst(6).removingPercentEncoding ?? "") }
+                guard query.contains("service=imagegen-test") else { return .respond(400, [:], "") }
+                return .respond(200, ["Content-Type": "application/json"], #"{"token":"token \#(scopes.joined(separator: " "))"}"#)
+            }
+            let repository = request.path.hasPrefix("/v2/") && request.path != "/v2/"
+                ? request.path.dropFirst(4).components(separatedBy: "/blobs/")[0].components(separatedBy: "/manifests/")[0] : ""
+            let token = request.headers["authorization"] ?? ""
+            let needed = repository.isEmpty ? "Bearer token" : "Bearer token repository:\(repository):"
+            guard token.hasPrefix(needed) else {
+                let scope = repository.isEmpty ? "" : #",scope="repository:\#(repository):pull""#
+                return .respond(401, ["WWW-Authenticate": #"Bearer realm="\#(realm)",service="imagegen-test"\#(scope)"#], #"{"errors":[{"code":"UNAUTHORIZED"}]}"#)
+            }
+            return .pass
+        }
+        port.withLock { $0 = Int(proxy.address.split(separator: ":").last!)! }
+
+        let credential = Credential(username: "robot", secret: "t0ken-pass", source: "test")
+        let report = try await push(scratch("image"), to: "\(proxy.address)/bearer/app", options: testClientOptions(credential: credential))
+        #expect(report.uploaded == 3)
+        #expect(try skopeoDigest("\(registry.address)/bearer/app:v1") == image.manifest.digest.description)
+        // One token per scope set, not one per request.
+        let tokenRequests = proxy.log.filter { $0.hasPrefix("GET /token") }
+        #expect(tokenRequests.count <= 3, "\(proxy.log)")
+        #expect(tokenRequests.contains { $0.contains("scope=repository%3Abearer%2Fapp%3Apull%2Cpush") }, "\(tokenRequests)")
+
+        let reference = try ImageReference(parsing: "\(proxy.address)/bearer/app:v1")
+        let pulled = try await RegistryClient.withClient(registry: proxy.address, options: testClientOptions(credential: credential)) { client in
+            try await ImagePuller(client: client).pull(reference, into: scratch("pulled"))
+        }
+        #expect(pulled.digest == image.manifest.digest)
+
+        let wrong = Credential(username: "robot", secret: "wrong-pass-77", source: "test")
+        let error = await #expect(throws: RegistryError.self) {
+            try await push(scratch("image"), to: "\(proxy.address)/bearer/app", options: testClientOptions(credential: wrong))
+        }
+        let text = try #require(error).description
+        #expect(text.contains("refused the credentials of user 'robot' (the token service answered HTTP 401)"), "\(text)")
+        #expect(!text.contains("wrong-pass-77"))
+        let anonymous = await #expect(throws: RegistryError.self) {
+            try await push(scratch("image"), to: "\(proxy.address)/bearer/app", options: testClientOptions())
+        }
+        #expect(anonymous?.description.contains("asks for credentials and none were found") == true, "\(String(describing: anonymous))")
     }
 }

@@ -20,6 +20,8 @@ public final class FaultProxy: Sendable {
         case cut(Double)
         /// Forward it and add a header to the answer.
         case header(String, String)
+        /// Answer it here (not forwarded): a status, headers and a body.
+        case respond(Int, [String: String], String)
     }
 
     /// A request as the rule sees it.
@@ -32,6 +34,8 @@ public final class FaultProxy: Sendable {
         public var number: Int
         /// Its `Content-Length` (0 when absent).
         public var contentLength: Int
+        /// Its headers, names lowercased.
+        public var headers: [String: String]
     }
 
     /// `127.0.0.1:PORT`.
@@ -102,15 +106,18 @@ public final class FaultProxy: Sendable {
         var lines = head.components(separatedBy: "\r\n")
         let requestLine = lines.removeFirst().split(separator: " ")
         guard requestLine.count >= 2 else { return }
-        var contentLength = 0
-        for line in lines where line.lowercased().hasPrefix("content-length:") {
-            contentLength = Int(line.dropFirst("content-length:".count).trimmingCharacters(in: .whitespaces)) ?? 0
+        var headers: [String: String] = [:]
+        for line in lines {
+            guard let colon = line.firstIndex(of: ":") else { continue }
+            headers[line[..<colon].lowercased()] = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
         }
+        let contentLength = headers["content-length"].flatMap { Int($0) } ?? 0
         let number = state.withLock { s -> Int in
             s.count += 1
             return s.count
         }
-        let request = Request(method: String(requestLine[0]), path: String(requestLine[1]), number: number, contentLength: contentLength)
+        let request = Request(
+            method: String(requestLine[0]), path: String(requestLine[1]), number: number, contentLength: contentLength, headers: headers)
         let fault = rule(request)
         state.withLock { $0.log.append("\(request.method) \(request.path) -> \(fault)") }
         let bodyStart = headEnd + 4
@@ -122,6 +129,12 @@ public final class FaultProxy: Sendable {
         case .status(let code):
             drain(client, have: body.count, total: contentLength)
             sendAll(client, Array("HTTP/1.1 \(code) Injected\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".utf8))
+            return
+        case .respond(let code, let extra, let text):
+            drain(client, have: body.count, total: contentLength)
+            let fields = extra.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)\r\n" }.joined()
+            let bytes = Array(text.utf8)
+            sendAll(client, Array("HTTP/1.1 \(code) Answered\r\n\(fields)Content-Length: \(bytes.count)\r\nConnection: close\r\n\r\n".utf8) + bytes)
             return
         case .pass, .cut, .header:
             break
