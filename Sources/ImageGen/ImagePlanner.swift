@@ -189,6 +189,9 @@ public enum ImagePlanner {
         if a.config.entrypoint != b.config.entrypoint || a.config.cmd != b.config.cmd { out.append("config.entrypoint/cmd changed") }
         if a.config.tags != b.config.tags { out.append("tags \(a.config.tags.joined(separator: ",")) → \(b.config.tags.joined(separator: ","))") }
         if a.description != b.description { out.append("description changed") }
+        if a.base.packages != b.base.packages { out.append("base.packages changed") }
+        if a.packages != b.packages { out.append("packages changed") }
+        if a.tools != b.tools { out.append("tools changed") }
         return out
     }
 

@@ -125,7 +125,20 @@ public struct CredentialResolver: Sendable {
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = [program, "get"]
         process.environment = environment
-        let input = Pipe(), output = Pipe(), errors = Pipe()
+        // The server name goes in through a file, not a pipe: a helper that exits without
+        // reading its input must not kill us with SIGPIPE.
+        let serverURL = registry == "docker.io" ? "https://index.docker.io/v1/" : registry
+        let inputPath = NSTemporaryDirectory() + "/imagegen-credential-\(getpid())-\(UUID().uuidString)"
+        guard FileManager.default.createFile(atPath: inputPath, contents: Data(serverURL.utf8), attributes: [.posixPermissions: 0o600]),
+              let input = FileHandle(forReadingAtPath: inputPath)
+        else {
+            throw RegistryError.credentialSource(source: program, reason: "cannot write its input file in \(NSTemporaryDirectory())")
+        }
+        defer {
+            try? input.close()
+            try? FileManager.default.removeItem(atPath: inputPath)
+        }
+        let output = Pipe(), errors = Pipe()
         process.standardInput = input
         process.standardOutput = output
         process.standardError = errors
@@ -136,9 +149,6 @@ public struct CredentialResolver: Sendable {
         } catch {
             throw RegistryError.credentialSource(source: program, reason: "cannot run: \(error.localizedDescription)")
         }
-        let serverURL = registry == "docker.io" ? "https://index.docker.io/v1/" : registry
-        input.fileHandleForWriting.write(Data(serverURL.utf8))
-        try? input.fileHandleForWriting.close()
         let stdout = output.fileHandleForReading.readDataToEndOfFile()
         let stderr = errors.fileHandleForReading.readDataToEndOfFile()
         exited.wait()
