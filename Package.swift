@@ -45,10 +45,11 @@ let package = Package(
             resources: [.embedInCode("Dockerfile.runtime.mustache"), .embedInCode("Dockerfile.devel.mustache"), .embedInCode("components.mustache")],
             swiftSettings: strict),
         // Orchestration: pack directory trees into images, verify images, render Dockerfiles.
+        // cuda-check, the program every CUDA image carries, is embedded in the binary (docs/gpu.md).
         .target(
             name: "ImageGen",
             dependencies: ["OCI", "Layers", "ImageModel", "Artifacts", "Rootfs", "Templates", .product(name: "Mustache", package: "swift-mustache")],
-            swiftSettings: strict),
+            resources: [.embedInCode("Resources/cuda-check.py")], swiftSettings: strict),
         // The OCI distribution client: auth, blob and manifest transfer, retries (the only NIO user).
         .target(
             name: "Registry",

@@ -72,7 +72,7 @@ struct LayerPlan {
             lowerDebs += debs
         }
 
-        // The config layer: accounts, the entrypoint, the working directory.
+        // The config layer: accounts, the entrypoint, cuda-check, the working directory.
         let passwdDeb = lock.debs.first { $0.name == "base-passwd" }.map { try? path($0.sha256, $0.fileName) } ?? nil
         let masters = try passwdDeb.map { try ComponentTrees.baseAccounts(deb: $0) } ?? ("root:x:0:0:root:/root:/bin/bash\n", "root:x:0:\n")
         let user = spec.config.user.map { (name: $0.name, uid: $0.uid, gid: $0.gid) }
@@ -94,6 +94,9 @@ struct LayerPlan {
             .directory("usr"), .directory("usr/local"), .directory("usr/local/bin"),
             .file("usr/local/bin/imagegen-entrypoint", bytes: Array(GeneratedFiles.entrypoint.utf8), mode: 0o755),
         ]
+        if CUDACheck.isInstalled(in: spec) {
+            entries.append(.file(String(CUDACheck.path.dropFirst()), bytes: CUDACheck.program, mode: 0o755))
+        }
         if let workdir = spec.config.workdir {
             var parts: [String] = []
             for part in workdir.split(separator: "/") {

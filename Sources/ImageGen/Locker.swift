@@ -97,7 +97,8 @@ public struct Locker: Sendable {
             sets.append((sets.last ?? []) + (try names.map { try AptPackageRequest(parsing: $0) }))
             progress("apt: resolving \(kind) (\(names.joined(separator: " ")))")
         }
-        let closures = try await resolver.resolve(closures: sets, includeBaseSystem: true)
+        // A minimal base leaves out Debian's Essential/required set (spec: base.minimal).
+        let closures = try await resolver.resolve(closures: sets, includeBaseSystem: image.spec.base.minimal != true)
         var taken = Set<String>()
         var out: [(ComponentKind, ResolvedDeb)] = []
         for (kind, closure) in zip(kinds, closures) {

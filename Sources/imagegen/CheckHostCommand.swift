@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import ImageGen
 import ImageModel
 import OCI
 
@@ -11,7 +12,7 @@ struct CheckHostCommand: AsyncParsableCommand {
             The verdict is one of: full (the driver is at least the CUDA toolkit's own), \
             minor-version-compatibility (runs, without PTX JIT), forward-compatibility (only \
             with the cuda-compat package on datacenter GPUs), cannot-run. Without --driver, the \
-            version is read from nvidia-smi.
+            version is read from nvidia-smi (or /proc/driver/nvidia/version).
 
             Exit status: 0 when the image can run (any level but cannot-run), 1 otherwise.
 
@@ -44,7 +45,7 @@ struct CheckHostCommand: AsyncParsableCommand {
             Console.status("\(name): the image has no CUDA component; any host runs it")
             return
         }
-        let hostDriver = try driver.map(DriverVersion.init(parsing:)) ?? Self.readNvidiaSMI()
+        let hostDriver = try driver.map(DriverVersion.init(parsing:)) ?? HostDriver.version()
         let support = cuda.support(on: hostDriver)
         if json {
             struct Output: Encodable { var image: String; var driver: String; var cuda: String; var level: String; var reason: String }
@@ -54,28 +55,5 @@ struct CheckHostCommand: AsyncParsableCommand {
             print("\(name): \(support.level.rawValue): \(support.reason)")
         }
         if support.level == .cannotRun { throw ExitCode(1) }
-    }
-
-    /// The driver version nvidia-smi reports, or a clear error.
-    static func readNvidiaSMI() throws -> DriverVersion {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"]
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = FileHandle.nullDevice
-        do { try process.run() } catch {
-            throw ValidationError("nvidia-smi could not be run (no NVIDIA driver here?); pass --driver VERSION")
-        }
-        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        guard process.terminationStatus == 0, let first = output.split(separator: "\n").first else {
-            throw ValidationError("nvidia-smi found no NVIDIA driver; pass --driver VERSION")
-        }
-        do {
-            return try DriverVersion(parsing: first.trimmingCharacters(in: .whitespaces))
-        } catch {
-            throw ValidationError("nvidia-smi printed '\(first)', not a driver version; pass --driver VERSION")
-        }
     }
 }

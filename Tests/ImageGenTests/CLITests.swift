@@ -14,7 +14,7 @@ struct CLITests {
     func help() throws {
         #expect(try imagegen(["--version"]).stdout == "0.1.0\n")
         for command in [["--help"], ["pack", "--help"], ["verify", "--help"], ["lock", "--help"], ["graph", "--help"],
-                        ["explain", "--help"], ["check-host", "--help"]] {
+                        ["explain", "--help"], ["check-host", "--help"], ["run-check", "--help"]] {
             let result = try imagegen(command)
             #expect(result.status == 0)
             #expect(result.stdout.contains("USAGE: imagegen"))

@@ -66,7 +66,7 @@ struct SpecTests {
         (["x": "name: y\n\(minimalBody)"], "Images/x.yaml, line 1: name is 'y' but the file is x.yaml; they must match"),
         (["x": "name: x\n"], "Images/x.yaml, line 1: base is missing (e.g. base: {distribution: debian, release: bookworm})"),
         (["x": "name: x\n\(minimalBody)\nrocm:\n  version: 6.0\n"], "Images/x.yaml, line 4: unknown component 'rocm'"),
-        (["x": "name: x\n\(minimalBody)\ncuda:\n  version: \"12.6\"\n  flavor: devel\n"], "Images/x.yaml, line 6: unknown key 'cuda.flavor' (expected one of: flavour, version)"),
+        (["x": "name: x\n\(minimalBody)\ncuda:\n  version: \"12.6\"\n  flavor: devel\n"], "Images/x.yaml, line 6: unknown key 'cuda.flavor' (expected one of: flavour, pins, version)"),
         (["x": "name: x\n\(minimalBody)\ncuda:\n  version: [12, 6]\n"], "Images/x.yaml, line 5: cuda.version: expected a string, got a list"),
         (["x": "name: x\n\(minimalBody)\ncuda:\n  version: twelve\n"], "Images/x.yaml, line 5: cuda.version: invalid CUDA version 'twelve'"),
         (["x": "name: x\n\(minimalBody)\ncuda:\n  flavour: runtime\n"], "Images/x.yaml, line 4: cuda.version is missing (e.g. version: \"12.6\")"),

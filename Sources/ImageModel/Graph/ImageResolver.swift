@@ -73,7 +73,7 @@ public struct ImageResolver: Sendable {
         let specFile = "Images/\(spec.name).yaml"
 
         // Nodes.
-        graph.add(.base, "\(spec.base.distribution) \(spec.base.release) \(spec.base.architecture)")
+        graph.add(.base, "\(spec.base.distribution) \(spec.base.release) \(spec.base.architecture)" + (spec.base.minimal == true ? " (minimal)" : ""))
         if let python = spec.python { graph.add(.python, "\(python.version)") }
         if let cuda = spec.cuda { graph.add(.cuda, "\(cuda.version) \(cuda.flavour.rawValue)") }
         if let cudnn = spec.cudnn { graph.add(.cudnn, "\(cudnn.version)") }
@@ -206,6 +206,27 @@ public struct ImageResolver: Sendable {
             }
         }
 
+        // Pinned CUDA wheels: the component's own, of its minor release.
+        if let cuda = spec.cuda, let pins = cuda.pins {
+            for (name, version) in pins.sorted(by: { $0.key < $1.key }) {
+                let place = spec.whereIs("cuda.pins.\(name)")
+                if !cuda.wheelNames.contains(name) {
+                    conflicts.append(
+                        "cuda.pins names \(name) (\(place)), which the CUDA \(cuda.version) \(cuda.flavour.rawValue) component does not "
+                            + "install; it pins \(Self.list(cuda.wheelNames, last: "or"))")
+                } else if Array(version.release.prefix(2)) != [cuda.version.major, cuda.version.minor] {
+                    conflicts.append(
+                        "cuda.pins: \(name) \(version) (\(place)) is not a CUDA \(cuda.version.majorMinor) wheel "
+                            + "(\(spec.whereIs("cuda.version"))); pin a \(cuda.version.majorMinor).x version")
+                }
+            }
+        }
+        if spec.base.minimal == true, spec.base.packages.isEmpty {
+            conflicts.append(
+                "base.minimal (\(spec.whereIs("base.minimal"))) leaves out Debian's base set, so base.packages must name what the "
+                    + "image's root needs, at least libc6")
+        }
+
         // One copy of each CUDA library.
         for library in catalog.systemLibraries where spec.base.packages.contains(library.package) {
             let place = spec.locations["base.packages.\(library.package)"].map { "\($0)" } ?? specFile
@@ -263,7 +284,10 @@ public struct ImageResolver: Sendable {
     }
 
     func aptRequests(_ spec: ImageSpec) -> [ComponentKind: [String]] {
-        var requests: [ComponentKind: [String]] = [.base: (["ca-certificates"] + spec.base.packages).uniqued()]
+        // A minimal base has only what was asked for: no CA bundle either.
+        var requests: [ComponentKind: [String]] = [
+            .base: spec.base.minimal == true ? spec.base.packages : (["ca-certificates"] + spec.base.packages).uniqued()
+        ]
         if let python = spec.python {
             requests[.python] = [python.version.debianPackage, "\(python.version.debianPackage)-venv"]
         }
@@ -287,12 +311,9 @@ public struct ImageResolver: Sendable {
         if let cudnn = spec.cudnn { requirements[.cudnn] = ["nvidia-cudnn-cu\(spec.cuda?.version.major ?? 12)==\(cudnn.version)"] }
         if let nccl = spec.nccl { requirements[.nccl] = ["nvidia-nccl-cu\(spec.cuda?.version.major ?? 12)==\(nccl.version)"] }
         if let cuda = spec.cuda {
-            let major = cuda.version.major
-            var cudaWheels = ["nvidia-cuda-runtime-cu\(major)~=\(cuda.version.majorMinor).0", "nvidia-cuda-nvrtc-cu\(major)~=\(cuda.version.majorMinor).0"]
-            if cuda.flavour == .devel {
-                cudaWheels += ["nvidia-cuda-nvcc-cu\(major)~=\(cuda.version.majorMinor).0", "nvidia-cuda-cccl-cu\(major)~=\(cuda.version.majorMinor).0"]
+            requirements[.cuda] = cuda.wheelNames.map { name in
+                cuda.pins?[name].map { "\(name)==\($0)" } ?? "\(name)~=\(cuda.version.majorMinor).0"
             }
-            requirements[.cuda] = cudaWheels
         }
         if !spec.packages.requirements.isEmpty { requirements[.packages] = spec.packages.requirements }
         if spec.tools.jupyter { requirements[.tools] = ["jupyterlab"] }

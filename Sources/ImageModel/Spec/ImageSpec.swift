@@ -46,6 +46,10 @@ public struct BaseOS: Hashable, Sendable, Codable {
     public var architecture: String
     /// Debian packages beyond the essential set.
     public var packages: [String]
+    /// `true`: only `packages` and what the components need, with their dependencies — no
+    /// Essential/required set and no `ca-certificates`. `nil` (not written) means `false`, and
+    /// keeps the spec digest of specs that predate the key.
+    public var minimal: Bool? = nil
 }
 
 /// The host driver an image needs (never shipped in the image).
@@ -68,6 +72,16 @@ public struct CUDAComponent: Hashable, Sendable, Codable {
     public var version: CUDAVersion
     /// runtime or devel.
     public var flavour: CUDAFlavour
+    /// Exact versions for the component's own wheels (`nvidia-cuda-runtime-cu12: 12.6.77`),
+    /// instead of the newest of the CUDA minor release; `nil` when the spec pins none.
+    public var pins: [String: PEP440Version]? = nil
+
+    /// The wheels the component itself asks for: runtime and NVRTC, plus NVCC and CCCL for devel.
+    public var wheelNames: [String] {
+        let major = version.major
+        return ["nvidia-cuda-runtime-cu\(major)", "nvidia-cuda-nvrtc-cu\(major)"]
+            + (flavour == .devel ? ["nvidia-cuda-nvcc-cu\(major)", "nvidia-cuda-cccl-cu\(major)"] : [])
+    }
 }
 
 /// The cuDNN component.

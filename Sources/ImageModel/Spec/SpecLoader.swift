@@ -101,6 +101,9 @@ public struct SpecLoader: Sendable {
         }
         let basePackages = try uniqueList(&baseReader, "packages", what: "package")
         for (package, location) in basePackages { locations["base.packages.\(package)"] = location }
+        // `false` is the default; only `true` is recorded, so older specs keep their digest.
+        let minimal = try baseReader.bool("minimal") == true ? true : nil
+        note("base.minimal", baseReader, "minimal")
         note("base", top, "base")
         try baseReader.finish()
 
@@ -127,6 +130,7 @@ public struct SpecLoader: Sendable {
         }
 
         var flavour = CUDAFlavour.runtime
+        var pins: [String: PEP440Version]?
         let cuda = try component("cuda", example: "\"12.6\"", CUDAVersion.init(parsing:)) { reader in
             let text = try reader.string("flavour") ?? "runtime"
             guard let value = CUDAFlavour(rawValue: text) else {
@@ -134,7 +138,24 @@ public struct SpecLoader: Sendable {
             }
             flavour = value
             note("cuda.flavour", reader, "flavour")
-        }.map { CUDAComponent(version: $0, flavour: flavour) }
+            if var pinReader = try reader.mapping("pins") {
+                var found: [String: PEP440Version] = [:]
+                for entry in pinReader.entries {
+                    let project = Self.projectName(entry.key)
+                    guard project == entry.key.lowercased(), !project.isEmpty else {
+                        throw SpecError(at: entry.keyLocation, "cuda.pins: '\(entry.key)' is not a wheel name in normal form (lower case, '-' between words, e.g. nvidia-cuda-runtime-cu12)")
+                    }
+                    guard found[project] == nil else { throw SpecError(at: entry.keyLocation, "cuda.pins: duplicate wheel '\(project)'") }
+                    guard let version = try pinReader.version(entry.key, PEP440Version.init(parsing:)) else {
+                        throw SpecError(at: entry.keyLocation, "cuda.pins.\(entry.key): expected a version (e.g. 12.6.77)")
+                    }
+                    found[project] = version
+                    locations["cuda.pins.\(project)"] = entry.keyLocation
+                }
+                try pinReader.finish()
+                pins = found
+            }
+        }.map { CUDAComponent(version: $0, flavour: flavour, pins: pins) }
         let cudnn = try component("cudnn", example: "9.5.1.17", CuDNNVersion.init(parsing:)).map(CuDNNComponent.init(version:))
         let nccl = try component("nccl", example: "2.26.2", NCCLVersion.init(parsing:)).map(NCCLComponent.init(version:))
         let python = try component("python", example: "\"3.11\"", PythonVersion.init(parsing:)).map(PythonComponent.init(version:))
@@ -223,7 +244,7 @@ public struct SpecLoader: Sendable {
 
         return ImageSpec(
             name: name, extends: extends, description: description,
-            base: BaseOS(distribution: distribution, release: release, architecture: architecture, packages: basePackages.map(\.0)),
+            base: BaseOS(distribution: distribution, release: release, architecture: architecture, packages: basePackages.map(\.0), minimal: minimal),
             driver: driver, cuda: cuda, cudnn: cudnn, nccl: nccl, python: python, torch: torch,
             packages: PackageSet(requirements: packageLines.map(\.0)), tools: tools, config: config,
             locations: locations)

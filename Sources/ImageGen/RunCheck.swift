@@ -1,0 +1,312 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+import ImageModel
+import Layers
+import OCI
+
+/// `imagegen run-check`: runs an image's `cuda-check` (or another command) on this host's GPUs
+/// the way the NVIDIA container runtime would — the image unpacked into a temporary root, the
+/// host's `/dev/nvidia*` nodes bind-mounted into it, the driver's user-space libraries copied
+/// into its library folder and its linker cache refreshed, `/proc` and `/sys` mounted — after
+/// checking the host driver against the image's `NVIDIA_REQUIRE_CUDA`. Everything it mounted
+/// is unmounted and the root deleted afterwards, also when the command fails.
+public struct RunCheck {
+    /// What to run and where.
+    public struct Options: Sendable {
+        /// The image: a layout directory or an archive.
+        public var image: String
+        /// The host driver version; nil: ask the host (``HostDriver/version()``).
+        public var driver: DriverVersion?
+        /// The command to run in the image (default: cuda-check).
+        public var command: [String] = [CUDACheck.path]
+        /// Where the temporary root goes.
+        public var workDirectory = NSTemporaryDirectory()
+        /// The catalog that knows each CUDA release's driver needs.
+        public var catalog: Catalog
+        /// The host's `/dev` (tests point it elsewhere).
+        public var devices = "/dev"
+
+        /// Options with defaults.
+        public init(image: String, catalog: Catalog) {
+            self.image = image
+            self.catalog = catalog
+        }
+    }
+
+    /// Why the image can run here, before anything is unpacked.
+    public struct Admission: Sendable {
+        /// The host driver.
+        public var driver: DriverVersion
+        /// The CUDA version the image requires, when it says.
+        public var cuda: CUDAVersion?
+        /// The catalog's verdict, when it knows the CUDA release.
+        public var support: HostSupport?
+        /// The line to print.
+        public var summary: String
+    }
+
+    let options: Options
+    let progress: @Sendable (String) -> Void
+
+    /// A run-check; `progress` gets one line per step (stderr in the CLI).
+    public init(options: Options, progress: @escaping @Sendable (String) -> Void = { _ in }) {
+        self.options = options
+        self.progress = progress
+    }
+
+    // MARK: - The image
+
+    /// The image's manifest and configuration (the first manifest of its index).
+    public static func read(_ source: any ImageSource) throws -> (Manifest, ImageConfiguration) {
+        let index = try source.index()
+        guard let descriptor = index.manifests.first else {
+            throw ImageGenError.invalidInput(path: source.path, reason: "index.json lists no manifest")
+        }
+        let manifest = try CanonicalJSON.decode(Manifest.self, from: try source.blob(descriptor.digest), name: "manifest")
+        let config = try CanonicalJSON.decode(ImageConfiguration.self, from: try source.blob(manifest.config.digest), name: "config")
+        return (manifest, config)
+    }
+
+    /// The CUDA version in `NVIDIA_REQUIRE_CUDA` (`cuda>=12.6 brand=tesla,driver>=470,…`), nil
+    /// when the image does not set it.
+    public static func requiredCUDA(environment: [String]) throws -> CUDAVersion? {
+        guard let line = environment.first(where: { $0.hasPrefix("NVIDIA_REQUIRE_CUDA=") }) else { return nil }
+        let value = line.dropFirst("NVIDIA_REQUIRE_CUDA=".count)
+        guard let token = value.split(separator: " ").first(where: { $0.hasPrefix("cuda>=") }) else {
+            throw ImageGenError.invalidInput(
+                path: "NVIDIA_REQUIRE_CUDA", reason: "'\(value)' has no cuda>=MAJOR.MINOR constraint")
+        }
+        do {
+            return try CUDAVersion(parsing: String(token.dropFirst("cuda>=".count)))
+        } catch {
+            throw ImageGenError.invalidInput(path: "NVIDIA_REQUIRE_CUDA", reason: "\(error)")
+        }
+    }
+
+    /// Whether `driver` runs an image that requires `cuda`: the catalog's check-host verdict.
+    /// Throws, with the reason, when it cannot (forward compatibility counts as cannot: the
+    /// image carries no cuda-compat package).
+    public static func admit(cuda: CUDAVersion?, driver: DriverVersion, catalog: Catalog) throws -> Admission {
+        guard let cuda else {
+            return Admission(driver: driver, summary: "driver \(driver); the image sets no NVIDIA_REQUIRE_CUDA, so any driver will do")
+        }
+        guard let release = catalog.cuda(cuda) else {
+            return Admission(
+                driver: driver, cuda: cuda,
+                summary: "driver \(driver); CUDA \(cuda) is not in imagegen's catalog, so the driver was not checked against it")
+        }
+        let support = release.support(on: driver)
+        switch support.level {
+        case .full, .minorVersionCompatibility:
+            return Admission(driver: driver, cuda: cuda, support: support, summary: "NVIDIA_REQUIRE_CUDA cuda>=\(cuda): \(support.level.rawValue): \(support.reason)")
+        case .forwardCompatibility, .cannotRun:
+            throw ImageGenError.invalidInput(
+                path: "NVIDIA_REQUIRE_CUDA",
+                reason: "this host cannot run the image (\(support.level.rawValue)): \(support.reason)"
+                    + (support.level == .forwardCompatibility ? "; the image carries no cuda-compat package" : ""))
+        }
+    }
+
+    // MARK: - Running
+
+    /// Checks, unpacks, injects the driver, runs the command in a chroot, cleans up; returns the
+    /// command's exit status (its output goes to this process's stdout and stderr).
+    public func run() throws -> Int32 {
+        let source = try openImage(options.image)
+        let (manifest, config) = try Self.read(source)
+        let environment = config.config?.env ?? []
+        let driver = try options.driver ?? HostDriver.version()
+        let admission = try Self.admit(cuda: try Self.requiredCUDA(environment: environment), driver: driver, catalog: options.catalog)
+        progress(admission.summary)
+        guard getuid() == 0 else {
+            throw ImageGenError.invalidInput(
+                path: options.image, reason: "run-check needs root: it mounts device nodes, /proc and /sys into the image's root and chroots "
+                    + "into it; run it with sudo")
+        }
+
+        let work = "\(options.workDirectory)/imagegen-run-check-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        let root = "\(work)/root"
+        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+        var mounts = MountTable()
+        defer {
+            let left = mounts.unmountAll(under: work)
+            if left.isEmpty {
+                try? FileManager.default.removeItem(atPath: work)
+            } else {
+                // Never delete through a mount: that would reach the host's files.
+                progress("could not unmount \(left.joined(separator: ", ")); left \(work) in place")
+            }
+        }
+
+        try unpack(source, manifest: manifest, into: root, scratch: work)
+        let command = options.command
+        guard let program = command.first else { throw ImageGenError.invalidOption(name: "command", value: "", expected: "a command") }
+        if program.hasPrefix("/"), !FileManager.default.fileExists(atPath: root + program) {
+            throw ImageGenError.invalidInput(
+                path: options.image, reason: "the image has no \(program) (imagegen puts cuda-check in images with the CUDA and Python components)")
+        }
+        let libraryDirectory = root + "/usr/lib/" + Self.multiarch(config.architecture)
+        let injected = try injectLibraries(into: libraryDirectory, root: root)
+        let nodes = try bindDevices(into: root, mounts: &mounts)
+        progress("driver: \(nodes.count) device node\(nodes.count == 1 ? "" : "s") and \(injected.count) librar\(injected.count == 1 ? "y" : "ies") from the host")
+        try mounts.mount("proc", at: "\(root)/proc", type: "proc")
+        do { try mounts.mount("sysfs", at: "\(root)/sys", type: "sysfs", flags: UInt(MS_RDONLY)) } catch {
+            progress("note: /sys not mounted (\(error)); CUDA runs without it")
+        }
+        try refreshLinkerCache(root: root)
+
+        progress("running \(command.joined(separator: " ")) in \(options.image)")
+        return try chrootRun(root: root, command: command, environment: environment, workingDirectory: config.config?.workingDir)
+    }
+
+    /// `x86_64-linux-gnu` for amd64, `aarch64-linux-gnu` for arm64.
+    static func multiarch(_ architecture: String) -> String {
+        architecture == "arm64" ? "aarch64-linux-gnu" : "x86_64-linux-gnu"
+    }
+
+    /// Applies the layers in order (libarchive reads gzip, zstd or plain tar).
+    func unpack(_ source: any ImageSource, manifest: Manifest, into root: String, scratch: String) throws {
+        for (number, layer) in manifest.layers.enumerated() {
+            let path: String
+            if let layout = source as? LayoutDirectory {
+                path = layout.blobPath(layer.digest)
+            } else {
+                path = "\(scratch)/layer-\(number)"
+                guard FileManager.default.createFile(atPath: path, contents: nil), let handle = FileHandle(forWritingAtPath: path) else {
+                    throw ImageGenError.output(path: path, reason: "cannot create")
+                }
+                try source.streamBlob(layer.digest) { bytes in try handle.write(contentsOf: Data(bytes)) }
+                try handle.close()
+            }
+            let entries = try ArchiveExtractor(path: path).extract(into: root)
+            if !(source is LayoutDirectory) { try? FileManager.default.removeItem(atPath: path) }
+            progress("layer \(number + 1)/\(manifest.layers.count): \(entries) entries (\(ByteCount.text(layer.size)))")
+        }
+    }
+
+    /// Copies the driver's libraries into `directory` of the root: each real file once, each
+    /// link name as a link to it, as the NVIDIA container runtime makes them visible.
+    func injectLibraries(into directory: String, root: String) throws -> [String] {
+        let fm = FileManager.default
+        try fm.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        var names: [String] = []
+        for path in HostDriver.libraries() {
+            let real = URL(fileURLWithPath: path).resolvingSymlinksInPath().path
+            let realName = (real as NSString).lastPathComponent
+            let name = (path as NSString).lastPathComponent
+            if !fm.fileExists(atPath: "\(directory)/\(realName)") {
+                try? fm.removeItem(atPath: "\(directory)/\(realName)")
+                do { try fm.copyItem(atPath: real, toPath: "\(directory)/\(realName)") } catch {
+                    throw ImageGenError.output(path: "\(directory)/\(realName)", reason: "cannot copy the driver library \(real): \(error.localizedDescription)")
+                }
+                names.append(realName)
+            }
+            if name != realName, (try? fm.destinationOfSymbolicLink(atPath: "\(directory)/\(name)")) == nil {
+                try? fm.removeItem(atPath: "\(directory)/\(name)")
+                try fm.createSymbolicLink(atPath: "\(directory)/\(name)", withDestinationPath: realName)
+            }
+        }
+        return names
+    }
+
+    /// Bind-mounts the host's NVIDIA device nodes, and the few standard ones a program needs,
+    /// onto empty files of the same path in the root.
+    func bindDevices(into root: String, mounts: inout MountTable) throws -> [String] {
+        let fm = FileManager.default
+        let nvidia = HostDriver.deviceNodes(devices: options.devices)
+        let standard = ["null", "zero", "full", "random", "urandom", "tty"].map { "\(options.devices)/\($0)" }.filter { fm.fileExists(atPath: $0) }
+        for node in standard + nvidia {
+            let target = root + "/dev/" + node.dropFirst(options.devices.count + 1)
+            try fm.createDirectory(atPath: (target as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+            if !fm.fileExists(atPath: target), !fm.createFile(atPath: target, contents: nil) {
+                throw ImageGenError.output(path: target, reason: "cannot make a mount point for \(node)")
+            }
+            try mounts.mount(node, at: target, flags: UInt(MS_BIND))
+        }
+        return nvidia
+    }
+
+    /// Runs the image's own `ldconfig` in the root, or the host's with `-r ROOT` when the image has none.
+    func refreshLinkerCache(root: String) throws {
+        let own = ["/sbin/ldconfig", "/usr/sbin/ldconfig"].first { FileManager.default.isExecutableFile(atPath: root + $0) }
+        let (tool, arguments) = own.map { ("/usr/sbin/chroot", [root, $0]) }
+            ?? (["/sbin/ldconfig", "/usr/sbin/ldconfig"].first { FileManager.default.isExecutableFile(atPath: $0) } ?? "ldconfig", ["-r", root])
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: tool)
+        process.arguments = arguments
+        process.standardOutput = FileHandle.nullDevice
+        let errors = Pipe()
+        process.standardError = errors
+        do { try process.run() } catch {
+            throw ImageGenError.invalidInput(path: tool, reason: "cannot run ldconfig: \(error.localizedDescription)")
+        }
+        let message = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        if process.terminationStatus != 0 {
+            progress("note: ldconfig exited \(process.terminationStatus): \(message.trimmingCharacters(in: .whitespacesAndNewlines))")
+        }
+    }
+
+    /// Runs `command` under `chroot(8)` with the image's environment, stdout and stderr passed through.
+    func chrootRun(root: String, command: [String], environment: [String], workingDirectory: String?) throws -> Int32 {
+        let chroot = ["/usr/sbin/chroot", "/usr/bin/chroot", "/sbin/chroot"].first { FileManager.default.isExecutableFile(atPath: $0) }
+        guard let chroot else { throw ImageGenError.invalidInput(path: "chroot", reason: "chroot(8) is not on this host (coreutils)") }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: chroot)
+        process.arguments = [root] + command
+        var env: [String: String] = [:]
+        for line in environment {
+            guard let equals = line.firstIndex(of: "=") else { continue }
+            env[String(line[..<equals])] = String(line[line.index(after: equals)...])
+        }
+        if env["PATH"] == nil { env["PATH"] = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" }
+        env["HOME"] = env["HOME"] ?? "/root"
+        process.environment = env
+        process.currentDirectoryURL = URL(fileURLWithPath: root + (workingDirectory ?? "/"))
+        // Ctrl-C reaches the command (same process group); this process stays to clean up.
+        let previous = signal(SIGINT, SIG_IGN)
+        defer { signal(SIGINT, previous) }
+        do { try process.run() } catch {
+            throw ImageGenError.invalidInput(path: chroot, reason: "cannot run: \(error.localizedDescription)")
+        }
+        process.waitUntilExit()
+        return process.terminationReason == .uncaughtSignal ? 128 + process.terminationStatus : process.terminationStatus
+    }
+}
+
+/// The mounts run-check made, undone in reverse order.
+struct MountTable {
+    private(set) var targets: [String] = []
+
+    /// mount(2); the error names the call.
+    mutating func mount(_ source: String, at target: String, type: String? = nil, flags: UInt = 0) throws {
+        try FileManager.default.createDirectory(
+            atPath: flags & UInt(MS_BIND) != 0 ? (target as NSString).deletingLastPathComponent : target, withIntermediateDirectories: true)
+        guard Glibc.mount(source, target, type, flags, nil) == 0 else {
+            throw ImageGenError.output(path: target, reason: "mount \(source) failed: \(String(cString: strerror(errno)))")
+        }
+        targets.append(target)
+    }
+
+    /// Unmounts everything, last first (lazily, so a busy mount still goes); returns what is
+    /// still mounted below `directory` according to /proc/self/mountinfo (which shows paths
+    /// with links resolved).
+    mutating func unmountAll(under directory: String) -> [String] {
+        for target in targets.reversed() { _ = umount2(target, Int32(MNT_DETACH)) }
+        targets = []
+        let prefixes = [directory, URL(fileURLWithPath: directory).resolvingSymlinksInPath().path].map { $0 + "/" }
+        return Self.mountPoints().filter { point in prefixes.contains { point.hasPrefix($0) } }
+    }
+
+    /// The mount points of this process's namespace.
+    static func mountPoints() -> [String] {
+        guard let text = try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8) else { return [] }
+        // "36 35 98:0 /mnt1 /mnt/parent rw,… - ext3 /dev/root rw": the fifth field.
+        return text.split(separator: "\n").compactMap { line in
+            let fields = line.split(separator: " ")
+            return fields.count > 4 ? String(fields[4]).replacingOccurrences(of: "\\040", with: " ") : nil
+        }
+    }
+}
