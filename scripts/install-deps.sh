@@ -4,7 +4,8 @@
 #   --build-only   only the C libraries the Swift package links
 set -euo pipefail
 
-build=(libarchive-dev libssl-dev zlib1g-dev libzstd-dev pkg-config)
+build=(libarchive-dev libssl-dev zlib1g-dev libzstd-dev pkg-config
+       libcurl4-openssl-dev)  # libcurl: a --static-swift-stdlib link of Foundation (docs/gpu.md)
 tools=(skopeo umoci oci-image-tool buildah docker-registry apache2-utils
        apt-utils dpkg-dev pigz zstd tar coreutils time python3
        python3.11-minimal python3-pip-whl python3-setuptools-whl)

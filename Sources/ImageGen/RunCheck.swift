@@ -27,6 +27,11 @@ public struct RunCheck {
         public var catalog: Catalog
         /// The host's `/dev` (tests point it elsewhere).
         public var devices = "/dev"
+        /// `false`: run without the driver — no NVIDIA device nodes, no driver libraries, no
+        /// driver check — as a container started without `--gpus` would.
+        public var injectDriver = true
+        /// `NAME=VALUE` lines added to (or replacing those of) the image's environment.
+        public var environment: [String] = []
 
         /// Options with defaults.
         public init(image: String, catalog: Catalog) {
@@ -116,10 +121,14 @@ public struct RunCheck {
     public func run() throws -> Int32 {
         let source = try openImage(options.image)
         let (manifest, config) = try Self.read(source)
-        let environment = config.config?.env ?? []
-        let driver = try options.driver ?? HostDriver.version()
-        let admission = try Self.admit(cuda: try Self.requiredCUDA(environment: environment), driver: driver, catalog: options.catalog)
-        progress(admission.summary)
+        let environment = (config.config?.env ?? []) + options.environment
+        if options.injectDriver {
+            let driver = try options.driver ?? HostDriver.version()
+            let admission = try Self.admit(cuda: try Self.requiredCUDA(environment: environment), driver: driver, catalog: options.catalog)
+            progress(admission.summary)
+        } else {
+            progress("no driver: the image runs without the host's NVIDIA devices and libraries")
+        }
         guard getuid() == 0 else {
             throw ImageGenError.invalidInput(
                 path: options.image, reason: "run-check needs root: it mounts device nodes, /proc and /sys into the image's root and chroots "
@@ -148,9 +157,12 @@ public struct RunCheck {
                 path: options.image, reason: "the image has no \(program) (imagegen puts cuda-check in images with the CUDA and Python components)")
         }
         let libraryDirectory = root + "/usr/lib/" + Self.multiarch(config.architecture)
-        let injected = try injectLibraries(into: libraryDirectory, root: root)
         let nodes = try bindDevices(into: root, mounts: &mounts)
-        progress("driver: \(nodes.count) device node\(nodes.count == 1 ? "" : "s") and \(injected.count) librar\(injected.count == 1 ? "y" : "ies") from the host")
+        if options.injectDriver {
+            let injected = try injectLibraries(into: libraryDirectory, root: root)
+            progress("driver: device nodes: \(nodes.isEmpty ? "none" : nodes.joined(separator: " "))")
+            progress("driver: libraries copied to /usr/lib/\(Self.multiarch(config.architecture)): \(injected.isEmpty ? "none" : injected.joined(separator: " "))")
+        }
         try mounts.mount("proc", at: "\(root)/proc", type: "proc")
         do { try mounts.mount("sysfs", at: "\(root)/sys", type: "sysfs", flags: UInt(MS_RDONLY)) } catch {
             progress("note: /sys not mounted (\(error)); CUDA runs without it")
@@ -215,7 +227,7 @@ public struct RunCheck {
     /// onto empty files of the same path in the root.
     func bindDevices(into root: String, mounts: inout MountTable) throws -> [String] {
         let fm = FileManager.default
-        let nvidia = HostDriver.deviceNodes(devices: options.devices)
+        let nvidia = options.injectDriver ? HostDriver.deviceNodes(devices: options.devices) : []
         let standard = ["null", "zero", "full", "random", "urandom", "tty"].map { "\(options.devices)/\($0)" }.filter { fm.fileExists(atPath: $0) }
         for node in standard + nvidia {
             let target = root + "/dev/" + node.dropFirst(options.devices.count + 1)

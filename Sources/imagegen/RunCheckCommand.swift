@@ -26,6 +26,8 @@ struct RunCheckCommand: AsyncParsableCommand {
               sudo imagegen run-check out/cuda-smoke.tar
               sudo imagegen run-check out/v2.7 -- python -c 'import torch; print(torch.cuda.get_device_name())'
               imagegen run-check out/cuda-smoke --driver 470.57.02   # would this driver do?
+              sudo imagegen run-check out/cuda-smoke.tar --no-driver     # as without --gpus: exit 2
+              sudo imagegen run-check out/cuda-smoke.tar --env CUDA_VISIBLE_DEVICES=   # no GPU visible: exit 4
             """
     )
 
@@ -38,12 +40,23 @@ struct RunCheckCommand: AsyncParsableCommand {
     @Option(help: "Where the temporary root is made (default: $TMPDIR or /tmp).")
     var workDir: String?
 
+    @Option(name: .customLong("env"), help: "NAME=VALUE added to the image's environment; repeat for several (e.g. CUDA_VISIBLE_DEVICES=).")
+    var environment: [String] = []
+
+    @Flag(help: "Run without the driver (no NVIDIA devices or libraries, no driver check), as a container without --gpus.")
+    var noDriver = false
+
     @Argument(parsing: .postTerminator, help: "The command to run in the image (default: /usr/local/bin/cuda-check).")
     var command: [String] = []
 
     func validate() throws {
         if let driver {
             do { _ = try DriverVersion(parsing: driver) } catch { throw ValidationError("--driver: \(error)") }
+        }
+        for line in environment {
+            guard let equals = line.firstIndex(of: "="), equals != line.startIndex else {
+                throw ValidationError("--env '\(line)': expected NAME=VALUE")
+            }
         }
     }
 
@@ -52,6 +65,8 @@ struct RunCheckCommand: AsyncParsableCommand {
         options.driver = try driver.map(DriverVersion.init(parsing:))
         if !command.isEmpty { options.command = command }
         if let workDir { options.workDirectory = workDir }
+        options.environment = environment
+        options.injectDriver = !noDriver
         let status = try RunCheck(options: options, progress: { Console.status("run-check: \($0)") }).run()
         Console.status("run-check: \(options.command.joined(separator: " ")) exited \(status)")
         if status != 0 { throw ExitCode(status) }

@@ -99,6 +99,8 @@ struct CUDACheckTests {
         #expect(compat.stderr.contains("(forward-compatibility)") && compat.stderr.contains("the image carries no cuda-compat package"))
         let bad = try imagegen(["run-check", archive, "--driver", "five"])
         #expect(bad.status == 64)
+        let env = try imagegen(["run-check", archive, "--env", "NOEQUALS"])
+        #expect(env.status == 64 && env.stderr.contains("--env 'NOEQUALS': expected NAME=VALUE"))
         let missing = try imagegen(["run-check", "/nonexistent/image.tar", "--driver", "580.65.06"])
         #expect(missing.status == 1 && missing.stderr.contains("/nonexistent/image.tar: no such file or directory"))
         if !Self.hostHasDriver {
@@ -129,6 +131,13 @@ struct CUDACheckTests {
                                   "/opt/venv/bin/python3", "-c", "import os; print(sorted(os.listdir('/dev')))"])
         #expect(other.status == 0, "\(other.stderr)")
         #expect(other.stdout.contains("'null'") && other.stdout.contains("'urandom'"))
+        let bare = try imagegen(["run-check", "\(built.out)/tiny.tar", "--no-driver", "--work-dir", scratch("work")])
+        #expect(bare.status == CUDACheck.Status.noDriver.rawValue, "\(bare.stderr)")
+        #expect(bare.stderr.contains("run-check: no driver: the image runs without the host's NVIDIA devices and libraries"))
+        let env = try imagegen(["run-check", "\(built.out)/tiny", "--driver", "580.65.06", "--work-dir", scratch("work"),
+                                "--env", "CUDA_VISIBLE_DEVICES=", "--env", "A=b=c", "--", "/opt/venv/bin/python3", "-c",
+                                "import os; print(repr(os.environ['CUDA_VISIBLE_DEVICES']), os.environ['A'], os.environ['VIRTUAL_ENV'])"])
+        #expect(env.stdout == "'' b=c /opt/venv\n", "\(env.stderr)")
         let absent = try imagegen(["run-check", "\(built.out)/tiny", "--driver", "580.65.06", "--work-dir", scratch("work"), "--", "/usr/bin/nothing"])
         #expect(absent.status == 1 && absent.stderr.contains("the image has no /usr/bin/nothing"))
         #expect(try FileManager.default.contentsOfDirectory(atPath: scratch("work")).isEmpty)
