@@ -357,6 +357,7 @@ RUN --mount=type=cache,target=/var/cache/apt,sharing=locked --mount=type=cache,t
 
 # config: entrypoint, accounts, workdir, environment, labels
 COPY --chmod=0755 imagegen/imagegen-entrypoint /usr/local/bin/imagegen-entrypoint
+COPY --chmod=0755 imagegen/cuda-check /usr/local/bin/cuda-check
 RUN set -eu; \
     mkdir -p /workspace; \
     ldconfig

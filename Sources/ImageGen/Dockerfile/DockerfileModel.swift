@@ -111,6 +111,7 @@ public struct DockerfileModel: Sendable {
     /// the pip wheel (a copy of a cached artifact) is not among them.
     public var contextFiles: [(path: String, bytes: [UInt8], mode: Int)] {
         var files: [(String, [UInt8], Int)] = [("imagegen-entrypoint", Array(GeneratedFiles.entrypoint.utf8), 0o755)]
+        if CUDACheck.isInstalled(in: image.spec) { files.append(("cuda-check", CUDACheck.program, 0o755)) }
         for component in components where !component.wheels.isEmpty {
             files.append(("requirements/\(component.kind.rawValue).txt", Array(requirements(component).utf8), 0o644))
         }
@@ -171,6 +172,7 @@ public struct DockerfileModel: Sendable {
             "hasPorts": !spec.config.ports.isEmpty,
             "ports": spec.config.ports,
             "entrypoint": Self.jsonArray(ImageMetadata.entrypoint(spec)),
+            "cudaCheck": CUDACheck.isInstalled(in: spec),
             "cmd": spec.config.cmd.map { [Self.jsonArray($0)] } ?? [],
             "tags": spec.config.tags,
         ]
