@@ -19,9 +19,8 @@ import Testing
 struct BuildTests {
     /// The host packages the image is made of; their dependencies join them
     /// (``HostPackageRepacker/closure(of:)``): `libc6`, `mawk` (base-files pre-depends on
-    /// awk), `libpython3.11-minimal`, `libexpat1`, `zlib1g`, …; `libpython3.11-stdlib` brings
-    /// ctypes, which cuda-check needs.
-    static let hostPackages = ["base-files", "base-passwd", "python3.11-minimal", "libpython3.11-stdlib"]
+    /// awk), `libpython3.11-minimal`, `libexpat1`, `zlib1g`, …
+    static let hostPackages = ["base-files", "base-passwd", "python3.11-minimal"]
 
     /// What the Locker asks for that the image does not need to run: tiny made-up packages.
     /// `python3.11` has the host's interpreter version, which `pyvenv.cfg` records.
@@ -29,7 +28,7 @@ struct BuildTests {
         let python = try HostPackageRepacker.installed("python3.11-minimal").version
         return [
             .init(name: "ca-certificates", version: "20230311"),
-            .init(name: "python3.11", version: python, architecture: "amd64", control: ["Depends: python3.11-minimal (= \(python)), libpython3.11-stdlib (= \(python))"]),
+            .init(name: "python3.11", version: python, architecture: "amd64", control: ["Depends: python3.11-minimal (= \(python))"]),
             .init(name: "python3.11-venv", version: python, architecture: "amd64", control: ["Depends: python3.11 (= \(python))"]),
         ]
     }

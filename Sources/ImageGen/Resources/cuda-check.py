@@ -27,11 +27,14 @@ Exit status:
   1  anything else (a bug in cuda-check)
 """
 
-import array
-import ctypes
 import glob
 import os
 import sys
+
+try:
+    import ctypes
+except ImportError:  # python3.X-minimal alone has no ctypes; the driver verdict still holds
+    ctypes = None
 
 NO_DRIVER, NO_RUNTIME, NO_GPU, CALL_FAILED, COMPILE_FAILED, WRONG_RESULT = 2, 3, 4, 5, 6, 7
 
@@ -42,6 +45,10 @@ extern "C" __global__ void axpy(float a, const float *x, float *y, int n) {
 }
 """
 ELEMENTS = 1 << 20  # 4 MiB of floats; every value below is exact in binary32
+HOST_DRIVER = ("The driver comes from the host: run the image with the NVIDIA container runtime (docker run --gpus all), "
+               "or with `imagegen run-check IMAGE` on a host with an NVIDIA driver")
+LIBRARY_DIRS = ["/usr/lib/x86_64-linux-gnu", "/lib/x86_64-linux-gnu", "/usr/lib/aarch64-linux-gnu", "/lib/aarch64-linux-gnu",
+                "/usr/lib64", "/lib64", "/usr/lib", "/lib"]
 
 
 class Failure(Exception):
@@ -50,6 +57,21 @@ class Failure(Exception):
     def __init__(self, status, message):
         super().__init__(message)
         self.status = status
+
+
+def driver_on_path():
+    """Where the dynamic linker would find libcuda.so.1, judged without loading it (for a Python
+    without ctypes): LD_LIBRARY_PATH, the default folders, the linker cache."""
+    for directory in [d for d in os.environ.get("LD_LIBRARY_PATH", "").split(":") if d] + LIBRARY_DIRS:
+        if os.path.exists(os.path.join(directory, "libcuda.so.1")):
+            return os.path.join(directory, "libcuda.so.1")
+    try:
+        with open("/etc/ld.so.cache", "rb") as cache:
+            if b"libcuda.so.1\0" in cache.read():
+                return "/etc/ld.so.cache"
+    except OSError:
+        pass
+    return None
 
 
 def say(line):
@@ -180,6 +202,7 @@ def compile_ptx(nvrtc, architecture):
 
 def check_gpu(index, cuda, cudart, nvrtc):
     """Allocates, copies, compiles, launches and checks on GPU `index`."""
+    import array
     device = ctypes.c_int()
     cuda("cuDeviceGet", ctypes.byref(device), index)
     name = ctypes.create_string_buffer(256)
@@ -266,6 +289,13 @@ def main():
     if arguments and not compile_only:
         raise Failure(1, "unexpected argument %r (see --help)" % arguments[0])
 
+    if ctypes is None:
+        if driver_on_path() is None:
+            raise Failure(NO_DRIVER, "no NVIDIA driver found: libcuda.so.1 is in neither the library folders nor the linker "
+                          "cache. " + HOST_DRIVER)
+        raise Failure(NO_RUNTIME, "this image's Python has no ctypes module (python3.X-minimal alone has none); "
+                      "cuda-check needs it to load the CUDA libraries")
+
     cudart_lib, cudart_path = load_wheel_library("libcudart.so")
     if cudart_lib is not None:
         version = ctypes.c_int()
@@ -281,9 +311,7 @@ def main():
     try:
         libcuda = ctypes.CDLL("libcuda.so.1", mode=ctypes.RTLD_GLOBAL)
     except OSError as error:
-        raise Failure(NO_DRIVER, "no NVIDIA driver found: libcuda.so.1 cannot be loaded (%s). The driver comes from the host: "
-                      "run the image with the NVIDIA container runtime (docker run --gpus all), or with "
-                      "`imagegen run-check IMAGE` on a host with an NVIDIA driver" % error)
+        raise Failure(NO_DRIVER, "no NVIDIA driver found: libcuda.so.1 cannot be loaded (%s). %s" % (error, HOST_DRIVER))
     cuda = Driver(libcuda)
     driver_api = ctypes.c_int()
     cuda("cuDriverGetVersion", ctypes.byref(driver_api))
