@@ -36,5 +36,9 @@ struct RealImageTests {
         #expect(try inImage("jupyter lab --version").stdout.hasPrefix("4."))
         #expect(try inImage("ssh-keygen -A >/dev/null && /usr/sbin/sshd -t").status == 0)
         #expect(try inImage("python -m pip check").status == 0)
+        // cuda-check (docs/gpu.md): no driver here, so exit 2 with its message; NVRTC works without one.
+        let check = try inImage("/usr/local/bin/cuda-check")
+        #expect(check.status == 2 && check.stderr.hasPrefix("cuda-check: no NVIDIA driver found: "), "\(check.stderr)")
+        #expect(try inImage("/usr/local/bin/cuda-check --compile-only").stdout.contains("NVRTC compiled axpy for compute_90"))
     }
 }
