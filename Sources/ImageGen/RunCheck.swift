@@ -5,6 +5,7 @@ import Foundation
 import ImageModel
 import Layers
 import OCI
+import Synchronization
 
 /// `imagegen run-check`: runs an image's `cuda-check` (or another command) on this host's GPUs
 /// the way the NVIDIA container runtime would — the image unpacked into a temporary root, the
@@ -170,7 +171,7 @@ public struct RunCheck {
         try refreshLinkerCache(root: root)
 
         progress("running \(command.joined(separator: " ")) in \(options.image)")
-        return try chrootRun(root: root, command: command, environment: environment, workingDirectory: config.config?.workingDir)
+        return try chrootRun(root: root, command: command, environment: environment)
     }
 
     /// `x86_64-linux-gnu` for amd64, `aarch64-linux-gnu` for arm64.
@@ -262,31 +263,77 @@ public struct RunCheck {
     }
 
     /// Runs `command` under `chroot(8)` with the image's environment, stdout and stderr passed through.
-    func chrootRun(root: String, command: [String], environment: [String], workingDirectory: String?) throws -> Int32 {
+    ///
+    /// posix_spawn rather than Foundation's Process, which starts the child in a process group
+    /// of its own with signals blocked, so that Ctrl-C could not stop it. Here the command gets
+    /// an empty signal mask and default handlers and stays in this process group; this process
+    /// passes SIGINT and SIGTERM on and stays to clean up.
+    func chrootRun(root: String, command: [String], environment: [String]) throws -> Int32 {
         let chroot = ["/usr/sbin/chroot", "/usr/bin/chroot", "/sbin/chroot"].first { FileManager.default.isExecutableFile(atPath: $0) }
         guard let chroot else { throw ImageGenError.invalidInput(path: "chroot", reason: "chroot(8) is not on this host (coreutils)") }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: chroot)
-        process.arguments = [root] + command
-        var env: [String: String] = [:]
+        var env: [(String, String)] = []
         for line in environment {
             guard let equals = line.firstIndex(of: "=") else { continue }
-            env[String(line[..<equals])] = String(line[line.index(after: equals)...])
+            let name = String(line[..<equals])
+            env.removeAll { $0.0 == name }
+            env.append((name, String(line[line.index(after: equals)...])))
         }
-        if env["PATH"] == nil { env["PATH"] = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" }
-        env["HOME"] = env["HOME"] ?? "/root"
-        process.environment = env
-        process.currentDirectoryURL = URL(fileURLWithPath: root + (workingDirectory ?? "/"))
-        // Ctrl-C reaches the command (same process group); this process stays to clean up.
-        let previous = signal(SIGINT, SIG_IGN)
-        defer { signal(SIGINT, previous) }
-        do { try process.run() } catch {
-            throw ImageGenError.invalidInput(path: chroot, reason: "cannot run: \(error.localizedDescription)")
+        if !env.contains(where: { $0.0 == "PATH" }) { env.append(("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")) }
+        if !env.contains(where: { $0.0 == "HOME" }) { env.append(("HOME", "/root")) }
+
+        let previousInterrupt = signal(SIGINT) { number in
+            let pid = runningCommand.load(ordering: .relaxed)
+            if pid > 0 { kill(pid, number) }
         }
-        process.waitUntilExit()
-        return process.terminationReason == .uncaughtSignal ? 128 + process.terminationStatus : process.terminationStatus
+        let previousTerminate = signal(SIGTERM) { number in
+            let pid = runningCommand.load(ordering: .relaxed)
+            if pid > 0 { kill(pid, number) }
+        }
+        defer {
+            runningCommand.store(0, ordering: .relaxed)
+            signal(SIGINT, previousInterrupt)
+            signal(SIGTERM, previousTerminate)
+        }
+
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        var mask = sigset_t()
+        sigemptyset(&mask)
+        posix_spawnattr_setsigmask(&attributes, &mask)
+        var defaults = sigset_t()
+        sigemptyset(&defaults)
+        for number in [SIGINT, SIGTERM, SIGPIPE, SIGQUIT, SIGHUP] { sigaddset(&defaults, number) }
+        posix_spawnattr_setsigdefault(&attributes, &defaults)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+
+        let arguments = [chroot, root] + command
+        let variables = env.map { "\($0.0)=\($0.1)" }
+        let argv = arguments.map { strdup($0) } + [nil]
+        let envp = variables.map { strdup($0) } + [nil]
+        defer {
+            for pointer in argv { free(pointer) }
+            for pointer in envp { free(pointer) }
+        }
+        var pid: pid_t = 0
+        let spawned = posix_spawn(&pid, chroot, nil, &attributes, argv, envp)
+        guard spawned == 0 else {
+            throw ImageGenError.invalidInput(path: chroot, reason: "cannot run: \(String(cString: strerror(spawned)))")
+        }
+        runningCommand.store(pid, ordering: .relaxed)
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 {
+            guard errno == EINTR else { throw ImageGenError.invalidInput(path: chroot, reason: "waitpid: \(String(cString: strerror(errno)))") }
+        }
+        // The wait status: low 7 bits the signal that ended it (0: it exited), then the exit code.
+        let signalNumber = status & 0x7f
+        return signalNumber == 0 ? (status >> 8) & 0xff : 128 + signalNumber
     }
 }
+
+/// The pid of the command run-check is running (0: none), for the signal handlers, which can
+/// capture nothing.
+private let runningCommand = Atomic<Int32>(0)
 
 /// The mounts run-check made, undone in reverse order.
 struct MountTable {
