@@ -152,6 +152,34 @@ struct CUDACheckTests {
     }
 
     @Test(
+        "run-check passes SIGTERM on to the command, exits 143 and still cleans up",
+        .enabled(if: getuid() == 0 && !hostHasDriver, "mounting and chroot need root"))
+    func terminate() async throws {
+        let built = try await BuildTests.Built.shared.value
+        let scratch = try ScratchDirectory("imagegen-run-check-term")
+        try FileManager.default.createDirectory(atPath: scratch("work"), withIntermediateDirectories: true)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: imagegenBinary)
+        process.arguments = ["run-check", "\(built.out)/tiny", "--driver", "580.65.06", "--work-dir", scratch("work"), "--",
+                             "/opt/venv/bin/python3", "-c", "import time; print('started', flush=True); time.sleep(120)"]
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        var seen = Data()
+        while !String(decoding: seen, as: UTF8.self).contains("started") {
+            let chunk = output.fileHandleForReading.availableData
+            if chunk.isEmpty { break }
+            seen += chunk
+        }
+        kill(process.processIdentifier, SIGTERM)
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 128 + SIGTERM)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: scratch("work")).isEmpty, "the temporary root is left")
+        #expect(!(try String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)).contains(scratch.path))
+    }
+
+    @Test(
         "run-check says it needs root when it is not",
         .enabled(if: getuid() == 0 && FileManager.default.isExecutableFile(atPath: "/usr/bin/setpriv"), "needs root to drop it"))
     func needsRoot() async throws {
