@@ -153,9 +153,15 @@ public struct RunCheck {
         try unpack(source, manifest: manifest, into: root, scratch: work)
         let command = options.command
         guard let program = command.first else { throw ImageGenError.invalidOption(name: "command", value: "", expected: "a command") }
-        if program.hasPrefix("/"), !FileManager.default.fileExists(atPath: root + program) {
+        var info = stat()
+        if program.hasPrefix("/"), lstat(root + program, &info) != 0 {
             throw ImageGenError.invalidInput(
                 path: options.image, reason: "the image has no \(program) (imagegen puts cuda-check in images with the CUDA and Python components)")
+        }
+        // Everything written or mounted below goes through folders of the image: none may be a
+        // link, which could point out of the root (a root process would follow it).
+        for folder in ["dev", "proc", "sys", "usr/lib/" + Self.multiarch(config.architecture)] {
+            try Self.makeRealDirectory(folder, in: root)
         }
         let libraryDirectory = root + "/usr/lib/" + Self.multiarch(config.architecture)
         let nodes = try bindDevices(into: root, mounts: &mounts)
@@ -172,6 +178,25 @@ public struct RunCheck {
 
         progress("running \(command.joined(separator: " ")) in \(options.image)")
         return try chrootRun(root: root, command: command, environment: environment)
+    }
+
+    /// Makes `relative` below `root` a directory, each component checked with lstat: a missing
+    /// one is made, a link or a file is refused.
+    static func makeRealDirectory(_ relative: String, in root: String) throws {
+        var path = root
+        for component in relative.split(separator: "/") {
+            path += "/\(component)"
+            var info = stat()
+            if lstat(path, &info) != 0 {
+                guard mkdir(path, 0o755) == 0 else {
+                    throw ImageGenError.output(path: path, reason: "cannot make the folder: \(String(cString: strerror(errno)))")
+                }
+            } else if info.st_mode & S_IFMT != S_IFDIR {
+                throw ImageGenError.invalidInput(
+                    path: "/" + relative, reason: "in the image, /\(path.dropFirst(root.count + 1)) is not a folder (a link?); "
+                        + "run-check does not write or mount through it")
+            }
+        }
     }
 
     /// `x86_64-linux-gnu` for amd64, `aarch64-linux-gnu` for arm64.
@@ -232,8 +257,11 @@ public struct RunCheck {
         let standard = ["null", "zero", "full", "random", "urandom", "tty"].map { "\(options.devices)/\($0)" }.filter { fm.fileExists(atPath: $0) }
         for node in standard + nvidia {
             let target = root + "/dev/" + node.dropFirst(options.devices.count + 1)
-            try fm.createDirectory(atPath: (target as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-            if !fm.fileExists(atPath: target), !fm.createFile(atPath: target, contents: nil) {
+            try Self.makeRealDirectory(String((target as NSString).deletingLastPathComponent.dropFirst(root.count + 1)), in: root)
+            // The mount point: an empty file of our own, never a link the image planted.
+            var info = stat()
+            if lstat(target, &info) == 0, info.st_mode & S_IFMT != S_IFREG { unlink(target) }
+            if lstat(target, &info) != 0, !fm.createFile(atPath: target, contents: nil) {
                 throw ImageGenError.output(path: target, reason: "cannot make a mount point for \(node)")
             }
             try mounts.mount(node, at: target, flags: UInt(MS_BIND))

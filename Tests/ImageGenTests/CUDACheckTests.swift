@@ -180,6 +180,24 @@ struct CUDACheckTests {
     }
 
     @Test(
+        "run-check refuses an image whose /dev is a link, and mounts nothing through it",
+        .enabled(if: getuid() == 0, "mounting needs root"))
+    func linkedDevices() throws {
+        let scratch = try ScratchDirectory("imagegen-run-check-link")
+        let fm = FileManager.default
+        for folder in ["tree/bin", "outside", "work"] { try fm.createDirectory(atPath: scratch(folder), withIntermediateDirectories: true) }
+        try writeFile(scratch("tree/bin/true"), "", mode: 0o755)
+        try fm.createSymbolicLink(atPath: scratch("tree/dev"), withDestinationPath: scratch("outside"))
+        let pack = try imagegen(["pack", scratch("tree"), "--out", scratch("image"), "--format", "layout", "--tag", "x"])
+        try #require(pack.status == 0, "\(pack.stderr)")
+        let result = try imagegen(["run-check", scratch("image"), "--driver", "580.65.06", "--work-dir", scratch("work"), "--", "/bin/true"])
+        #expect(result.status == 1)
+        #expect(result.stderr.contains("in the image, /dev is not a folder (a link?); run-check does not write or mount through it"), "\(result.stderr)")
+        #expect(try fm.contentsOfDirectory(atPath: scratch("outside")).isEmpty)
+        #expect(try fm.contentsOfDirectory(atPath: scratch("work")).isEmpty)
+    }
+
+    @Test(
         "run-check says it needs root when it is not",
         .enabled(if: getuid() == 0 && FileManager.default.isExecutableFile(atPath: "/usr/bin/setpriv"), "needs root to drop it"))
     func needsRoot() async throws {
