@@ -48,6 +48,21 @@ struct CLITests {
         #expect(text.contains(#""ExposedPorts":{"8888/tcp":{}}"#))
     }
 
+    @Test("umask and TZ do not change what pack writes (checked in child processes: both are process-wide)")
+    func packIndependentOfUmaskAndTimeZone() throws {
+        let scratch = try ScratchDirectory()
+        try makeFixtureTree(at: scratch("tree"))
+        var digests: [String] = []
+        for (mask, zone) in [("022", "UTC"), ("077", "Pacific/Kiritimati")] {
+            let out = scratch("out-\(mask)")
+            let result = try run("sh", ["-c", "umask \(mask); exec \"$@\"", "sh", imagegenBinary, "pack", scratch("tree"), "--out", out, "--tag", "t"],
+                                 environment: ["TZ": zone, "SOURCE_DATE_EPOCH": "1700000000"])
+            #expect(result.status == 0, "\(result.stderr)")
+            digests.append(try String(contentsOfFile: "\(out)/index.json", encoding: .utf8))
+        }
+        #expect(digests.count == 2 && digests[0] == digests[1])
+    }
+
     @Test("verify exits 1 and prints one line per problem")
     func verifyFails() throws {
         let scratch = try ScratchDirectory()
