@@ -15,7 +15,7 @@ import Testing
 /// The repository, the index and one build of `tiny` are made once per run and shared (the
 /// tests that only look at an image, or need a warm cache, start from it); each test that
 /// writes into a cache works on its own copy.
-@Suite("imagegen build from a lock, against a repository of the host's packages", .timeLimit(.minutes(3)))
+@Suite("imagegen build from a lock, against a repository of the host's packages", .timeLimit(.minutes(8)))
 struct BuildTests {
     /// The host packages the image is made of; their dependencies join them
     /// (``HostPackageRepacker/closure(of:)``): `libc6`, `mawk` (base-files pre-depends on

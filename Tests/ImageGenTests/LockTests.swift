@@ -8,7 +8,7 @@ import Testing
 
 /// `imagegen lock` end to end and offline: a Debian repository and a wheel index made by the
 /// test and served on 127.0.0.1, a spec written into a scratch `Images/`.
-@Suite("imagegen lock against a local repository and index", .timeLimit(.minutes(3)))
+@Suite("imagegen lock against a local repository and index", .timeLimit(.minutes(6)))
 struct LockTests {
     /// Tiny packages named as the Locker asks for them for `smoke`, plus one it must not take.
     static let packages: [DebianRepositoryFixture.Package] = [

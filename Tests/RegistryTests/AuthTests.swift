@@ -8,7 +8,7 @@ import TestSupport
 import Testing
 
 /// A registry behind htpasswd (bcrypt) Basic auth; credentials from every source imagegen reads.
-@Suite("registry credentials", .timeLimit(.minutes(3)))
+@Suite("registry credentials", .timeLimit(.minutes(6)))
 struct AuthTests {
     static let user = (name: "pusher", password: "s3cret-Pa55word-xyz")
 

@@ -8,7 +8,7 @@ import TestSupport
 import Testing
 
 /// Pushes through a fault-injecting proxy: dropped connections, 500/503, uploads cut halfway.
-@Suite("push through faults", .timeLimit(.minutes(3)))
+@Suite("push through faults", .timeLimit(.minutes(6)))
 struct FaultTests {
     /// A rule that fails the first `times` requests matching `matches`, then passes.
     static func failing(_ fault: FaultProxy.Fault, times: Int, _ matches: @escaping @Sendable (FaultProxy.Request) -> Bool)

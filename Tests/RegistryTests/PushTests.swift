@@ -7,7 +7,7 @@ import TestSupport
 import Testing
 
 /// Push and pull against a real registry (Debian's docker-registry) on 127.0.0.1.
-@Suite("push and pull against docker-registry", .timeLimit(.minutes(3)))
+@Suite("push and pull against docker-registry", .timeLimit(.minutes(6)))
 struct PushTests {
     @Test("push: skopeo sees the same digest and copies it back; a second push sends no blob; pull verifies and matches")
     func pushInspectCopyPull() async throws {
