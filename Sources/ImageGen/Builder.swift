@@ -115,16 +115,7 @@ public struct Builder: Sendable {
         }
 
         // 1. Artifacts, verified against the lock.
-        let cache = try ArtifactCache(directory: "\(options.cacheDirectory)/artifacts")
-        var fetcher = ArtifactFetcher(
-            cache: cache, stateDirectory: "\(options.cacheDirectory)/apt", architecture: spec.base.architecture,
-            aptSources: options.aptSources)
-        fetcher.pythonVersion = spec.python.map { "\($0.version.majorMinor)" } ?? "3"
-        fetcher.pipIndexURL = options.pipIndexURL
-        fetcher.pipExtraIndexURLs = options.pipExtraIndexURLs
-        fetcher.pipUsesHostConfiguration = options.pipUsesHostConfiguration
-        fetcher.pipCommand = options.pipCommand
-        let fetched = try await fetcher.fetch(debs: lock.debs, wheels: lock.wheels, offline: options.offline, progress: progress)
+        let fetched = try await options.fetcher(for: spec).fetch(debs: lock.debs, wheels: lock.wheels, offline: options.offline, progress: progress)
 
         // 2. One layer per component, from the layer cache when its inputs did not change.
         let layerCache = try LayerCache(directory: "\(options.cacheDirectory)/layers")
