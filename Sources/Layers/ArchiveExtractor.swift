@@ -12,7 +12,7 @@ public final class ArchiveExtractor {
 
     /// Opens `path` for extraction.
     public init(path: String) throws {
-        guard let reader = archive_read_new(), let writer = archive_write_disk_new() else {
+        guard let reader = archive_read_new(), let writer = ArchiveDiskWriter.make() else {
             throw LayerError.archive(path: path, reason: "libarchive: out of memory")
         }
         self.reader = reader

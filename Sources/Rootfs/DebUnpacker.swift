@@ -2,6 +2,7 @@ internal import CArchive
 #if canImport(Glibc)
 import Glibc
 #endif
+import Layers
 
 /// Unpacks Debian packages into a component tree the way `dpkg --unpack` would on a
 /// merged-/usr system, without running maintainer scripts, and records them in the tree's
@@ -81,7 +82,7 @@ public struct DebUnpacker: Sendable {
     /// Second pass: writes the planned entries with libarchive. Returns the MD5 of each
     /// conffile written (by its absolute path in the image).
     private func extract(_ archive: DebArchive, plan: DebUnpackPlan, tree: DebRootTree) throws -> [String: String] {
-        guard let writer = archive_write_disk_new() else {
+        guard let writer = ArchiveDiskWriter.make() else {
             throw RootfsError.invalidDeb(deb: archive.path, reason: "libarchive: out of memory")
         }
         defer { archive_write_free(writer) }
@@ -105,6 +106,12 @@ public struct DebUnpacker: Sendable {
             }
             let step = plan.steps[index]
             guard let target = step.path else { continue }
+            // A parent the package does not list (usr/lib64 when only ./lib64/ is listed, which
+            // merged /usr redirects) is made here with mode 0755, as dpkg makes it: libarchive
+            // would take its mode from the process umask.
+            if target.count > 1, tree.node(Array(target.dropLast())) == .missing {
+                try tree.makeDirectories(target.dropLast().joined(separator: "/"))
+            }
             let host = tree.hostPath(target)
             archive_entry_copy_pathname(entry, host)
             if let link = step.hardlinkTarget {

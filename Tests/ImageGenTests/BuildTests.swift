@@ -385,16 +385,22 @@ struct BuildTests {
 
     // MARK: The command
 
-    @Test("imagegen build exits 0, prints the layer table and the image digest, and --json the library's manifest")
-    func command() async throws {
+    /// The umask is process-wide and inherited, so each build runs in a child process under its
+    /// own: neither 000 nor 077 may change a byte of the image (a directory that a package does
+    /// not list, such as usr/lib64 behind merged /usr, once took its mode from the umask).
+    @Test(
+        "imagegen build exits 0, prints the layer table and the image digest, and --json the library's manifest, under umask 000 and 077",
+        arguments: ["000", "077"])
+    func command(umask: String) async throws {
         let built = try await Built.shared.value
         let fixtures = try Fixtures.shared.get()
         let scratch = try ScratchDirectory("imagegen-build-cli")
         let servers = try fixtures.serve()
 
         let result = try run(
-            imagegenBinary,
-            ["build", "tiny", "--images", built.images, "--out", scratch("out"), "--cache", scratch("cache"),
+            "sh",
+            ["-c", "umask \(umask); exec \"$@\"", "sh", imagegenBinary,
+             "build", "tiny", "--images", built.images, "--out", scratch("out"), "--cache", scratch("cache"),
              "--apt-sources", servers.aptSource, "--index-url", servers.indexURL, "--no-pip-config", "--pip", "python3 -m pip", "--json"],
             environment: ["SOURCE_DATE_EPOCH": "\(Self.sourceDateEpoch)"])
         try #require(result.status == 0, "\(result.stderr)")
