@@ -112,6 +112,10 @@ public enum HostPackageRepacker {
         try? fm.removeItem(atPath: tree)
         defer { try? fm.removeItem(atPath: tree) }
         try fm.createDirectory(atPath: "\(tree)/DEBIAN", withIntermediateDirectories: true)
+        // dpkg-deb wants 0755..0775; the umask can be 0 for a moment while another thread
+        // makes a libarchive disk writer.
+        chmod(tree, 0o755)
+        chmod("\(tree)/DEBIAN", 0o755)
 
         // Files. A listed path that is a symlink on the host but has listed children is a
         // directory of the package that merged /usr turned into a link (`/lib` → `usr/lib`):
