@@ -31,12 +31,17 @@ enum ComponentTrees {
 
     /// Installs wheels into the venv of a component's tree; returns the installed files whose
     /// bytes are a deflated member of their wheel, with where that stream is.
+    ///
+    /// The tree is made to be packed, so files a recorded stream holds are placeholders
+    /// (``WheelInstaller/install(wheel:into:placeholders:streams:)``): their bytes are inflated
+    /// once, by the packer, which checks them against CRC-32, size and RECORD's SHA-256 then.
     static func installWheels(_ wheels: [String], into root: String, python: PythonVersion) throws -> [String: DeflatedSource] {
         let installer = WheelInstaller(python: python)
         var sources: [String: DeflatedSource] = [:]
         for wheel in wheels {
             // A file two wheels install byte for byte keeps the first one's stream.
-            sources.merge(try installer.install(wheel: wheel, into: root).deflatedSources) { first, _ in first }
+            let installed = try installer.install(wheel: wheel, into: root, placeholders: true, streams: sources)
+            sources.merge(installed.deflatedSources) { first, _ in first }
         }
         return sources
     }

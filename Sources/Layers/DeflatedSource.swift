@@ -21,14 +21,18 @@ public struct DeflatedSource: Hashable, Sendable {
     public var crc32: UInt32
     /// What the stream is, for messages: "WHEEL: MEMBER".
     public var origin: String
+    /// The SHA-256 the inflated bytes must have (a wheel's `RECORD` row), checked wherever the
+    /// stream is inflated; nil to check the CRC-32 alone.
+    public var sha256: Digest?
 
     /// A stream of `compressedSize` bytes at `offset` in `path`.
-    public init(path: String, offset: Int64, compressedSize: Int64, crc32: UInt32, origin: String) {
+    public init(path: String, offset: Int64, compressedSize: Int64, crc32: UInt32, origin: String, sha256: Digest? = nil) {
         self.path = path
         self.offset = offset
         self.compressedSize = compressedSize
         self.crc32 = crc32
         self.origin = origin
+        self.sha256 = sha256
     }
 
     /// Inflates the stream, handing each compressed chunk to `raw` (as it is read) and each
@@ -98,6 +102,7 @@ public struct DeflatedSource: Hashable, Sendable {
             out.deallocate()
         }
         var crc = CZlib.crc32(0, nil, 0)
+        let hasher = sha256.map { DigestHasher($0.algorithm) }
         var produced: Int64 = 0
         var consumed: Int64 = 0
         var ended = false
@@ -123,6 +128,7 @@ public struct DeflatedSource: Hashable, Sendable {
                     produced += Int64(count)
                     guard produced <= size else { throw fail("inflates to more than the \(size) bytes its zip directory declares") }
                     if checkCRC { crc = CZlib.crc32(crc, out.baseAddress!.assumingMemoryBound(to: Bytef.self), UInt32(count)) }
+                    hasher?.update(UnsafeRawBufferPointer(rebasing: out[0..<count]))
                     try output(UnsafeRawBufferPointer(rebasing: out[0..<count]))
                 }
                 if status == Z_STREAM_END {
@@ -141,6 +147,10 @@ public struct DeflatedSource: Hashable, Sendable {
         }
         guard produced == size else { throw fail("inflates to \(produced) bytes, but its zip directory declares \(size)") }
         guard !checkCRC || UInt32(truncatingIfNeeded: crc) == crc32 else { throw crcMismatch(UInt32(truncatingIfNeeded: crc)) }
+        if let hasher, let sha256 {
+            let actual = hasher.finalize()
+            guard actual == sha256 else { throw fail("inflates to \(actual), but its RECORD declares \(sha256)") }
+        }
         return produced
     }
 

@@ -164,6 +164,12 @@ final class OutputFile {
         }
     }
 
+    /// Gives the file `size` bytes without writing any (a sparse placeholder, whose content
+    /// its user takes from elsewhere).
+    func reserve(_ size: Int64) throws(TreeWriteError) {
+        guard ftruncate(fd, off_t(size)) == 0 else { throw .system(path: path, call: "ftruncate", errno: errno) }
+    }
+
     /// Sets the mode and closes the file.
     func close() throws(TreeWriteError) {
         guard fd >= 0 else { return }

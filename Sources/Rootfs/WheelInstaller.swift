@@ -56,13 +56,25 @@ public struct WheelInstaller: Sendable {
     static let metadataLimit = 64 << 20
 
     /// Installs the wheel file at `wheel` into the tree at `root` (an existing directory).
-    public func install(wheel: String, into root: String) throws -> InstalledWheel {
+    ///
+    /// With `placeholders`, a file whose bytes are a deflated member listed in `RECORD` with a
+    /// SHA-256 is not inflated here: it is made with its size and mode but no data written (a
+    /// sparse file), and its stream — carrying that SHA-256 — is in `deflatedSources`. That is
+    /// for a caller that packs the tree and takes those files' content from their streams
+    /// (checking CRC-32, size and SHA-256 as it inflates them); the tree itself is then not a
+    /// usable install. `streams` are the sources of placeholders that earlier wheels left in
+    /// the same tree, so that a file two wheels install byte for byte is recognised.
+    public func install(
+        wheel: String, into root: String, placeholders: Bool = false, streams: [String: DeflatedSource] = [:]
+    ) throws -> InstalledWheel {
         let wheelName = wheel.split(separator: "/").last.map(String.init) ?? wheel
         let scan = try WheelScan(path: wheel, wheel: wheelName)
         let plan = try WheelPlan(scan: scan, layout: layout, wheel: wheelName)
         let writer = try VenvTreeWriter(root: root)
         do {
             var installation = Installation(plan: plan, layout: layout, writer: writer, wheel: wheelName)
+            installation.placeholders = placeholders
+            installation.earlierStreams = streams
             let files = try installation.run(path: wheel)
             return InstalledWheel(
                 name: plan.name, version: plan.version, distInfo: "\(layout.sitePackages)/\(plan.distInfo)", files: files,
@@ -261,6 +273,10 @@ struct Installation {
     private(set) var deflatedSources: [String: DeflatedSource] = [:]
     /// The zip's own directory (offsets, compressed sizes, CRCs) and a reader for local headers.
     private var zip: (directory: [String: ZipDirectory.Member], reader: FileReader, zip: ZipDirectory)?
+    /// Leave the content of files that a recorded deflated member holds to the packer.
+    var placeholders = false
+    /// Placeholders of wheels installed earlier into the same tree, by tree path.
+    var earlierStreams: [String: DeflatedSource] = [:]
 
     init(plan: WheelPlan, layout: VenvLayout, writer: VenvTreeWriter, wheel: String) {
         self.plan = plan
@@ -326,6 +342,16 @@ struct Installation {
         _ member: WheelArchive.Member, from archive: WheelArchive, to target: String, mode: mode_t, script: Bool
     ) throws {
         let expected = plan.record[member.name]
+        if placeholders, !script, let (source, size) = try recordedStream(of: member.name, expected: expected),
+           let file = try tree(member.name, { () throws(TreeWriteError) in try writer.createFile(target, mode: mode) }) {
+            try tree(member.name) { () throws(TreeWriteError) in
+                try file.reserve(size)
+                try file.close()
+            }
+            record(target, digest: source.sha256!, size: size)
+            deflatedSources[target] = source
+            return
+        }
         var algorithm = Digest.Algorithm.sha256
         if let expected, !expected.hash.isEmpty {
             let name = expected.hash.split(separator: "=", maxSplits: 1).first.map(String.init) ?? ""
@@ -371,6 +397,19 @@ struct Installation {
         }
     }
 
+    /// The member's deflate stream, carrying the SHA-256 its `RECORD` row declares, when the
+    /// file can be a placeholder: deflated in the zip, listed with a sha256 hash, and with the
+    /// zip's size where the row gives one (anything else takes the streaming path, whose
+    /// checks name the problem). Also returns the inflated size.
+    private func recordedStream(of name: String, expected: WheelRecord.Row?) throws -> (DeflatedSource, Int64)? {
+        guard let zip, let entry = zip.directory[name], let expected, let digest = WheelFormat.recordSHA256(expected.hash),
+              expected.size.isEmpty || expected.size == String(entry.size),
+              var source = try zip.zip.deflatedSource(of: entry, reader: zip.reader, origin: "\(wheel): \(name)")
+        else { return nil }
+        source.sha256 = digest
+        return (source, entry.size)
+    }
+
     /// Writes a file imagegen makes (a launcher, INSTALLER, RECORD).
     private mutating func installGenerated(_ target: String, _ bytes: [UInt8], mode: mode_t, recorded: Bool = true) throws {
         let digest = Digest.of(bytes)
@@ -388,6 +427,12 @@ struct Installation {
     /// namespace package's `__init__.py` that several wheels ship), else a conflict that names
     /// the wheel that installed it.
     private func acceptExisting(_ target: String, digest: Digest, size: Int64) throws {
+        // A placeholder's bytes are not in the tree: its stream says what they will be (only
+        // placeholders' streams carry a SHA-256; a written file's stream has none).
+        if let placeholder = earlierStreams[target] ?? deflatedSources[target], placeholder.sha256 != nil {
+            if placeholder.sha256 == digest, writer.status(target).map({ Int64($0.st_size) }) == size { return }
+            throw RootfsError.fileConflict(path: target, wheel: wheel, existing: owner(of: target))
+        }
         if let st = writer.status(target), st.st_mode & S_IFMT == S_IFREG, Int64(st.st_size) == size {
             let hasher = DigestHasher(.sha256)
             if VenvTreeWriter.streamFile(writer.full(target), { hasher.update($0) }), hasher.finalize() == digest { return }

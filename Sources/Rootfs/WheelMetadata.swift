@@ -133,6 +133,44 @@ enum WheelFormat {
         "\(digest.algorithm.rawValue)=\(urlsafeBase64(hexBytes(digest.encoded)))"
     }
 
+    /// The SHA-256 a `RECORD` hash names (`sha256=` and 43 URL-safe base64 characters), or
+    /// nil for another algorithm or a malformed value.
+    static func recordSHA256(_ hash: String) -> Digest? {
+        guard hash.hasPrefix("sha256="), let bytes = urlsafeBase64Decoded(String(hash.dropFirst(7))), bytes.count == 32 else { return nil }
+        return Digest(algorithm: .sha256, bytes: bytes)
+    }
+
+    /// URL-safe base64 without padding, decoded; nil for a character outside the alphabet or a
+    /// length no encoding has.
+    static func urlsafeBase64Decoded(_ text: String) -> [UInt8]? {
+        var values: [UInt8] = []
+        values.reserveCapacity(text.utf8.count)
+        for c in text.utf8 {
+            switch c {
+            case UInt8(ascii: "A")...UInt8(ascii: "Z"): values.append(c - UInt8(ascii: "A"))
+            case UInt8(ascii: "a")...UInt8(ascii: "z"): values.append(c - UInt8(ascii: "a") + 26)
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): values.append(c - UInt8(ascii: "0") + 52)
+            case UInt8(ascii: "-"): values.append(62)
+            case UInt8(ascii: "_"): values.append(63)
+            default: return nil
+            }
+        }
+        guard values.count % 4 != 1 else { return nil }
+        var out: [UInt8] = []
+        out.reserveCapacity(values.count * 3 / 4)
+        var index = 0
+        while index < values.count {
+            let v = (0..<4).map { index + $0 < values.count ? UInt32(values[index + $0]) : 0 }
+            let word = v[0] << 18 | v[1] << 12 | v[2] << 6 | v[3]
+            let available = min(4, values.count - index)
+            out.append(UInt8(word >> 16 & 0xFF))
+            if available > 2 { out.append(UInt8(word >> 8 & 0xFF)) }
+            if available > 3 { out.append(UInt8(word & 0xFF)) }
+            index += 4
+        }
+        return out
+    }
+
     /// The bytes a lowercase hex string spells.
     private static func hexBytes(_ hex: String) -> [UInt8] {
         let digits = Array(hex.utf8).map { $0 <= UInt8(ascii: "9") ? $0 - UInt8(ascii: "0") : $0 - UInt8(ascii: "a") + 10 }
