@@ -1,8 +1,5 @@
 internal import CArchive
 import OCI
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// Unpacks an archive file (tar, optionally gzip/xz/zstd/bzip2-compressed; zip; ar, as in a
 /// `.deb`) into a directory with libarchive, refusing entries that would land outside it
@@ -45,23 +42,6 @@ public final class ArchiveExtractor {
         throw LayerError.archive(path: path, reason: message)
     }
 
-    /// Makes the missing parents of `relative` below `directory` with mode 0755, the mode
-    /// tar gives a directory its archive does not list: libarchive would take it from the
-    /// process umask. Stops at anything that is not a directory (a symlink, say), leaving the
-    /// entry to libarchive's guards.
-    private static func makeParents(of relative: String, in directory: String) {
-        var path = directory
-        for part in relative.split(separator: "/").dropLast() {
-            path += "/" + part
-            var st = stat()
-            if lstat(path, &st) == 0 {
-                if st.st_mode & S_IFMT == S_IFDIR { continue }
-                return
-            }
-            guard errno == ENOENT, mkdir(path, 0o700) == 0, chmod(path, 0o755) == 0 else { return }
-        }
-    }
-
     /// Extracts every entry below `directory` (which must exist). Returns the entry count.
     @discardableResult
     public func extract(into directory: String) throws -> Int {
@@ -75,7 +55,7 @@ public final class ArchiveExtractor {
             // "./" names the root itself: the target directory already stands for it.
             if name.split(separator: "/").allSatisfy({ $0 == "." }) { continue }
             let relative = try normalisedPath(name)
-            Self.makeParents(of: relative, in: directory)
+            makeMissingParents(of: relative, in: directory)
             archive_entry_set_pathname(entry, directory + "/" + relative)
             if let link = archive_entry_hardlink(entry).map({ String(cString: $0) }) {
                 archive_entry_set_hardlink(entry, directory + "/" + (try normalisedPath(link)))
