@@ -1,7 +1,7 @@
 # v2.7: PyTorch 2.7.0 / CUDA 12.6 / cuDNN 9 / NCCL 2.26 / Python 3.11 on Debian bookworm
 #
 # Rendered by imagegen 0.1.0 from Images/v2.7.lock.json
-# (sha256:45ebbf98289b23de65f95d6d716c5c126e6ec8c046257bbbfa84f3e558e1bb1f; spec digest sha256:764efb1fb18718a66e1ebb57fd4dc8239f7de0b837b931c190633c30840dac0e).
+# (sha256:f60becfaa777eb4da001daefa5191e390790e17f6036ca80d78b77916cf9e465; spec digest sha256:764efb1fb18718a66e1ebb57fd4dc8239f7de0b837b931c190633c30840dac0e).
 # Do not edit by hand: change Images/v2.7.yaml, run `imagegen lock v2.7`, then
 # `imagegen dockerfile v2.7`. One RUN per component, in the order of imagegen's OCI
 # layers; every apt package and every wheel pinned to the lock (wheels by SHA-256).
@@ -105,10 +105,10 @@ RUN --mount=type=cache,target=/var/cache/apt,sharing=locked \
         libnghttp2-14=1.52.0-1+deb12u3 \
         libnumber-compare-perl=0.03-3 \
         libp11-kit0=0.24.1-2 \
-        libpam-modules=1.5.2-6+deb12u2 \
-        libpam-modules-bin=1.5.2-6+deb12u2 \
-        libpam-runtime=1.5.2-6+deb12u2 \
-        libpam0g=1.5.2-6+deb12u2 \
+        libpam-modules=1.5.2-6+deb12u3 \
+        libpam-modules-bin=1.5.2-6+deb12u3 \
+        libpam-runtime=1.5.2-6+deb12u3 \
+        libpam0g=1.5.2-6+deb12u3 \
         libpcre2-8-0=10.42-1+deb12u2 \
         libperl5.36=5.36.0-7+deb12u4 \
         libproc2-0=2:4.0.2-3 \
@@ -134,7 +134,7 @@ RUN --mount=type=cache,target=/var/cache/apt,sharing=locked \
         libunistring2=1.0-2 \
         libuuid1=2.38.1-5+deb12u3 \
         libxxhash0=0.8.1-1 \
-        libzstd1=1.5.4+dfsg2-5 \
+        libzstd1=1.5.4+dfsg2-5+deb12u1 \
         login=1:4.13+dfsg1-1+deb12u2 \
         logsave=1.47.0-2+b2 \
         mawk=1.3.4.20200120-3.1 \
@@ -329,7 +329,7 @@ RUN --mount=type=cache,target=/var/cache/apt,sharing=locked --mount=type=cache,t
         libtsan2=12.2.0-14+deb12u1 \
         libubsan1=12.2.0-14+deb12u1 \
         libwrap0=7.6.q-32 \
-        linux-libc-dev=6.1.192-2 \
+        linux-libc-dev=6.1.192-3 \
         openssh-client=1:9.2p1-2+deb12u10 \
         openssh-server=1:9.2p1-2+deb12u10 \
         openssh-sftp-server=1:9.2p1-2+deb12u10 \
