@@ -1,4 +1,5 @@
 internal import CArchive
+import Foundation
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -112,7 +113,67 @@ final class DebArchive {
 
     /// A libarchive reader over one member (a tar, possibly compressed).
     func open(_ member: Member) throws -> DebTarStream {
-        try DebTarStream(archive: self, member: member)
+        try DebTarStream(descriptor: descriptor, offset: member.offset, size: member.size, debPath: path, memberName: member.name)
+    }
+
+    /// `data.tar` for reading more than once: a compressed one is decompressed once into an
+    /// unnamed temporary file (under `$TMPDIR`), so that unpacking's two passes over it —
+    /// checking every entry, then writing — pay for xz or zstd once.
+    func decompressedData() throws -> DebDataTar {
+        guard data.name != "data.tar" else { return DebDataTar(archive: self, descriptor: descriptor, offset: data.offset, size: data.size) }
+        let directory = ProcessInfo.processInfo.environment["TMPDIR"].flatMap { $0.isEmpty ? nil : $0 } ?? "/tmp"
+        var template = Array("\(directory)/imagegen-data-XXXXXX".utf8CString)
+        let fd = template.withUnsafeMutableBufferPointer { buffer -> Int32 in
+            let fd = mkstemp(buffer.baseAddress!)
+            if fd >= 0 { unlink(buffer.baseAddress!) }  // unnamed from here on: gone when closed
+            return fd
+        }
+        guard fd >= 0 else { throw RootfsError.io(path: directory, reason: "cannot make a temporary file: \(String(cString: strerror(errno)))") }
+        let decompressed = DebDataTar(archive: self, descriptor: fd, offset: 0, size: 0, owned: true)
+        let stream = try DebTarStream(
+            descriptor: descriptor, offset: data.offset, size: data.size, debPath: path, memberName: data.name, raw: true)
+        var size: Int64 = 0
+        while try stream.next() != nil {
+            try stream.readBlocks { block, _ in
+                var done = 0
+                while done < block.count {
+                    let n = Glibc.write(fd, block.baseAddress! + done, block.count - done)
+                    if n < 0 {
+                        if errno == EINTR { continue }
+                        throw RootfsError.io(path: directory, reason: "writing \(data.name) of \(path) decompressed: \(String(cString: strerror(errno)))")
+                    }
+                    done += n
+                }
+                size += Int64(block.count)
+            }
+        }
+        decompressed.size = size
+        return decompressed
+    }
+}
+
+/// A package's `data.tar`, uncompressed, to be read as often as needed (see
+/// `DebArchive.decompressedData()`). Holds the package open.
+final class DebDataTar {
+    private let archive: DebArchive
+    private let descriptor: Int32
+    private let offset: Int64
+    fileprivate(set) var size: Int64
+    private let owned: Bool
+
+    fileprivate init(archive: DebArchive, descriptor: Int32, offset: Int64, size: Int64, owned: Bool = false) {
+        self.archive = archive
+        self.descriptor = descriptor
+        self.offset = offset
+        self.size = size
+        self.owned = owned
+    }
+
+    deinit { if owned { close(descriptor) } }
+
+    /// A new reader over the tar's entries.
+    func open() throws -> DebTarStream {
+        try DebTarStream(descriptor: descriptor, offset: offset, size: size, debPath: archive.path, memberName: archive.data.name)
     }
 }
 
@@ -174,16 +235,18 @@ final class DebTarStream {
         }
     }
 
-    fileprivate init(archive: DebArchive, member: DebArchive.Member) throws {
+    /// A reader over `size` bytes at `offset` of `descriptor`: a tar, possibly compressed, or
+    /// with `raw`, any compressed stream read as one entry of its decompressed bytes.
+    fileprivate init(descriptor: Int32, offset: Int64, size: Int64, debPath: String, memberName: String, raw: Bool = false) throws {
         guard let handle = archive_read_new() else {
-            throw RootfsError.invalidDeb(deb: archive.path, reason: "libarchive: out of memory")
+            throw RootfsError.invalidDeb(deb: debPath, reason: "libarchive: out of memory")
         }
         self.handle = handle
-        source = MemberSource(fd: archive.descriptor, offset: member.offset, size: member.size)
-        debPath = archive.path
-        memberName = member.name
+        source = MemberSource(fd: descriptor, offset: offset, size: size)
+        self.debPath = debPath
+        self.memberName = memberName
         archive_read_support_filter_all(handle)
-        archive_read_support_format_tar(handle)
+        if raw { archive_read_support_format_raw(handle) } else { archive_read_support_format_tar(handle) }
         archive_read_set_read_callback(handle) { _, client, block in
             guard let client, let block else { return -1 }
             return Unmanaged<MemberSource>.fromOpaque(client).takeUnretainedValue().read(block)

@@ -18,6 +18,8 @@ extension DebPackage {
                 var md5 = DebMD5()
                 try stream.readBlocks { block, _ in md5.update(block) }
                 hashes[conffile] = md5.finalize()
+                // Conffiles live in /etc, near the start: the rest need not be decompressed.
+                if hashes.count == wanted.count { break }
             }
         }
         self = control.package(conffileHashes: hashes)

@@ -69,8 +69,9 @@ public struct DebUnpacker: Sendable {
         let tree = try DebRootTree(root: root)
         let archive = try DebArchive(path: path)
         let control = try DebControlMembers(archive)
-        let plan = try DebUnpackPlan(archive: archive, tree: tree, conffiles: Set(control.conffilePaths))
-        let hashes = try extract(archive, plan: plan, tree: tree)
+        let data = try archive.decompressedData()
+        let plan = try DebUnpackPlan(archive: archive, data: data, tree: tree, conffiles: Set(control.conffilePaths))
+        let hashes = try extract(archive, data: data, plan: plan, tree: tree)
         let package = control.package(conffileHashes: hashes)
         try DpkgDatabase.prepare(root: root)
         try DpkgDatabase.writeInfo(tree: tree, package: package, list: plan.list, md5sums: control.md5sums, conffiles: control.conffiles)
@@ -81,7 +82,7 @@ public struct DebUnpacker: Sendable {
 
     /// Second pass: writes the planned entries with libarchive. Returns the MD5 of each
     /// conffile written (by its absolute path in the image).
-    private func extract(_ archive: DebArchive, plan: DebUnpackPlan, tree: DebRootTree) throws -> [String: String] {
+    private func extract(_ archive: DebArchive, data: DebDataTar, plan: DebUnpackPlan, tree: DebRootTree) throws -> [String: String] {
         guard let writer = ArchiveDiskWriter.make() else {
             throw RootfsError.invalidDeb(deb: archive.path, reason: "libarchive: out of memory")
         }
@@ -96,7 +97,7 @@ public struct DebUnpacker: Sendable {
             throw RootfsError.io(path: path, reason: message)
         }
 
-        let stream = try archive.open(archive.data)
+        let stream = try data.open()
         var hashes: [String: String] = [:]
         var index = 0
         while let header = try stream.next() {
@@ -158,12 +159,12 @@ struct DebUnpackPlan {
     /// The package's paths as dpkg lists them.
     private(set) var list: [String] = []
 
-    init(archive: DebArchive, tree: DebRootTree, conffiles: Set<String>) throws {
+    init(archive: DebArchive, data: DebDataTar, tree: DebRootTree, conffiles: Set<String>) throws {
         // What this package's earlier entries will have made, by physical path.
         var overlay: [[String]: DebRootTree.Node] = [:]
         // Regular files written so far, by original path: where they went (hard-link targets).
         var regularFiles: [String: [String]] = [:]
-        let stream = try archive.open(archive.data)
+        let stream = try data.open()
         while let header = try stream.next() {
             func refuse(_ reason: String) -> RootfsError {
                 .unsafeDebEntry(deb: archive.path, entry: header.name, reason: reason)

@@ -379,6 +379,25 @@ struct DebTests {
         #expect(!FileManager.default.fileExists(atPath: "/usr/share/real/file"))
     }
 
+    /// A compressed data.tar is decompressed once into an unnamed temporary file and read
+    /// twice from there; an uncompressed one is read in place.
+    @Test("the same package with data.tar uncompressed, gzip, xz or zstd unpacks to the same tree and database")
+    func everyCompression() throws {
+        let scratch = try ScratchDirectory("debs")
+        var listings: [String: String] = [:]
+        for compression in ["none", "gzip", "xz", "zstd"] {
+            var deb = helloDeb
+            deb.compression = compression
+            let root = scratch("root-\(compression)")
+            try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+            try DebUnpacker(root: root).unpack(try deb.build(in: scratch("debs-\(compression)")))
+            // Paths, kinds, modes, owners, sizes and contents (the database files included).
+            listings[compression] = try check(run("sh", ["-c", "cd \"$1\" && find . -printf '%p %y %m %U:%G %s %l\\n' | LC_ALL=C sort && find . -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum", "sh", root]))
+        }
+        #expect(listings["none"]?.contains("./usr/bin/hello") == true)
+        #expect(Set(listings.values).count == 1, "\(listings)")
+    }
+
     @Test("a file that is not a Debian package, or one cut short, is refused with a clear error")
     func notADeb() throws {
         let scratch = try ScratchDirectory("debs")
