@@ -1,6 +1,7 @@
 import Foundation
 import Layers
 import OCI
+import Synchronization
 
 /// One thing wrong with an image: where, and what.
 public struct Problem: Codable, Hashable, Sendable, CustomStringConvertible {
@@ -183,7 +184,10 @@ private struct Run {
             }
         }
 
-        var tree = EntryChecker(allowDevices: allowDevices)
+        // Every layer blob not read yet is read first, two at a time (``LayerScan``); the
+        // entries are then checked in layer order, since a layer's symlinks bear on the next.
+        var usable: [(index: Int, layer: Descriptor, location: String)] = []
+        var toScan: [Digest: (BlobFile, LayerCompressionKind)] = [:]
         for (j, layer) in manifest.layers.enumerated() {
             let here = "layer \(j + 1) (\(layer.digest))"
             guard let compression = layer.mediaType.layerCompression else {
@@ -191,14 +195,21 @@ private struct Run {
                 continue
             }
             guard checkDescriptor(layer, location: here, source: source) else { continue }
+            usable.append((j, layer, here))
+            if layerDiffIDs[layer.digest] == nil, let file = source.blobFile(layer.digest) { toScan[layer.digest] = (file, compression) }
+        }
+        var scans = LayerScan.scanAll(toScan, parallel: 2)
+
+        var tree = EntryChecker(allowDevices: allowDevices)
+        for (j, layer, here) in usable {
             let diffID: Digest
             if let known = layerDiffIDs[layer.digest] {
                 diffID = known
-                tree.beginLayer()  // the same blob was checked under another manifest
+                tree.beginLayer()  // the same blob was checked under another manifest, or earlier in this one
             } else {
-                guard let computed = streamLayer(layer, compression: compression, location: here, source: source, tree: &tree) else {
-                    continue
-                }
+                guard let scan = scans.removeValue(forKey: layer.digest),
+                      let computed = apply(scan, to: layer, location: here, tree: &tree)
+                else { continue }
                 diffID = computed
             }
             if let diffIDs, j < diffIDs.count, diffIDs[j] != diffID {
@@ -251,57 +262,139 @@ private struct Run {
         }
     }
 
-    /// One pass over a layer blob: its digest, its diff_id, and every entry's safety.
-    mutating func streamLayer(
-        _ layer: Descriptor, compression: LayerCompressionKind, location: String, source: any ImageSource,
-        tree: inout EntryChecker
-    ) -> Digest? {
-        let blobHasher = DigestHasher(layer.digest.algorithm)
-        let diffHasher = DigestHasher(.sha256)
-        var entryProblems: [String] = []
-        var entries = 0
+    /// What a read of a layer blob found: its digest (a damaged blob is reported as a digest
+    /// mismatch, which says more than the decoding error it causes), then the reading error,
+    /// then each entry's safety against the layers before it.
+    mutating func apply(_ scan: LayerScan, to layer: Descriptor, location: String, tree: inout EntryChecker) -> Digest? {
+        report.bytes += scan.bytes
+        guard scan.digest == layer.digest else {
+            problem(location, "digest mismatch: expected \(layer.digest), got \(scan.digest)")
+            return nil
+        }
+        if let failure = scan.failure {
+            problem(location, "cannot read the layer: \(failure)")
+            return nil
+        }
         var layerTree = tree
         layerTree.beginLayer()
-        do {
-            var parser = TarStreamParser { entry in
-                entries += 1
-                if let message = layerTree.check(entry), entryProblems.count < 20 { entryProblems.append(message) }
-            }
-            // A decoding or tar error stops decoding but not hashing: a damaged blob is reported
-            // as a digest mismatch, which says more than the inflate error it causes.
-            var streamError: (any Error)?
-            let decoder = try LayerDecoder(kind: compression) { bytes in
-                diffHasher.update(bytes)
-                if streamError == nil {
-                    do { try parser.feed(bytes) } catch { streamError = error }
-                }
-            }
-            try source.streamBlob(layer.digest) { chunk in
-                blobHasher.update(chunk)
-                if streamError == nil {
-                    do { try decoder.feed(chunk) } catch { streamError = error }
-                }
-            }
-            report.bytes += blobHasher.count
-            let digest = blobHasher.finalize()
-            guard digest == layer.digest else {
-                problem(location, "digest mismatch: expected \(layer.digest), got \(digest)")
-                return nil
-            }
-            if let streamError { throw streamError }
-            try decoder.finish()
-            try parser.finish()
-        } catch {
-            problem(location, "cannot read the layer: \(error)")
-            return nil
+        var entryProblems: [String] = []
+        for entry in scan.entries {
+            if let message = layerTree.check(entry), entryProblems.count < 20 { entryProblems.append(message) }
         }
         for message in entryProblems { problem(location, message) }
         report.layers += 1
-        report.entries += entries
+        report.entries += scan.entries.count
         tree = layerTree
-        let diffID = diffHasher.finalize()
-        layerDiffIDs[layer.digest] = diffID
-        return diffID
+        layerDiffIDs[layer.digest] = scan.diffID
+        return scan.diffID
+    }
+}
+
+/// One read of a layer blob, in three stages on three threads with at most 16 chunks
+/// between them — reading and hashing the blob; decompressing; hashing the tar and parsing its
+/// entries — so that one layer uses two cores, as `unpigz -c | sha256sum` does.
+private struct LayerScan: Sendable {
+    /// The blob's digest as read.
+    var digest: Digest
+    /// Bytes read.
+    var bytes: Int64
+    /// The SHA-256 of the uncompressed stream (as far as it could be decompressed).
+    var diffID: Digest
+    /// The tar's entries, in order.
+    var entries: [TarEntry]
+    /// Why the blob could not be read, decompressed or parsed to its end.
+    var failure: (any Error)?
+
+    private enum Chunk: Sendable {
+        case bytes([UInt8])
+        case end(failure: (any Error)?, digest: Digest?, count: Int64)
+    }
+
+    /// Reads the blobs, `parallel` at a time, largest first.
+    static func scanAll(_ blobs: [Digest: (BlobFile, LayerCompressionKind)], parallel: Int) -> [Digest: LayerScan] {
+        let order = blobs.sorted { $0.value.0.size > $1.value.0.size || ($0.value.0.size == $1.value.0.size && $0.key.description < $1.key.description) }
+        let next = Mutex(0)
+        let results = Mutex<[Digest: LayerScan]>([:])
+        DispatchQueue.concurrentPerform(iterations: max(1, min(parallel, order.count))) { _ in
+            while true {
+                let position = next.withLock { value -> Int in
+                    defer { value += 1 }
+                    return value
+                }
+                guard position < order.count else { return }
+                let (digest, (file, compression)) = order[position]
+                let scan = LayerScan(file: file, algorithm: digest.algorithm, compression: compression)
+                results.withLock { $0[digest] = scan }
+            }
+        }
+        return results.withLock { $0 }
+    }
+
+    init(file: BlobFile, algorithm: Digest.Algorithm, compression: LayerCompressionKind) {
+        let compressed = BoundedQueue<Chunk>(capacity: 16)
+        let decompressed = BoundedQueue<Chunk>(capacity: 16)
+        // Stage 1: read the blob and hash it.
+        Thread {
+            let hasher = DigestHasher(algorithm)
+            var failure: (any Error)?
+            do {
+                try FileReader(path: file.path).stream(from: file.offset, length: file.size) { chunk in
+                    hasher.update(chunk)
+                    compressed.put(.bytes([UInt8](chunk)))
+                }
+            } catch {
+                failure = error
+            }
+            compressed.put(.end(failure: failure, digest: hasher.finalize(), count: hasher.count))
+        }.start()
+        // Stage 2: decompress. After a failure it still drains stage 1, which hashes to the end.
+        Thread {
+            var failure: (any Error)?
+            var decoder: LayerDecoder?
+            do {
+                decoder = try LayerDecoder(kind: compression) { decompressed.put(.bytes([UInt8]($0))) }
+            } catch {
+                failure = error
+            }
+            while true {
+                switch compressed.take() {
+                case .bytes(let bytes):
+                    guard failure == nil, let decoder else { continue }
+                    do { try bytes.withUnsafeBytes { try decoder.feed($0) } } catch { failure = error }
+                case .end(let readFailure, let digest, let count):
+                    if failure == nil, let readFailure { failure = readFailure }
+                    if failure == nil {
+                        do { try decoder?.finish() } catch { failure = error }
+                    }
+                    decompressed.put(.end(failure: failure, digest: digest, count: count))
+                    return
+                }
+            }
+        }.start()
+        // Stage 3, here: hash the tar and parse it.
+        let diffHasher = DigestHasher(.sha256)
+        var entries: [TarEntry] = []
+        var failure: (any Error)?
+        var parser = TarStreamParser { entries.append($0) }
+        while true {
+            switch decompressed.take() {
+            case .bytes(let bytes):
+                diffHasher.update(bytes)
+                guard failure == nil else { continue }
+                do { try bytes.withUnsafeBytes { try parser.feed($0) } } catch { failure = error }
+            case .end(let upstream, let digest, let count):
+                if failure == nil { failure = upstream }
+                if failure == nil {
+                    do { try parser.finish() } catch { failure = error }
+                }
+                self.digest = digest ?? Digest(algorithm: algorithm, bytes: [])
+                self.bytes = count
+                self.diffID = diffHasher.finalize()
+                self.entries = entries
+                self.failure = failure
+                return
+            }
+        }
     }
 }
 

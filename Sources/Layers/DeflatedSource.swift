@@ -52,7 +52,7 @@ public struct DeflatedSource: Hashable, Sendable {
     func inflatePipelined(
         size: Int64, raw: (UnsafeRawBufferPointer) throws -> Void, output: (UnsafeRawBufferPointer) throws -> Void
     ) throws -> Int64 {
-        let queue = ChunkQueue(capacity: 16)
+        let queue = BoundedQueue<InflatedChunk>(capacity: 16)
         let source = self
         DispatchQueue.global().async {
             let outcome = Result<Int64, any Error> {
@@ -160,30 +160,9 @@ public struct DeflatedSource: Hashable, Sendable {
     }
 }
 
-/// A bounded queue of chunks from one producer thread to one consumer.
-private final class ChunkQueue: Sendable {
-    enum Item: Sendable {
-        case raw([UInt8])
-        case data([UInt8])
-        case end(Result<Int64, any Error>)
-    }
-
-    private let items = Mutex<[Item]>([])
-    private let filled = DispatchSemaphore(value: 0)
-    private let free: DispatchSemaphore
-
-    init(capacity: Int) { free = DispatchSemaphore(value: capacity) }
-
-    func put(_ item: Item) {
-        free.wait()
-        items.withLock { $0.append(item) }
-        filled.signal()
-    }
-
-    func take() -> Item {
-        filled.wait()
-        let item = items.withLock { $0.removeFirst() }
-        free.signal()
-        return item
-    }
+/// What the inflating thread hands to the hashing one.
+private enum InflatedChunk: Sendable {
+    case raw([UInt8])
+    case data([UInt8])
+    case end(Result<Int64, any Error>)
 }
