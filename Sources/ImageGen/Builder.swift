@@ -155,10 +155,12 @@ public struct Builder: Sendable {
             manifest: result.manifest.digest, layout: output, archive: output + ".tar", fetched: fetched.fetchedCount)
     }
 
-    /// Makes and packs the layers the cache lacks, up to `parallelLayers` at once. Each layer is
-    /// made from its own inputs only, so the order they finish in changes nothing.
+    /// Makes and packs the layers the cache lacks, up to `parallelLayers` at once, the costliest
+    /// first (so that a long layer does not start last and run alone). Each layer is made from
+    /// its own inputs only, so the order they are made and finish in changes nothing.
     private func packMissing(_ missing: [(index: Int, step: LayerPlan.Step)], cache: LayerCache) throws -> [Int: PackedLayer] {
         guard !missing.isEmpty else { return [:] }
+        let missing = missing.sorted { ($0.step.estimatedCost, $1.index) > ($1.step.estimatedCost, $0.index) }
         let width = max(1, min(options.parallelLayers, missing.count))
         let results = Mutex<[Int: Result<PackedLayer, any Error>]>([:])
         let next = Mutex(0)

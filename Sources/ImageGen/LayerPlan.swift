@@ -17,6 +17,10 @@ struct LayerPlan {
         /// Makes the tree under the given root; returns the files whose bytes are a wheel's
         /// deflated member, so a gzip layer can carry those streams as they are.
         var makeTree: @Sendable (String) throws -> [String: DeflatedSource]
+        /// A rough measure of the work of making and packing it, to start the longest first:
+        /// the locked artifacts' bytes, a deb's counted 16 times (it is decompressed, written
+        /// and deflated anew; a wheel's big members travel as they are).
+        var estimatedCost: Int64 = 0
     }
 
     var steps: [Step] = []
@@ -55,7 +59,9 @@ struct LayerPlan {
                             "\(options.buildTime.seconds)", "debs:"] + debHashes + ["lower:"] + lowerHashes + ["wheels:"] + wheelHashes
             let key = Digest.of(Array(keyParts.joined(separator: "\n").utf8))
             let component = kind
-            steps.append(Step(component: kind, key: key, label: image.graph.node(kind)?.label ?? kind.rawValue) { root in
+            let cost = lock.debs.filter { $0.component == kind.rawValue }.reduce(Int64(0)) { $0 + 16 * $1.size }
+                + lock.wheels.filter { $0.component == kind.rawValue }.reduce(Int64(0)) { $0 + $1.size }
+            steps.append(Step(component: kind, key: key, label: image.graph.node(kind)?.label ?? kind.rawValue, makeTree: { root in
                 var sources: [String: DeflatedSource] = [:]
                 if !debs.isEmpty {
                     try ComponentTrees.unpackDebs(debs, into: root, statusFrom: statusDebs)
@@ -68,7 +74,7 @@ struct LayerPlan {
                 }
                 if component == .tools { try ComponentTrees.toolsFixups(root) }
                 return sources
-            })
+            }, estimatedCost: cost))
             lowerDebs += debs
         }
 
