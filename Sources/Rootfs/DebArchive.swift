@@ -132,17 +132,14 @@ final class DebArchive {
         let decompressed = DebDataTar(archive: self, descriptor: fd, offset: 0, size: 0, owned: true)
         let stream = try DebTarStream(
             descriptor: descriptor, offset: data.offset, size: data.size, debPath: path, memberName: data.name, raw: true)
+        let output = FileHandle(fileDescriptor: fd, closeOnDealloc: false)
         var size: Int64 = 0
         while try stream.next() != nil {
             try stream.readBlocks { block, _ in
-                var done = 0
-                while done < block.count {
-                    let n = Glibc.write(fd, block.baseAddress! + done, block.count - done)
-                    if n < 0 {
-                        if errno == EINTR { continue }
-                        throw RootfsError.io(path: directory, reason: "writing \(data.name) of \(path) decompressed: \(String(cString: strerror(errno)))")
-                    }
-                    done += n
+                do {
+                    try output.write(contentsOf: Data(block))
+                } catch {
+                    throw RootfsError.io(path: directory, reason: "writing \(data.name) of \(path) decompressed: \(error)")
                 }
                 size += Int64(block.count)
             }
