@@ -241,9 +241,11 @@ public enum ImagePlanner {
         process.standardOutput = out
         process.standardError = err
         process.standardInput = FileHandle.nullDevice
-        try process.run()
+        // The handler is set before the process starts: set after, a git that has already
+        // exited may never call it, and `plan` would wait forever (seen once in a test run).
         let exited = DispatchSemaphore(value: 0)
         process.terminationHandler = { _ in exited.signal() }
+        try process.run()
         let errors = DispatchQueue(label: "git-stderr")
         nonisolated(unsafe) var errorData = Data()
         let group = DispatchGroup()

@@ -69,6 +69,15 @@ struct CLITests {
         #expect(digests.count == 3 && Set(digests).count == 1, "\(digests)")
     }
 
+    @Test("the test helper kills a child that outlives its timeout, so a hang fails one test instead of stalling the run")
+    func helperTimeout() throws {
+        let started = ContinuousClock.now
+        let result = try run("sleep", ["60"], timeout: 1)
+        #expect(result.status != 0)
+        #expect(result.stderr.contains("[killed after 1 s: sleep 60]"))
+        #expect(ContinuousClock.now - started < .seconds(30))
+    }
+
     @Test("verify exits 1 and prints one line per problem")
     func verifyFails() throws {
         let scratch = try ScratchDirectory()

@@ -28,10 +28,20 @@ public struct ProcessResult: Sendable {
     public var stderr: String
 }
 
-/// Runs a program (looked up on PATH) to completion.
+/// Set once by the watchdog of ``run(_:_:environment:directory:timeout:)``.
+private final class TimedOut: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value = false
+    func set() { lock.withLock { value = true } }
+    var isSet: Bool { lock.withLock { value } }
+}
+
+/// Runs a program (looked up on PATH) to completion, or kills it (SIGKILL) after `timeout`
+/// seconds, so that a program that hangs fails its test instead of stalling the whole run.
 @discardableResult
 public func run(
-    _ program: String, _ arguments: [String], environment: [String: String]? = nil, directory: String? = nil
+    _ program: String, _ arguments: [String], environment: [String: String]? = nil, directory: String? = nil,
+    timeout: Int = 1200
 ) throws -> ProcessResult {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
@@ -48,6 +58,17 @@ public func run(
     let exited = DispatchSemaphore(value: 0)
     process.terminationHandler = { _ in exited.signal() }
     try process.run()
+    let pid = process.processIdentifier
+    let timedOut = TimedOut()
+    let finished = DispatchSemaphore(value: 0)
+    DispatchQueue.global().async {
+        if exited.wait(timeout: .now() + .seconds(timeout)) == .timedOut {
+            timedOut.set()
+            kill(pid, SIGKILL)
+            exited.wait()
+        }
+        finished.signal()
+    }
     // Read both pipes while the process runs, so a full pipe cannot block it.
     nonisolated(unsafe) var errData = Data()
     let group = DispatchGroup()
@@ -58,10 +79,11 @@ public func run(
     }
     let outData = out.fileHandleForReading.readDataToEndOfFile()
     group.wait()
-    exited.wait()
+    finished.wait()
+    let killed = timedOut.isSet ? "\n[killed after \(timeout) s: \(program) \(arguments.joined(separator: " "))]\n" : ""
     return ProcessResult(
         status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
-        stderr: String(decoding: errData, as: UTF8.self))
+        stderr: String(decoding: errData, as: UTF8.self) + killed)
 }
 
 /// The package's root directory.
