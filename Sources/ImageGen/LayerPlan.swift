@@ -43,10 +43,12 @@ struct LayerPlan {
 
         var lowerDebs: [String] = []
         for kind in ComponentKind.allCases where kind != .driver && kind != .config {
-            let debs = try lock.debs.filter { $0.component == kind.rawValue }.map { try path($0.sha256, $0.fileName) }
-            let wheels = try lock.wheels.filter { $0.component == kind.rawValue }.map { try path($0.sha256, $0.fileName) }
-            let debHashes = lock.debs.filter { $0.component == kind.rawValue }.map(\.sha256.description)
-            let wheelHashes = lock.wheels.filter { $0.component == kind.rawValue }.map(\.sha256.description)
+            let lockedDebs = lock.debs.filter { $0.component == kind.rawValue }
+            let lockedWheels = lock.wheels.filter { $0.component == kind.rawValue }
+            let debs = try lockedDebs.map { try path($0.sha256, $0.fileName) }
+            let wheels = try lockedWheels.map { try path($0.sha256, $0.fileName) }
+            let debHashes = lockedDebs.map(\.sha256.description)
+            let wheelHashes = lockedWheels.map(\.sha256.description)
             guard !debs.isEmpty || !wheels.isEmpty || (kind == .python && python != nil) else { continue }
             let statusDebs = lowerDebs + debs
             // A deb layer's dpkg status lists the packages below it too: their hashes are inputs.
@@ -59,8 +61,7 @@ struct LayerPlan {
                             "\(options.buildTime.seconds)", "debs:"] + debHashes + ["lower:"] + lowerHashes + ["wheels:"] + wheelHashes
             let key = Digest.of(Array(keyParts.joined(separator: "\n").utf8))
             let component = kind
-            let cost = lock.debs.filter { $0.component == kind.rawValue }.reduce(Int64(0)) { $0 + 16 * $1.size }
-                + lock.wheels.filter { $0.component == kind.rawValue }.reduce(Int64(0)) { $0 + $1.size }
+            let cost = lockedDebs.reduce(Int64(0)) { $0 + 16 * $1.size } + lockedWheels.reduce(Int64(0)) { $0 + $1.size }
             steps.append(Step(component: kind, key: key, label: image.graph.node(kind)?.label ?? kind.rawValue, makeTree: { root in
                 var sources: [String: DeflatedSource] = [:]
                 if !debs.isEmpty {
