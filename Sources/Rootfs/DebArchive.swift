@@ -121,7 +121,7 @@ final class DebArchive {
     /// checking every entry, then writing — pay for xz or zstd once.
     func decompressedData() throws -> DebDataTar {
         guard data.name != "data.tar" else { return DebDataTar(archive: self, descriptor: descriptor, offset: data.offset, size: data.size) }
-        let directory = ProcessInfo.processInfo.environment["TMPDIR"].flatMap { $0.isEmpty ? nil : $0 } ?? "/tmp"
+        let directory = NSTemporaryDirectory()  // $TMPDIR or /tmp, as the project's other scratch files
         var template = Array("\(directory)/imagegen-data-XXXXXX".utf8CString)
         let fd = template.withUnsafeMutableBufferPointer { buffer -> Int32 in
             let fd = mkstemp(buffer.baseAddress!)
