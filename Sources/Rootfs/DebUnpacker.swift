@@ -80,23 +80,15 @@ public struct DebUnpacker: Sendable {
 
     // MARK: data.tar
 
-    /// Second pass: writes the planned entries with libarchive. Returns the MD5 of each
-    /// conffile written (by its absolute path in the image).
+    /// Second pass: writes the planned entries with ``DiskWriter`` (modes, setuid included,
+    /// and, as root, numeric owners, all set explicitly). Returns the MD5 of each conffile
+    /// written (by its absolute path in the image).
     private func extract(_ archive: DebArchive, data: DebDataTar, plan: DebUnpackPlan, tree: DebRootTree) throws -> [String: String] {
-        guard let writer = ArchiveDiskWriter.make() else {
-            throw RootfsError.invalidDeb(deb: archive.path, reason: "libarchive: out of memory")
-        }
-        defer { archive_write_free(writer) }
-        // Paths arrive resolved (no symlink in a parent, see DebUnpackPlan); the symlink and
-        // `..` guards stay on as a second line of defence. No name lookup: owners stay numeric.
-        archive_write_disk_set_options(
-            writer, ARCHIVE_EXTRACT_PERM | ARCHIVE_EXTRACT_OWNER | ARCHIVE_EXTRACT_SECURE_NODOTDOT | ARCHIVE_EXTRACT_SECURE_SYMLINKS)
-        func check(_ code: Int, _ path: String) throws {
-            guard code < Int(ARCHIVE_WARN) else { return }
-            let message = archive_error_string(writer).map { String(cString: $0) } ?? "libarchive error \(code)"
-            throw RootfsError.io(path: path, reason: message)
-        }
-
+        // Paths arrive resolved (no symlink in a parent, see DebUnpackPlan); the writer refuses
+        // one anyway, as a second line of defence, and makes a parent the package does not
+        // list (usr/lib64 when only ./lib64/ is listed, which merged /usr redirects) with
+        // mode 0755, as dpkg makes it.
+        let writer = DiskWriter(root: tree.root, owners: true)
         let stream = try data.open()
         var hashes: [String: String] = [:]
         var index = 0
@@ -107,34 +99,45 @@ public struct DebUnpacker: Sendable {
             }
             let step = plan.steps[index]
             guard let target = step.path else { continue }
-            // A parent the package does not list (usr/lib64 when only ./lib64/ is listed, which
-            // merged /usr redirects) is made here with mode 0755, as dpkg makes it: libarchive
-            // would take its mode from the process umask.
-            if target.count > 1, tree.node(Array(target.dropLast())) == .missing {
-                try tree.makeDirectories(target.dropLast().joined(separator: "/"))
-            }
-            let host = tree.hostPath(target)
-            archive_entry_copy_pathname(entry, host)
-            if let link = step.hardlinkTarget {
-                archive_entry_copy_hardlink(entry, tree.hostPath(link))
-            }
-            try check(Int(archive_write_header(writer, entry)), host)
-            var md5 = step.conffile != nil ? DebMD5() : nil
-            if header.kind == .regular, archive_entry_size(entry) > 0 {
-                try stream.readBlocks { block, offset in
-                    md5?.update(block)
-                    try check(archive_write_data_block(writer, block.baseAddress, block.count, offset), host)
+            let path = target.joined(separator: "/")
+            let owner = DiskWriter.Owner(uid: UInt32(truncatingIfNeeded: archive_entry_uid(entry)), gid: UInt32(truncatingIfNeeded: archive_entry_gid(entry)))
+            do {
+                switch header.kind {
+                case .directory:
+                    try writer.directory(path, mode: header.mode, owner: owner)
+                case .regular:
+                    var md5 = step.conffile != nil ? DebMD5() : nil
+                    try writer.file(path, mode: header.mode, owner: owner, size: archive_entry_size(entry)) { write in
+                        try stream.readBlocks { block, offset in
+                            md5?.update(block)
+                            try write(block, offset)
+                        }
+                    }
+                    if let conffile = step.conffile, var md5 { hashes[conffile] = md5.finalize() }
+                case .hardlink:
+                    guard let existing = step.hardlinkTarget else { continue }
+                    try writer.hardlink(path, to: existing.joined(separator: "/"))
+                case .symlink:
+                    try writer.symlink(path, target: header.linkTarget, owner: owner)
+                case .fifo:
+                    try writer.special(path, kind: .fifo, mode: header.mode, owner: owner)
+                case .device, .other:
+                    // Refused by the plan.
+                    throw RootfsError.unsafeDebEntry(deb: archive.path, entry: header.name, reason: "not a file, directory, link or fifo")
                 }
+            } catch let error as LayerError {
+                throw RootfsError.io(path: tree.hostPath(target), reason: "\(error)")
             }
-            try check(Int(archive_write_finish_entry(writer)), host)
-            if let conffile = step.conffile, var md5 { hashes[conffile] = md5.finalize() }
         }
         guard index == plan.steps.count else {
             throw RootfsError.invalidDeb(deb: archive.path, reason: "data.tar changed between two reads")
         }
-        // Directory modes are applied at close (libarchive defers them so that a read-only
-        // directory can still be filled).
-        try check(Int(archive_write_close(writer)), tree.root)
+        // Directory modes last, so that a read-only directory can still be filled.
+        do {
+            try writer.finish()
+        } catch let error as LayerError {
+            throw RootfsError.io(path: tree.root, reason: "\(error)")
+        }
         return hashes
     }
 }
