@@ -79,6 +79,7 @@ public final class DiskWriter {
         guard fd >= 0 else { throw failure(host) }
         var closed = false
         defer { if !closed { close(fd) } }
+        var end: Int64 = 0
         try contents { block, offset in
             var done = 0
             while done < block.count {
@@ -87,8 +88,10 @@ public final class DiskWriter {
                 guard n > 0 else { throw self.failure(host) }
                 done += n
             }
+            if block.count > 0 { end = max(end, offset + Int64(block.count)) }
         }
-        guard ftruncate(fd, off_t(size)) == 0 else { throw failure(host) }
+        // A hole at the end of a sparse file has no block to write.
+        if end != size { guard ftruncate(fd, off_t(size)) == 0 else { throw failure(host) } }
         // chown clears setuid and setgid: the mode comes after the owner.
         if owners, let owner { guard fchown(fd, owner.uid, owner.gid) == 0 else { throw failure(host) } }
         guard fchmod(fd, mode_t(mode & 0o7777)) == 0 else { throw failure(host) }

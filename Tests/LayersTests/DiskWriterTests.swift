@@ -33,6 +33,8 @@ struct DiskWriterTests {
         try FileManager.default.setAttributes([.posixPermissions: 0o555], ofItemAtPath: "\(tree)/ro")
         #expect(try run("mkfifo", ["-m", "0640", "\(tree)/fifo"]).status == 0)
         #expect(try run("sh", ["-c", "printf end | dd of=\"$1\" bs=1 seek=5000000 conv=notrunc status=none", "sh", "\(tree)/sparse"]).status == 0)
+        // A hole at the end: no block is written there, the size must still come out right.
+        #expect(try run("sh", ["-c", "printf head > \"$1\" && truncate -s 3000000 \"$1\"", "sh", "\(tree)/sparse-tail"]).status == 0)
         let archive = scratch("fixture.tar")
         let made = try run("tar", ["--sparse", "--numeric-owner", "-cf", archive, "-C", tree, "."])
         #expect(made.status == 0, "\(made.stderr)")
@@ -58,6 +60,7 @@ struct DiskWriterTests {
         // The sparse file's hole stays a hole.
         var st = stat()
         #expect(lstat(scratch("ours/sparse"), &st) == 0 && st.st_size == 5_000_003 && st.st_blocks * 512 < 1 << 20)
+        #expect(lstat(scratch("ours/sparse-tail"), &st) == 0 && st.st_size == 3_000_000 && st.st_blocks * 512 < 1 << 20)
     }
 
     @Test("nothing is written through a symlink an earlier entry planted, and a directory is not replaced by a file")
