@@ -5,11 +5,11 @@ import Glibc
 /// Writes unpacked archive entries into a directory with plain system calls, every mode,
 /// owner and link given explicitly.
 ///
-/// It replaces libarchive's disk writer, whose constructor learns the umask the only way POSIX
-/// allows — it sets the process umask to 0 and back. While it is 0, any file another thread
-/// makes by mode-and-umask, and any child process started, gets other modes; a lock around the
-/// constructor cannot stop that, so imagegen does not touch the umask at all, and nothing it
-/// writes takes a mode from it.
+/// It replaces libarchive's disk writer, which learns the umask the only way POSIX allows — it
+/// sets the process umask to 0 and back — when it is made and again for every entry header
+/// (libarchive 3.6.2). While it is 0, any file another thread makes by mode-and-umask, and any
+/// child process started, gets other modes; no lock of ours can stop that, so imagegen does not
+/// touch the umask at all, and nothing it writes takes a mode from it.
 ///
 /// - Paths are relative to `root`, without `..`. Every parent must be a real directory: a
 ///   symlink on the way is refused (an earlier entry cannot make a later one land outside

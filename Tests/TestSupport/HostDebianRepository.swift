@@ -112,8 +112,7 @@ public enum HostPackageRepacker {
         try? fm.removeItem(atPath: tree)
         defer { try? fm.removeItem(atPath: tree) }
         try fm.createDirectory(atPath: "\(tree)/DEBIAN", withIntermediateDirectories: true)
-        // dpkg-deb wants 0755..0775; the umask can be 0 for a moment while another thread
-        // makes a libarchive disk writer.
+        // dpkg-deb wants 0755..0775, whatever the umask of the process that runs the tests.
         chmod(tree, 0o755)
         chmod("\(tree)/DEBIAN", 0o755)
 
