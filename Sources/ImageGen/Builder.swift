@@ -210,6 +210,9 @@ public struct Builder: Sendable {
         try? FileManager.default.removeItem(atPath: work)
         defer { try? FileManager.default.removeItem(atPath: work) }
         let root = "\(work)/root"
+        // 0700: the tree keeps the packages' modes, setuid included (on files that belong to
+        // whoever runs imagegen when that is not root); nobody else may reach them.
+        try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
         let sources = try step.makeTree(root)
         var entries = try DirectoryTree.entries(root: root, ownership: .preserve, mtime: options.buildTime.seconds)

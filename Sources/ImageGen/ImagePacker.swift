@@ -139,8 +139,10 @@ public struct ImagePacker: Sendable {
             }
             if isDirectory.boolValue { return .tree(input) }
             if ZipEntries.isZip(input) { return .zip(input) }
+            // 0700: the tree keeps the archive's modes, setuid included, on files that belong to
+            // whoever runs imagegen; nobody else may reach them.
             let tree = "\(staging)/input-\(index)"
-            try FileManager.default.createDirectory(atPath: tree, withIntermediateDirectories: true)
+            try FileManager.default.createDirectory(atPath: tree, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
             progress("unpacking \(input)")
             try ArchiveExtractor(path: input).extract(into: tree)
             return .tree(tree)

@@ -47,9 +47,9 @@ public final class ArchiveExtractor {
             guard let entry, let name = archive_entry_pathname(entry).map({ String(cString: $0) }) else { continue }
             // "./" names the root itself: the target directory already stands for it.
             if name.split(separator: "/").allSatisfy({ $0 == "." }) { continue }
-            let relative = try normalisedPath(name)
             let mode = UInt32(archive_entry_mode(entry))
             do {
+                let relative = try normalisedPath(name)
                 if let link = archive_entry_hardlink(entry).map({ String(cString: $0) }) {
                     try writer.hardlink(relative, to: try normalisedPath(link))
                 } else {
@@ -58,7 +58,8 @@ public final class ArchiveExtractor {
                     case 0o040000:
                         try writer.directory(relative, mode: mode)
                     case 0o100000:
-                        try writer.file(relative, mode: mode, size: archive_entry_size(entry)) { write in
+                        let size = archive_entry_size_is_set(entry) != 0 ? archive_entry_size(entry) : nil
+                        try writer.file(relative, mode: mode, size: size) { write in
                             var buffer: UnsafeRawPointer?
                             var size = 0
                             var offset: Int64 = 0
@@ -82,6 +83,8 @@ public final class ArchiveExtractor {
                     }
                 }
             } catch let error as LayerError {
+                // libarchive's own errors already name the archive.
+                if case .archive = error { throw error }
                 throw LayerError.archive(path: path, reason: "\(error)")
             }
             count += 1

@@ -67,10 +67,11 @@ public final class DiskWriter {
         pendingDirectories[relative] = (mode & 0o7777, owner)
     }
 
-    /// A regular file of `size` bytes. `contents` is called once with a function that writes
-    /// a block at an offset (blocks may leave holes: the file stays sparse there).
+    /// A regular file of `size` bytes (nil: as long as its blocks reach). `contents` is called
+    /// once with a function that writes a block at an offset (blocks may leave holes: the file
+    /// stays sparse there).
     public func file(
-        _ path: String, mode: UInt32, owner: Owner? = nil, size: Int64,
+        _ path: String, mode: UInt32, owner: Owner? = nil, size: Int64?,
         contents: (_ write: (UnsafeRawBufferPointer, Int64) throws -> Void) throws -> Void
     ) throws {
         let (_, host) = try prepare(path)
@@ -91,7 +92,7 @@ public final class DiskWriter {
             if block.count > 0 { end = max(end, offset + Int64(block.count)) }
         }
         // A hole at the end of a sparse file has no block to write.
-        if end != size { guard ftruncate(fd, off_t(size)) == 0 else { throw failure(host) } }
+        if let size, end != size { guard ftruncate(fd, off_t(size)) == 0 else { throw failure(host) } }
         // chown clears setuid and setgid: the mode comes after the owner.
         if owners, let owner { guard fchown(fd, owner.uid, owner.gid) == 0 else { throw failure(host) } }
         guard fchmod(fd, mode_t(mode & 0o7777)) == 0 else { throw failure(host) }

@@ -126,7 +126,8 @@ public struct DebUnpacker: Sendable {
                     throw RootfsError.unsafeDebEntry(deb: archive.path, entry: header.name, reason: "not a file, directory, link or fifo")
                 }
             } catch let error as LayerError {
-                throw RootfsError.io(path: tree.hostPath(target), reason: "\(error)")
+                // "PACKAGE.deb: ./usr/bin/x: ROOT/usr/bin/x: Permission denied"
+                throw RootfsError.io(path: archive.path, reason: "\(header.name): \(error)")
             }
         }
         guard index == plan.steps.count else {
@@ -136,7 +137,7 @@ public struct DebUnpacker: Sendable {
         do {
             try writer.finish()
         } catch let error as LayerError {
-            throw RootfsError.io(path: tree.root, reason: "\(error)")
+            throw RootfsError.io(path: archive.path, reason: "\(error)")
         }
         return hashes
     }

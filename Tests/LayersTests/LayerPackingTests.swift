@@ -222,7 +222,7 @@ struct ArchiveExtractorTests {
         #expect(try run("python3", ["-c", script, scratch("evil.tar")]).status == 0)
         try FileManager.default.createDirectory(atPath: scratch("out"), withIntermediateDirectories: true)
         #expect { try ArchiveExtractor(path: scratch("evil.tar")).extract(into: scratch("out")) } throws: {
-            "\($0)" == "../escape: '..' is not allowed in a layer path"
+            "\($0)" == "\(scratch("evil.tar")): ../escape: '..' is not allowed in a layer path"
         }
         #expect(!FileManager.default.fileExists(atPath: scratch("escape")))
     }
