@@ -61,13 +61,13 @@ public final class ArchiveExtractor {
                         let size = archive_entry_size_is_set(entry) != 0 ? archive_entry_size(entry) : nil
                         try writer.file(relative, mode: mode, size: size) { write in
                             var buffer: UnsafeRawPointer?
-                            var size = 0
+                            var count = 0
                             var offset: Int64 = 0
                             while true {
-                                let read = archive_read_data_block(reader, &buffer, &size, &offset)
+                                let read = archive_read_data_block(reader, &buffer, &count, &offset)
                                 if read == ARCHIVE_EOF { break }
                                 try wrap(read, reader)
-                                try write(UnsafeRawBufferPointer(start: buffer, count: size), offset)
+                                try write(UnsafeRawBufferPointer(start: buffer, count: count), offset)
                             }
                         }
                     case 0o120000:
