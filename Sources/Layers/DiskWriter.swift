@@ -142,8 +142,19 @@ public final class DiskWriter {
     public func finish() throws {
         for (relative, pending) in pendingDirectories.sorted(by: { $0.key > $1.key }) {
             let host = relative.isEmpty ? root : root + "/" + relative
-            if owners, let owner = pending.owner { guard lchown(host, owner.uid, owner.gid) == 0 else { throw failure(host) } }
-            guard chmod(host, mode_t(pending.mode)) == 0 else { throw failure(host) }
+            let owner = owners ? pending.owner : nil
+            // Through a descriptor that cannot be a symlink; by path only where the directory
+            // cannot be opened (not root, and no read permission).
+            let fd = open(host, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+            if fd >= 0 {
+                defer { close(fd) }
+                if let owner { guard fchown(fd, owner.uid, owner.gid) == 0 else { throw failure(host) } }
+                guard fchmod(fd, mode_t(pending.mode)) == 0 else { throw failure(host) }
+            } else {
+                guard errno == EACCES else { throw failure(host) }
+                if let owner { guard lchown(host, owner.uid, owner.gid) == 0 else { throw failure(host) } }
+                guard chmod(host, mode_t(pending.mode)) == 0 else { throw failure(host) }
+            }
         }
         pendingDirectories = [:]
     }

@@ -97,6 +97,16 @@ struct DiskWriterTests {
         }
         #expect(try String(contentsOfFile: scratch("outside/kept"), encoding: .utf8) == "kept\n")
         #expect(try String(contentsOfFile: "\(root)/link", encoding: .utf8) == "new\n")
+        // A pending directory swapped for a symlink behind the writer's back (another process):
+        // finish() refuses it and leaves the link's target as it was.
+        try FileManager.default.createDirectory(atPath: scratch("victim"), withIntermediateDirectories: true)
+        try FileManager.default.setAttributes([.posixPermissions: 0o750], ofItemAtPath: scratch("victim"))
+        let late = DiskWriter(root: root, owners: false)
+        try late.directory("swapped", mode: 0o777)
+        try FileManager.default.removeItem(atPath: "\(root)/swapped")
+        try FileManager.default.createSymbolicLink(atPath: "\(root)/swapped", withDestinationPath: "../victim")
+        #expect(throws: LayerError.self) { try late.finish() }
+        #expect(try FileManager.default.attributesOfItem(atPath: scratch("victim"))[.posixPermissions] as? Int == 0o750)
         // The same through the extractor: the error names the archive and the path.
         let tree = scratch("bad")
         try FileManager.default.createDirectory(atPath: tree, withIntermediateDirectories: true)
