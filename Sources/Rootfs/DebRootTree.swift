@@ -33,8 +33,8 @@ struct DebRootTree {
         case missing, directory, regular, symlink(target: String), other
     }
 
-    /// The tree's root, with symlinks in it resolved (libarchive's symlink guard checks every
-    /// component of the absolute paths it is given).
+    /// The tree's root, with symlinks in it resolved, so that host paths built from it name
+    /// the same files whichever way the root was given.
     let root: String
 
     /// The tree at `root`, which must be a directory.
