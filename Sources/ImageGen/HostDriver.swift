@@ -48,22 +48,22 @@ public enum HostDriver {
         return nil
     }
 
-    /// The device nodes the driver made: `/dev/nvidiactl`, `/dev/nvidia0`…, `/dev/nvidia-uvm`,
-    /// `/dev/nvidia-uvm-tools`, `/dev/nvidia-modeset`, and `/dev/nvidia-caps/*`, sorted.
-    public static func deviceNodes(devices: String = "/dev") -> [String] {
+    /// The device nodes the driver made, as names below `devices`: `nvidiactl`, `nvidia0`…,
+    /// `nvidia-uvm`, `nvidia-uvm-tools`, `nvidia-modeset`, and `nvidia-caps/…` (a folder on
+    /// MIG-capable GPUs), sorted. Names, not paths, so that whoever places them joins them once.
+    public static func deviceNames(devices: String = "/dev") -> [String] {
         let fm = FileManager.default
-        var nodes: [String] = []
+        var names: [String] = []
         for name in (try? fm.contentsOfDirectory(atPath: devices)) ?? [] where name.hasPrefix("nvidia") {
-            let path = "\(devices)/\(name)"
             var isDirectory: ObjCBool = false
-            guard fm.fileExists(atPath: path, isDirectory: &isDirectory) else { continue }
+            guard fm.fileExists(atPath: "\(devices)/\(name)", isDirectory: &isDirectory) else { continue }
             if isDirectory.boolValue {
-                nodes += ((try? fm.contentsOfDirectory(atPath: path)) ?? []).map { "\(path)/\($0)" }
+                names += ((try? fm.contentsOfDirectory(atPath: "\(devices)/\(name)")) ?? []).map { "\(name)/\($0)" }
             } else {
-                nodes.append(path)
+                names.append(name)
             }
         }
-        return nodes.sorted()
+        return names.sorted()
     }
 
     /// The name stems of the driver's user-space libraries a CUDA container gets (the NVIDIA

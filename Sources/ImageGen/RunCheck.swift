@@ -22,7 +22,7 @@ public struct RunCheck {
         public var driver: DriverVersion?
         /// The command to run in the image (default: cuda-check).
         public var command: [String] = [CUDACheck.path]
-        /// Where the temporary root goes.
+        /// Where the temporary root goes (any spelling: `/tmp/`, `/tmp//x`, relative; see ``HostPath``).
         public var workDirectory = NSTemporaryDirectory()
         /// The catalog that knows each CUDA release's driver needs.
         public var catalog: Catalog
@@ -136,25 +136,25 @@ public struct RunCheck {
                     + "into it; run it with sudo")
         }
 
-        let work = "\(options.workDirectory)/imagegen-run-check-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-        let root = "\(work)/root"
-        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+        let work = HostPath(options.workDirectory).appending("imagegen-run-check-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
+        let root = work.appending("root")
+        try FileManager.default.createDirectory(atPath: root.path, withIntermediateDirectories: true)
         var mounts = MountTable()
         defer {
             let left = mounts.unmountAll(under: work)
             if left.isEmpty {
-                try? FileManager.default.removeItem(atPath: work)
+                try? FileManager.default.removeItem(atPath: work.path)
             } else {
                 // Never delete through a mount: that would reach the host's files.
                 progress("could not unmount \(left.joined(separator: ", ")); left \(work) in place")
             }
         }
 
-        try unpack(source, manifest: manifest, into: root, scratch: work)
+        try unpack(source, manifest: manifest, into: root.path, scratch: work.path)
         let command = options.command
         guard let program = command.first else { throw ImageGenError.invalidOption(name: "command", value: "", expected: "a command") }
         var info = stat()
-        if program.hasPrefix("/"), lstat(root + program, &info) != 0 {
+        if program.hasPrefix("/"), lstat(root.appending(program).path, &info) != 0 {
             throw ImageGenError.invalidInput(
                 path: options.image, reason: "the image has no \(program) (imagegen puts cuda-check in images with the CUDA and Python components)")
         }
@@ -163,29 +163,30 @@ public struct RunCheck {
         for folder in ["dev", "proc", "sys", "usr/lib/" + Self.multiarch(config.architecture)] {
             try Self.makeRealDirectory(folder, in: root)
         }
-        let libraryDirectory = root + "/usr/lib/" + Self.multiarch(config.architecture)
+        let libraryDirectory = root.appending("usr/lib/" + Self.multiarch(config.architecture)).path
         let nodes = try bindDevices(into: root, mounts: &mounts)
         if options.injectDriver {
-            let injected = try injectLibraries(into: libraryDirectory, root: root)
+            let injected = try injectLibraries(into: libraryDirectory)
             progress("driver: device nodes: \(nodes.isEmpty ? "none" : nodes.joined(separator: " "))")
             progress("driver: libraries copied to /usr/lib/\(Self.multiarch(config.architecture)): \(injected.isEmpty ? "none" : injected.joined(separator: " "))")
         }
-        try mounts.mount("proc", at: "\(root)/proc", type: "proc")
-        do { try mounts.mount("sysfs", at: "\(root)/sys", type: "sysfs", flags: UInt(MS_RDONLY)) } catch {
+        try mounts.mount("proc", at: root.appending("proc"), type: "proc")
+        do { try mounts.mount("sysfs", at: root.appending("sys"), type: "sysfs", flags: UInt(MS_RDONLY)) } catch {
             progress("note: /sys not mounted (\(error)); CUDA runs without it")
         }
-        try refreshLinkerCache(root: root)
+        try refreshLinkerCache(root: root.path)
 
         progress("running \(command.joined(separator: " ")) in \(options.image)")
-        return try chrootRun(root: root, command: command, environment: environment)
+        return try chrootRun(root: root.path, command: command, environment: environment)
     }
 
     /// Makes `relative` below `root` a directory, each component checked with lstat: a missing
     /// one is made, a link or a file is refused.
-    static func makeRealDirectory(_ relative: String, in root: String) throws {
-        var path = root
-        for component in relative.split(separator: "/") {
-            path += "/\(component)"
+    static func makeRealDirectory(_ relative: String, in root: HostPath) throws {
+        var inImage: [String] = []
+        for component in HostPath.components(of: relative) {
+            inImage.append(component)
+            let path = root.appending(inImage).path
             var info = stat()
             if lstat(path, &info) != 0 {
                 guard mkdir(path, 0o755) == 0 else {
@@ -193,7 +194,7 @@ public struct RunCheck {
                 }
             } else if info.st_mode & S_IFMT != S_IFDIR {
                 throw ImageGenError.invalidInput(
-                    path: "/" + relative, reason: "in the image, /\(path.dropFirst(root.count + 1)) is not a folder (a link?); "
+                    path: "/" + relative, reason: "in the image, /\(inImage.joined(separator: "/")) is not a folder (a link?); "
                         + "run-check does not write or mount through it")
             }
         }
@@ -226,14 +227,14 @@ public struct RunCheck {
 
     /// Copies the driver's libraries into `directory` of the root: each real file once, each
     /// link name as a link to it, as the NVIDIA container runtime makes them visible.
-    func injectLibraries(into directory: String, root: String) throws -> [String] {
+    func injectLibraries(into directory: String) throws -> [String] {
         let fm = FileManager.default
         try fm.createDirectory(atPath: directory, withIntermediateDirectories: true)
         var names: [String] = []
         for path in HostDriver.libraries() {
             let real = URL(fileURLWithPath: path).resolvingSymlinksInPath().path
-            let realName = (real as NSString).lastPathComponent
-            let name = (path as NSString).lastPathComponent
+            let realName = HostPath(real).components.last ?? real
+            let name = HostPath(path).components.last ?? path
             if !fm.fileExists(atPath: "\(directory)/\(realName)") {
                 try? fm.removeItem(atPath: "\(directory)/\(realName)")
                 do { try fm.copyItem(atPath: real, toPath: "\(directory)/\(realName)") } catch {
@@ -250,23 +251,27 @@ public struct RunCheck {
     }
 
     /// Bind-mounts the host's NVIDIA device nodes, and the few standard ones a program needs,
-    /// onto empty files of the same path in the root.
-    func bindDevices(into root: String, mounts: inout MountTable) throws -> [String] {
+    /// onto empty files of the same path in the root (`nvidia-caps/nvidia-cap1` in a folder of
+    /// its own); returns the NVIDIA nodes' host paths.
+    func bindDevices(into root: HostPath, mounts: inout MountTable) throws -> [String] {
         let fm = FileManager.default
-        let nvidia = options.injectDriver ? HostDriver.deviceNodes(devices: options.devices) : []
-        let standard = ["null", "zero", "full", "random", "urandom", "tty"].map { "\(options.devices)/\($0)" }.filter { fm.fileExists(atPath: $0) }
-        for node in standard + nvidia {
-            let target = root + "/dev/" + node.dropFirst(options.devices.count + 1)
-            try Self.makeRealDirectory(String((target as NSString).deletingLastPathComponent.dropFirst(root.count + 1)), in: root)
+        let devices = HostPath(options.devices)
+        let nvidia = options.injectDriver ? HostDriver.deviceNames(devices: devices.path) : []
+        let standard = ["null", "zero", "full", "random", "urandom", "tty"].filter { fm.fileExists(atPath: devices.appending($0).path) }
+        for name in standard + nvidia {
+            let node = devices.appending(name)
+            let inImage = ["dev"] + HostPath.components(of: name)
+            try Self.makeRealDirectory(inImage.dropLast().joined(separator: "/"), in: root)
             // The mount point: an empty file of our own, never a link the image planted.
+            let target = root.appending(inImage)
             var info = stat()
-            if lstat(target, &info) == 0, info.st_mode & S_IFMT != S_IFREG { unlink(target) }
-            if lstat(target, &info) != 0, !fm.createFile(atPath: target, contents: nil) {
-                throw ImageGenError.output(path: target, reason: "cannot make a mount point for \(node)")
+            if lstat(target.path, &info) == 0, info.st_mode & S_IFMT != S_IFREG { unlink(target.path) }
+            if lstat(target.path, &info) != 0, !fm.createFile(atPath: target.path, contents: nil) {
+                throw ImageGenError.output(path: target.path, reason: "cannot make a mount point for \(node.path)")
             }
-            try mounts.mount(node, at: target, flags: UInt(MS_BIND))
+            try mounts.mount(node.path, at: target, flags: UInt(MS_BIND))
         }
-        return nvidia
+        return nvidia.map { devices.appending($0).path }
     }
 
     /// Runs the image's own `ldconfig` in the root, or the host's with `-r ROOT` when the image has none.
@@ -367,23 +372,24 @@ private let runningCommand = Atomic<Int32>(0)
 struct MountTable {
     private(set) var targets: [String] = []
 
-    /// mount(2); the error names the call.
-    mutating func mount(_ source: String, at target: String, type: String? = nil, flags: UInt = 0) throws {
+    /// mount(2) onto `target`, an existing file (a bind mount of a node) or a folder, made if
+    /// missing; the error names the call.
+    mutating func mount(_ source: String, at target: HostPath, type: String? = nil, flags: UInt = 0) throws {
         try FileManager.default.createDirectory(
-            atPath: flags & UInt(MS_BIND) != 0 ? (target as NSString).deletingLastPathComponent : target, withIntermediateDirectories: true)
-        guard Glibc.mount(source, target, type, flags, nil) == 0 else {
-            throw ImageGenError.output(path: target, reason: "mount \(source) failed: \(String(cString: strerror(errno)))")
+            atPath: flags & UInt(MS_BIND) != 0 ? target.parent.path : target.path, withIntermediateDirectories: true)
+        guard Glibc.mount(source, target.path, type, flags, nil) == 0 else {
+            throw ImageGenError.output(path: target.path, reason: "mount \(source) failed: \(String(cString: strerror(errno)))")
         }
-        targets.append(target)
+        targets.append(target.path)
     }
 
     /// Unmounts everything, last first (lazily, so a busy mount still goes); returns what is
     /// still mounted below `directory` according to /proc/self/mountinfo (which shows paths
     /// with links resolved).
-    mutating func unmountAll(under directory: String) -> [String] {
+    mutating func unmountAll(under directory: HostPath) -> [String] {
         for target in targets.reversed() { _ = umount2(target, Int32(MNT_DETACH)) }
         targets = []
-        let prefixes = [directory, URL(fileURLWithPath: directory).resolvingSymlinksInPath().path].map { $0 + "/" }
+        let prefixes = [directory.path, URL(fileURLWithPath: directory.path).resolvingSymlinksInPath().path].map { $0 + "/" }
         return Self.mountPoints().filter { point in prefixes.contains { point.hasPrefix($0) } }
     }
 
@@ -396,4 +402,41 @@ struct MountTable {
             return fields.count > 4 ? String(fields[4]).replacingOccurrences(of: "\\040", with: " ") : nil
         }
     }
+}
+
+/// A path on the host as run-check joins and splits it: by components, never by counting
+/// characters, and spelled one way — absolute, no `//`, no trailing `/`, no `.` parts.
+/// `NSTemporaryDirectory()` is `/tmp/`; joined with `/imagegen-run-check-…` by hand it gives
+/// `/tmp//imagegen-…`, which NSString shortens by one character while a count of the long
+/// spelling does not, so the folder made for `/dev/nvidia-caps/nvidia-cap1` was `ev/…`.
+struct HostPath: Hashable, Sendable, CustomStringConvertible {
+    /// The components below `/`.
+    let components: [String]
+
+    /// `path`, made absolute against the current directory when relative.
+    init(_ path: String) {
+        let base = path.hasPrefix("/") ? [] : Self.components(of: FileManager.default.currentDirectoryPath)
+        components = base + Self.components(of: path)
+    }
+
+    private init(components: [String]) { self.components = components }
+
+    /// The non-empty components of `path` other than `.`: `/tmp//x/./y/` gives `tmp`, `x`, `y`.
+    static func components(of path: String) -> [String] {
+        path.split(separator: "/").filter { $0 != "." }.map(String.init)
+    }
+
+    /// This path with `relative` (a name, or a path whose leading `/` is ignored) below it.
+    func appending(_ relative: String) -> HostPath { appending(Self.components(of: relative)) }
+
+    /// This path with `names` below it.
+    func appending(_ names: [String]) -> HostPath { HostPath(components: components + names) }
+
+    /// The folder this path is in (`/` for `/` itself).
+    var parent: HostPath { HostPath(components: Array(components.dropLast())) }
+
+    /// The one spelling.
+    var path: String { "/" + components.joined(separator: "/") }
+
+    var description: String { path }
 }
