@@ -88,6 +88,11 @@ private struct Run {
     let allowDevices: Bool
     var checkedManifests: Set<Digest> = []
     var layerDiffIDs: [Digest: Digest] = [:]
+    /// The entries of each layer read so far: a blob that comes again (in another manifest, or
+    /// twice in one) is checked again on the tree below it there, without a second read.
+    var layerEntries: [Digest: [TarEntry]] = [:]
+    /// The entry problems reported for each layer blob, so a blob checked again adds only new ones.
+    var reportedEntryProblems: [Digest: Set<String>] = [:]
 
     mutating func problem(_ location: String, _ message: String) {
         report.problems.append(Problem(location: location, message: message))
@@ -129,6 +134,9 @@ private struct Run {
         if index.schemaVersion != 2 { problem(location, "schemaVersion is \(index.schemaVersion), expected 2") }
         if let mediaType = index.mediaType, !mediaType.isIndex {
             problem(location, "mediaType is '\(mediaType)', expected '\(MediaType.imageIndex)'")
+        }
+        if index.manifests.isEmpty {
+            problem(location, "lists no manifest (expected at least one image manifest or index)")
         }
         for (i, descriptor) in index.manifests.enumerated() {
             let here = "manifest \(i + 1) (\(descriptor.digest))"
@@ -204,8 +212,10 @@ private struct Run {
         for (j, layer, here) in usable {
             let diffID: Digest
             if let known = layerDiffIDs[layer.digest] {
+                // The same blob was checked under another manifest, or earlier in this one; its
+                // symlinks bear on the layers above it here too.
                 diffID = known
-                tree.beginLayer()  // the same blob was checked under another manifest, or earlier in this one
+                checkEntries(layerEntries[layer.digest] ?? [], of: layer.digest, location: here, tree: &tree)
             } else {
                 guard let scan = scans.removeValue(forKey: layer.digest),
                       let computed = apply(scan, to: layer, location: here, tree: &tree)
@@ -275,18 +285,25 @@ private struct Run {
             problem(location, "cannot read the layer: \(failure)")
             return nil
         }
-        var layerTree = tree
-        layerTree.beginLayer()
-        var entryProblems: [String] = []
-        for entry in scan.entries {
-            if let message = layerTree.check(entry), entryProblems.count < 20 { entryProblems.append(message) }
-        }
-        for message in entryProblems { problem(location, message) }
+        checkEntries(scan.entries, of: layer.digest, location: location, tree: &tree)
         report.layers += 1
         report.entries += scan.entries.count
-        tree = layerTree
         layerDiffIDs[layer.digest] = scan.diffID
+        layerEntries[layer.digest] = scan.entries
         return scan.diffID
+    }
+
+    /// Applies a layer's entries to `tree` in order, reporting the first 20 problems (those not
+    /// reported for this blob already).
+    mutating func checkEntries(_ entries: [TarEntry], of digest: Digest, location: String, tree: inout EntryChecker) {
+        tree.beginLayer()
+        var messages: [String] = []
+        for entry in entries {
+            if let message = tree.check(entry), messages.count < 20 { messages.append(message) }
+        }
+        var reported = reportedEntryProblems[digest, default: []]
+        for message in messages where reported.insert(message).inserted { problem(location, message) }
+        reportedEntryProblems[digest] = reported
     }
 }
 
@@ -399,58 +416,118 @@ private struct LayerScan: Sendable {
 }
 
 /// Checks layer entries for safety, keeping the symlinks of the layers applied so far.
+///
+/// An entry below a path that is a symlink (made earlier in this layer or in a lower one) is
+/// refused wherever the link points: an extractor that follows it writes somewhere else than the
+/// entry says, outside the root for a link to `..`, onto another file of the image for a link to
+/// `/`. A layer may replace a symlink (OCI image-spec layer.md, "Changeset over existing files":
+/// an entry removes what is at its path unless both are directories) — by a directory entry at
+/// its path, by any other entry there, or by whiting it out (`.wh.NAME`, or `.wh..wh..opq` in its
+/// folder) — and entries below that path are then fine. Whiteouts apply to lower layers only
+/// (layer.md, "Whiteouts"), so they never hide a symlink of their own layer.
 struct EntryChecker {
+    /// A symlink of the image so far.
+    struct Symlink {
+        /// Its target, as stored.
+        var target: String
+        /// The layer that made it (``layer`` at the time).
+        var layer: Int
+    }
+
     let allowDevices: Bool
-    /// Symlinks in the image so far: path → target.
-    var symlinks: [String: String] = [:]
+    /// Symlinks in the image so far, by normalised path.
+    var symlinks: [String: Symlink] = [:]
     /// Regular files of the current layer (hard link targets).
     var layerFiles: Set<String> = []
+    /// The number of the layer being checked (1 for the first).
+    var layer = 0
 
     init(allowDevices: Bool) { self.allowDevices = allowDevices }
 
-    mutating func beginLayer() { layerFiles.removeAll() }
+    mutating func beginLayer() {
+        layer += 1
+        layerFiles.removeAll()
+    }
+
+    /// The normalised components of a tar path (no `.`, no empty parts).
+    static func components(_ path: String) -> [String] {
+        path.split(separator: "/").filter { $0 != "." && !$0.isEmpty }.map(String.init)
+    }
+
+    /// The shortest proper prefix of `parts` that is a symlink: the first link an extractor
+    /// would pass through to reach `parts`.
+    func symlinkAbove(_ parts: [String]) -> (path: String, link: Symlink)? {
+        var prefix = ""
+        for part in parts.dropLast() {
+            prefix += prefix.isEmpty ? part : "/" + part
+            if let link = symlinks[prefix] { return (prefix, link) }
+        }
+        return nil
+    }
+
+    /// "'link', a symlink to '/' made earlier in this layer" (or "in a lower layer").
+    func describe(_ path: String, _ link: Symlink) -> String {
+        "'\(path)', a symlink to '\(link.target)' made \(link.layer == layer ? "earlier in this layer" : "in a lower layer")"
+    }
+
+    /// Forgets what an entry at `path` removes: the symlink there and, unless the entry is a
+    /// directory (which keeps a directory's contents), every symlink and file below it.
+    mutating func replace(_ path: String, byDirectory: Bool) {
+        symlinks[path] = nil
+        guard !byDirectory else { return }
+        let below = path + "/"
+        symlinks = symlinks.filter { !$0.key.hasPrefix(below) }
+        layerFiles = layerFiles.filter { !$0.hasPrefix(below) }
+    }
 
     /// A problem with `entry`, or nil.
     mutating func check(_ entry: TarEntry) -> String? {
         let raw = entry.rawPath
         let shown = "entry '\(raw)'"
         if raw.hasPrefix("/") { return "\(shown): absolute path" }
-        let parts = raw.split(separator: "/").filter { $0 != "." && !$0.isEmpty }.map(String.init)
+        let parts = Self.components(raw)
         if parts.contains("..") { return "\(shown): path contains '..'" }
         guard !parts.isEmpty else { return nil }  // "./": the root itself
         let path = parts.joined(separator: "/")
         let name = parts[parts.count - 1]
 
-        // A parent that is a symlink would redirect this entry; see where it lands.
-        if parts.count > 1, resolve(Array(parts.dropLast())) == nil {
-            return "\(shown): escapes the root through a symlink in its path"
+        // A parent that is a symlink would redirect this entry (whiteouts included).
+        if let (above, link) = symlinkAbove(parts) {
+            if resolve(Array(parts.dropLast())) == nil {
+                return "\(shown): escapes the root through a symlink in its path (\(describe(above, link)))"
+            }
+            return "\(shown): is below \(describe(above, link)); an extractor would write through the link"
         }
         if name.hasPrefix(".wh.") {
             let dir = parts.dropLast().joined(separator: "/")
+            let prefix = dir.isEmpty ? "" : dir + "/"
+            let lower = layer
             if name == ".wh..wh..opq" {
-                let prefix = dir.isEmpty ? "" : dir + "/"
-                symlinks = symlinks.filter { !$0.key.hasPrefix(prefix) }
+                symlinks = symlinks.filter { !($0.key.hasPrefix(prefix) && $0.value.layer < lower) }
             } else {
-                let hidden = (dir.isEmpty ? "" : dir + "/") + String(name.dropFirst(4))
-                symlinks = symlinks.filter { $0.key != hidden && !$0.key.hasPrefix(hidden + "/") }
+                let hidden = prefix + String(name.dropFirst(4))
+                symlinks = symlinks.filter { !(($0.key == hidden || $0.key.hasPrefix(hidden + "/")) && $0.value.layer < lower) }
             }
             return nil
         }
-        symlinks[path] = nil
+        replace(path, byDirectory: entry.typeFlag == 0x35)
         switch entry.typeFlag {
         case 0x32:  // symlink
             let target = entry.header.linkTarget
             // Kept even when it escapes, so entries written through it are caught too.
-            symlinks[path] = target
+            symlinks[path] = Symlink(target: target, layer: layer)
             let base = target.hasPrefix("/") ? [] : Array(parts.dropLast())
             if lexical(base, target) == nil {
                 return "\(shown): symlink to '\(target)' escapes the root"
             }
         case 0x31:  // hard link
             let target = entry.header.linkTarget
-            let targetParts = target.split(separator: "/").filter { $0 != "." && !$0.isEmpty }.map(String.init)
+            let targetParts = Self.components(target)
             if target.hasPrefix("/") || targetParts.contains("..") {
                 return "\(shown): hard link to '\(target)' points outside the layer"
+            }
+            if let (above, link) = symlinkAbove(targetParts) {
+                return "\(shown): hard link to '\(target)' goes through \(describe(above, link))"
             }
             if !layerFiles.contains(targetParts.joined(separator: "/")) {
                 return "\(shown): hard link to '\(target)', which is not a regular file earlier in this layer"
@@ -473,7 +550,7 @@ struct EntryChecker {
         while let part = remaining.first {
             remaining = remaining.dropFirst()
             let candidate = (resolved + [part]).joined(separator: "/")
-            if let target = symlinks[candidate] {
+            if let target = symlinks[candidate]?.target {
                 hops += 1
                 if hops > 40 { return resolved }  // a loop: runtimes fail on it, it cannot escape
                 let base = target.hasPrefix("/") ? [] : resolved

@@ -9,9 +9,11 @@ struct VerifyCommand: AsyncParsableCommand {
         discussion: """
             Reads every blob once. Checks each blob's size and digest, each layer's diff_id \
             against the config, media types, the schema of the index, manifests and config, \
-            descriptor rules, that every referenced blob is present, and that no layer entry \
-            escapes the root (absolute paths, '..', symlink or hard link escapes) or is a device \
-            node. Each problem is printed as one line; exit status 0 only if there are none.
+            descriptor rules, that every referenced blob is present, that an index lists a \
+            manifest, and that no layer entry escapes the root (absolute paths, '..', symlink or \
+            hard link escapes), is written or hard-linked through a symlink an earlier entry \
+            made, or is a device node. Each problem is printed as one line; exit status 0 only \
+            if there are none.
 
             Examples:
               imagegen verify out/app

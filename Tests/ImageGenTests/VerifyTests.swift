@@ -53,27 +53,46 @@ struct DamageableImage {
 
     /// Replaces the image's layers by one gzip layer holding exactly these tar entries.
     func replaceLayers(with entries: [TarHeader]) throws {
-        var tar: [UInt8] = []
-        for header in entries {
-            tar += try header.encode()
-            if header.kind == .regular, header.size > 0 {
-                tar += [UInt8](repeating: 0x61, count: Int(header.size)) + [UInt8](repeating: 0, count: TarHeader.padding(header.size))
-            }
-        }
-        tar += TarHeader.endOfArchive
-        let sink = MemorySink()
-        let gzip = GzipCompressor(level: 6, threads: 1, output: sink)
-        try tar.withUnsafeBytes { try gzip.write($0) }
-        try gzip.finish()
-        let writer = try LayoutWriter(path: layout)
-        let layer = try writer.write(blob: sink.bytes, mediaType: .layerTarGzip)
-        var config = try CanonicalJSON.decode(ImageConfiguration.self, from: readBlob(packed.config.digest), name: "config")
-        config.rootfs.diffIDs = [Digest.of(tar)]
-        let configDescriptor = try writer.write(document: config, mediaType: .imageConfig)
+        try replaceLayers(with: [entries])
+    }
+
+    /// Replaces the image's layers by gzip layers holding exactly these tar entries, lowest
+    /// first; returns the new manifest.
+    @discardableResult
+    func replaceLayers(with layers: [[TarHeader]]) throws -> Manifest {
+        let (descriptors, config) = try layersAndConfig(layers)
+        var manifest = try manifest()
         try rewriteManifest {
-            $0.layers = [layer]
-            $0.config = configDescriptor
+            $0.layers = descriptors
+            $0.config = config
+            manifest = $0
         }
+        return manifest
+    }
+
+    /// Writes gzip layers holding exactly these tar entries and a config naming their diff_ids.
+    func layersAndConfig(_ layers: [[TarHeader]]) throws -> (layers: [Descriptor], config: Descriptor) {
+        let writer = try LayoutWriter(path: layout)
+        var descriptors: [Descriptor] = []
+        var config = try CanonicalJSON.decode(ImageConfiguration.self, from: readBlob(packed.config.digest), name: "config")
+        config.rootfs.diffIDs = []
+        for entries in layers {
+            var tar: [UInt8] = []
+            for header in entries {
+                tar += try header.encode()
+                if header.kind == .regular, header.size > 0 {
+                    tar += [UInt8](repeating: 0x61, count: Int(header.size)) + [UInt8](repeating: 0, count: TarHeader.padding(header.size))
+                }
+            }
+            tar += TarHeader.endOfArchive
+            let sink = MemorySink()
+            let gzip = GzipCompressor(level: 6, threads: 1, output: sink)
+            try tar.withUnsafeBytes { try gzip.write($0) }
+            try gzip.finish()
+            descriptors.append(try writer.write(blob: sink.bytes, mediaType: .layerTarGzip))
+            config.rootfs.diffIDs.append(Digest.of(tar))
+        }
+        return (descriptors, try writer.write(document: config, mediaType: .imageConfig))
     }
 
     func problems(allowDevices: Bool = false) -> [String] {
@@ -202,7 +221,7 @@ struct VerifyTests {
          "entry 'etc/link': symlink to '../../outside' escapes the root"),
         ([TarHeader(path: "up", kind: .symlink, mode: 0o777, linkTarget: ".."),
           TarHeader(path: "up/x", kind: .regular, mode: 0o644, size: 1)],
-         "entry 'up/x': escapes the root through a symlink in its path"),
+         "entry 'up/x': escapes the root through a symlink in its path ('up', a symlink to '..' made earlier in this layer)"),
         ([TarHeader(path: "h", kind: .hardlink, mode: 0o644, linkTarget: "../../etc/shadow")],
          "entry 'h': hard link to '../../etc/shadow' points outside the layer"),
         ([TarHeader(path: "h", kind: .hardlink, mode: 0o644, linkTarget: "/etc/shadow")],
@@ -260,5 +279,86 @@ struct VerifyTests {
         ])
         try writeFile(scratch("x.tar.gz"), [0x1F, 0x8B, 8, 0, 0, 0, 0, 0])
         #expect(ImageVerifier().verify(path: scratch("x.tar.gz")).problems.first?.message.contains("gunzip it first") == true)
+    }
+
+    static func directory(_ path: String) -> TarHeader { TarHeader(path: path, kind: .directory, mode: 0o755) }
+    static func file(_ path: String) -> TarHeader { TarHeader(path: path, kind: .regular, mode: 0o644, size: 1) }
+    static func symlink(_ path: String, _ target: String) -> TarHeader { TarHeader(path: path, kind: .symlink, mode: 0o777, linkTarget: target) }
+    static func hardlink(_ path: String, _ target: String) -> TarHeader { TarHeader(path: path, kind: .hardlink, mode: 0o644, linkTarget: target) }
+
+    @Test("entries written through a symlink are refused wherever it points, and so are hard links through one", arguments: [
+        ([[symlink("link", "/"), directory("link/etc"), file("link/etc/evil")]],
+         ["layer 1", "entry 'link/etc/': is below 'link', a symlink to '/' made earlier in this layer; an extractor would write through the link",
+          "entry 'link/etc/evil': is below 'link', a symlink to '/' made earlier in this layer; an extractor would write through the link"]),
+        ([[directory("usr"), symlink("usr/lib64", "lib")], [file("usr/lib64/libc.so.6")]],
+         ["layer 2", "entry 'usr/lib64/libc.so.6': is below 'usr/lib64', a symlink to 'lib' made in a lower layer; an extractor would write through the link"]),
+        ([[directory("usr"), file("usr/f"), symlink("link", "usr"), hardlink("h", "link/f")]],
+         ["layer 1", "entry 'h': hard link to 'link/f' goes through 'link', a symlink to 'usr' made earlier in this layer"]),
+        ([[file("f"), symlink("link", "/"), hardlink("link/h", "f")]],
+         ["layer 1", "entry 'link/h': is below 'link', a symlink to '/' made earlier in this layer; an extractor would write through the link"]),
+        // A whiteout hides what lower layers made, never a symlink of its own layer (layer.md, "Whiteouts").
+        ([[symlink("link", "/"), file(".wh.link"), file("link/x")]],
+         ["layer 1", "entry 'link/x': is below 'link', a symlink to '/' made earlier in this layer; an extractor would write through the link"]),
+        ([[directory("d"), symlink("d/link", "/")], [file("d/.wh..wh..opq"), symlink("d/link", "/etc"), file("d/link/passwd")]],
+         ["layer 2", "entry 'd/link/passwd': is below 'd/link', a symlink to '/etc' made earlier in this layer; an extractor would write through the link"]),
+    ])
+    func throughSymlinks(_ layers: [[TarHeader]], _ expected: [String]) throws {
+        let image = try DamageableImage()
+        let manifest = try image.replaceLayers(with: layers)
+        let location = "\(expected[0]) (\(manifest.layers[Int(expected[0].dropFirst(6))! - 1].digest))"
+        #expect(image.problems() == expected.dropFirst().map { "\(location): \($0)" })
+    }
+
+    @Test("a symlink replaced by a directory, a file or a whiteout (in a later layer), or by a directory in its own layer, is no longer one", arguments: [
+        [[symlink("link", "/")], [file(".wh.link"), directory("link"), file("link/x")]],
+        [[symlink("link", "/")], [directory("link"), file("link/x")]],
+        [[symlink("link", "/")], [file("link"), file("other")], [file(".wh.link"), directory("link"), file("link/x")]],
+        [[symlink("link", "/"), directory("link"), file("link/x")]],
+        [[directory("d"), symlink("d/link", "/")], [file("d/.wh..wh..opq"), directory("d/link"), file("d/link/x")]],
+        [[directory("d"), symlink("d/link", "/")], [file("d")], [directory("d"), file("d/link/x")]],
+        [[directory("usr"), file("usr/f"), hardlink("usr/g", "usr/f"), symlink("bin", "usr/bin")]],
+    ])
+    func replacedSymlinks(_ layers: [[TarHeader]]) throws {
+        let image = try DamageableImage()
+        try image.replaceLayers(with: layers)
+        #expect(image.problems() == [])
+    }
+
+    @Test("a layer blob that comes again under another manifest is checked on that manifest's lower layers")
+    func sharedLayer() throws {
+        let image = try DamageableImage()
+        let first = try image.replaceLayers(with: [[Self.directory("link")], [Self.file("link/x")]])
+        #expect(image.problems() == [])
+        // Manifest 2 puts the same upper layer on a symlink; manifest 3 reuses that symlink layer.
+        let (second, secondConfig) = try image.layersAndConfig([[Self.symlink("link", "/")], [Self.file("link/x")]])
+        let (third, thirdConfig) = try image.layersAndConfig([[Self.symlink("link", "/")], [Self.file("link/y")]])
+        #expect(second[1].digest == first.layers[1].digest && third[0].digest == second[0].digest)
+        let writer = try LayoutWriter(path: image.layout)
+        var added: [Descriptor] = []
+        for (layers, config) in [(second, secondConfig), (third, thirdConfig)] {
+            var manifest = first
+            manifest.layers = layers
+            manifest.config = config
+            added.append(try writer.write(document: manifest, mediaType: .imageManifest))
+        }
+        try image.rewriteIndex { $0.manifests += added }
+        let message = "a symlink to '/' made in a lower layer; an extractor would write through the link"
+        #expect(image.problems() == [
+            "layer 2 (\(first.layers[1].digest)): entry 'link/x': is below 'link', \(message)",
+            "layer 2 (\(third[1].digest)): entry 'link/y': is below 'link', \(message)",
+        ])
+    }
+
+    @Test("an index that lists no manifest is a problem, not 'ok (0 manifests…)'")
+    func emptyIndex() throws {
+        let image = try DamageableImage()
+        try image.rewriteIndex { $0.manifests = [] }
+        let report = ImageVerifier().verify(path: image.layout)
+        #expect(report.problems.map(\.description) == ["index.json: lists no manifest (expected at least one image manifest or index)"])
+        #expect(!report.ok)
+        let cli = try imagegen(["verify", image.layout])
+        #expect(cli.status == 1)
+        #expect(cli.stderr.contains("index.json: lists no manifest (expected at least one image manifest or index)\n"))
+        #expect(!cli.stderr.contains("ok ("), "\(cli.stderr)")
     }
 }
