@@ -41,8 +41,9 @@ public struct Builder: Sendable {
         /// How many layers are made and packed at once (bounded for memory: each holds its
         /// compressor's blocks, and a zstd layer its workers' windows).
         public var parallelLayers = 2
-        /// The fixed build time.
-        public var buildTime = BuildTime(seconds: 0)
+        /// `SOURCE_DATE_EPOCH`, when set: the time of every file in the layers, and the
+        /// image's `created` date instead of the lock's `resolved` (``BuildTime``).
+        public var sourceDateEpoch: BuildTime?
         /// The source revision for `org.opencontainers.image.revision`, when known.
         public var revision: String?
         /// The source URL for `org.opencontainers.image.source`, when known.
@@ -55,6 +56,15 @@ public struct Builder: Sendable {
             self.images = images
             self.catalog = catalog
             self.cacheDirectory = cacheDirectory
+        }
+
+        /// The time of every file in the layers (and of the archive's entries): never the lock's
+        /// date, so a re-lock leaves the layers whose artifacts it kept as they were.
+        var fileTime: BuildTime { BuildTime.fileTime(sourceDateEpoch: sourceDateEpoch) }
+
+        /// The `created` date of an image made from `lock`.
+        func created(_ lock: Lockfile) -> BuildTime {
+            BuildTime.created(sourceDateEpoch: sourceDateEpoch, resolved: lock.resolved)
         }
     }
 
@@ -142,7 +152,7 @@ public struct Builder: Sendable {
         let configuration = plan.configuration(layers: packed.map { ($0.0, $0.1) })
         let writer = ImageWriter(
             output: output, format: .both, tags: spec.config.tags, repository: "imagegen/\(name)",
-            platform: Platform(architecture: spec.base.architecture, os: "linux"), mtime: options.buildTime.seconds,
+            platform: Platform(architecture: spec.base.architecture, os: "linux"), mtime: options.fileTime.seconds,
             annotations: plan.annotations)
         let result = try writer.finish(layout: layout, layers: packed.map(\.1), configuration: configuration)
         return Report(
@@ -215,7 +225,7 @@ public struct Builder: Sendable {
         try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
         let sources = try step.makeTree(root)
-        var entries = try DirectoryTree.entries(root: root, ownership: .preserve, mtime: options.buildTime.seconds)
+        var entries = try DirectoryTree.entries(root: root, ownership: .preserve, mtime: options.fileTime.seconds)
         // A file whose bytes are a wheel's deflated member takes its content from that stream
         // (its length, inflated size and CRC-32 are checked while it is packed).
         for index in entries.indices where entries[index].header.kind == .regular {

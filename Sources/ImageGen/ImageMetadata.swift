@@ -14,10 +14,11 @@ enum ImageMetadata {
     }
 
     /// Labels (and manifest annotations): the spec's, OCI's, then imagegen's versions.
-    static func labels(image: ResolvedImage, lock: Lockfile, buildTime: BuildTime, revision: String?, sourceURL: String?) -> [String: String] {
+    /// `created` is ``BuildTime/created(sourceDateEpoch:resolved:)`` of the lock.
+    static func labels(image: ResolvedImage, lock: Lockfile, created: BuildTime, revision: String?, sourceURL: String?) -> [String: String] {
         let spec = image.spec
         var labels = spec.config.labels
-        labels["org.opencontainers.image.created"] = buildTime.rfc3339
+        labels["org.opencontainers.image.created"] = created.rfc3339
         labels["org.opencontainers.image.version"] = spec.torch.map { "\($0.version)" } ?? spec.name
         labels["org.opencontainers.image.base.name"] = "\(spec.base.distribution):\(spec.base.release)"
         if let description = spec.description { labels["org.opencontainers.image.description"] = description }

@@ -107,6 +107,11 @@ public enum ImagePlanner {
             }
             if imageReasons.isEmpty { imageReasons.append("the spec changed") }
         }
+        if oldLock.resolved != lock.resolved {
+            // The config's created date (unless SOURCE_DATE_EPOCH is set), not a layer.
+            let dates = [oldLock.resolved, lock.resolved].map { $0?.rfc3339 ?? "none" }
+            imageReasons.append("the lock's resolved date changed (\(dates[0]) → \(dates[1])): the image's created date")
+        }
         let changed = !imageReasons.isEmpty || layers.contains(where: \.changed)
         let total = new.reduce(0) { $0 + $1.bytes }
         let push = layers.filter(\.changed).reduce(0) { $0 + $1.bytes }

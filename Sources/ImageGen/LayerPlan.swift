@@ -58,7 +58,7 @@ struct LayerPlan {
             let encoding = options.compression.kind == .gzip && !wheels.isEmpty
                 ? (options.reuseDeflateStreams ? "+reuse-\(LayerPacker.reuseRule)" : "+recompress") : ""
             let keyParts = [Builder.recipeVersion, kind.rawValue, python.map { "\($0)" } ?? "-", options.compression.description + encoding,
-                            "\(options.buildTime.seconds)", "debs:"] + debHashes + ["lower:"] + lowerHashes + ["wheels:"] + wheelHashes
+                            "\(options.fileTime.seconds)", "debs:"] + debHashes + ["lower:"] + lowerHashes + ["wheels:"] + wheelHashes
             let key = Digest.of(Array(keyParts.joined(separator: "\n").utf8))
             let component = kind
             let cost = lockedDebs.reduce(Int64(0)) { $0 + 16 * $1.size } + lockedWheels.reduce(Int64(0)) { $0 + $1.size }
@@ -120,12 +120,12 @@ struct LayerPlan {
             entries.append(.directory("home/\(user.name)", uid: UInt32(user.uid), gid: UInt32(user.gid)))
         }
         let configEntries = entries
-        let configKey = Digest.of(Array(([Builder.recipeVersion, "config", options.compression.description, "\(options.buildTime.seconds)"]
+        let configKey = Digest.of(Array(([Builder.recipeVersion, "config", options.compression.description, "\(options.fileTime.seconds)"]
             + configEntries.map { "\($0.header)" } + configEntries.map { entry -> String in
                 if case .bytes(let bytes) = entry.content { return Digest.of(bytes).description }
                 return ""
             }).joined(separator: "\n").utf8))
-        let mtime = options.buildTime.seconds
+        let mtime = options.fileTime.seconds
         steps.append(Step(component: .config, key: configKey, label: "accounts, entrypoint, workdir") { root in
             try ComponentTrees.write(configEntries, into: root, mtime: mtime)
             return [:]
@@ -135,9 +135,9 @@ struct LayerPlan {
     /// Manifest annotations.
     var annotations: [String: String] { labels }
 
-    /// Labels (and manifest annotations): see ``ImageMetadata/labels(image:lock:buildTime:revision:sourceURL:)``.
+    /// Labels (and manifest annotations): see ``ImageMetadata/labels(image:lock:created:revision:sourceURL:)``.
     var labels: [String: String] {
-        ImageMetadata.labels(image: image, lock: lock, buildTime: options.buildTime, revision: options.revision, sourceURL: options.sourceURL)
+        ImageMetadata.labels(image: image, lock: lock, created: options.created(lock), revision: options.revision, sourceURL: options.sourceURL)
     }
 
     /// The image configuration for the packed layers.
@@ -153,7 +153,8 @@ struct LayerPlan {
         if !spec.config.ports.isEmpty {
             config.exposedPorts = Dictionary(uniqueKeysWithValues: spec.config.ports.map { ("\($0)/tcp", EmptyObject()) })
         }
-        let created = options.buildTime.rfc3339
+        // The lock's date (or SOURCE_DATE_EPOCH): the config only, never the layers' files.
+        let created = options.created(lock).rfc3339
         return ImageConfiguration(
             platform: Platform(architecture: spec.base.architecture, os: "linux"), created: created, config: config,
             diffIDs: layers.map(\.1.diffID),

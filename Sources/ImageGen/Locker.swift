@@ -28,6 +28,9 @@ public struct Locker: Sendable {
         public var pipUsesHostConfiguration = true
         /// The target glibc minor version for the manylinux ladder (bookworm: 2.36).
         public var glibcMinor = 36
+        /// The time a resolution records as the lock's `resolved` (nil: ``BuildTime/now()``,
+        /// the clock, when the resolution ends).
+        public var resolutionTime: BuildTime?
 
         /// Options with defaults.
         public init(images: String, catalog: Catalog, cacheDirectory: String) {
@@ -46,15 +49,20 @@ public struct Locker: Sendable {
         self.progress = progress
     }
 
-    /// Resolves `name` and writes its lock; returns the lock and its path.
+    /// Resolves `name` and writes its lock; returns the lock and its path. When the lock there
+    /// already pins the same artifacts, it keeps its `resolved` date (and so its bytes).
     public func lock(_ name: String) async throws -> (Lockfile, String) {
-        let lock = try await resolve(name)
+        var lock = try await resolve(name)
         let path = "\(options.images)/\(name).lock.json"
+        if let existing = try? Lockfile.load(path: path), existing.resolved != nil, existing.pinsTheSame(as: lock) {
+            lock.resolved = existing.resolved
+        }
         try AtomicFileWriter.write(lock.encoded(), to: path)
         return (lock, path)
     }
 
-    /// Resolves `name` to the newest artifacts its spec and the catalog allow, writing nothing.
+    /// Resolves `name` to the newest artifacts its spec and the catalog allow, writing nothing;
+    /// the lock's `resolved` is ``Options/resolutionTime`` or the clock.
     public func resolve(_ name: String) async throws -> Lockfile {
         let spec = try SpecLoader(directory: options.images).load(name)
         let image = try ImageResolver(catalog: options.catalog).resolve(spec)
@@ -79,7 +87,8 @@ public struct Locker: Sendable {
                 LockedWheel(
                     component: $0.component.rawValue, name: $0.wheel.normalizedName, version: $0.wheel.version,
                     fileName: $0.wheel.fileName, size: $0.wheel.size, sha256: $0.wheel.sha256)
-            })
+            },
+            resolved: options.resolutionTime ?? BuildTime.now())
         return lock
     }
 

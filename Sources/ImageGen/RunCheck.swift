@@ -93,7 +93,7 @@ public struct RunCheck {
 
     /// Whether `driver` runs an image that requires `cuda`: the catalog's check-host verdict.
     /// Throws, with the reason, when it cannot (forward compatibility counts as cannot: the
-    /// image carries no cuda-compat package).
+    /// root that run-check makes provides the host's driver libraries, never cuda-compat's).
     public static func admit(cuda: CUDAVersion?, driver: DriverVersion, catalog: Catalog) throws -> Admission {
         guard let cuda else {
             return Admission(driver: driver, summary: "driver \(driver); the image sets no NVIDIA_REQUIRE_CUDA, so any driver will do")
@@ -103,15 +103,14 @@ public struct RunCheck {
                 driver: driver, cuda: cuda,
                 summary: "driver \(driver); CUDA \(cuda) is not in imagegen's catalog, so the driver was not checked against it")
         }
-        let support = release.support(on: driver)
+        let support = release.support(on: driver, carriesCUDACompat: false)
         switch support.level {
         case .full, .minorVersionCompatibility:
             return Admission(driver: driver, cuda: cuda, support: support, summary: "NVIDIA_REQUIRE_CUDA cuda>=\(cuda): \(support.level.rawValue): \(support.reason)")
         case .forwardCompatibility, .cannotRun:
             throw ImageGenError.invalidInput(
                 path: "NVIDIA_REQUIRE_CUDA",
-                reason: "this host cannot run the image (\(support.level.rawValue)): \(support.reason)"
-                    + (support.level == .forwardCompatibility ? "; the image carries no cuda-compat package" : ""))
+                reason: "this host cannot run the image (\(support.level.rawValue)): \(support.reason)")
         }
     }
 

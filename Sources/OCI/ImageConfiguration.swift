@@ -1,6 +1,7 @@
 /// An image configuration (image-spec v1.1, config.md).
 public struct ImageConfiguration: Codable, Hashable, Sendable {
-    /// When the image was created (RFC 3339); imagegen writes the fixed build time.
+    /// When the image was created (RFC 3339), as ``BuildTime`` decides: `SOURCE_DATE_EPOCH` when
+    /// set, else the date the image's lock was resolved (`build`) or the epoch (`pack`).
     public var created: String?
     /// Who built the image.
     public var author: String?

@@ -68,7 +68,7 @@ struct BuildCommand: AsyncParsableCommand {
     func validate() throws {
         if threads < 1 { throw ValidationError("--threads \(threads): expected 1 or more") }
         if compression == .none { throw ValidationError("--compression none: build writes gzip or zstd layers") }
-        do { _ = try BuildTime() } catch { throw ValidationError("\(error)") }
+        do { _ = try BuildTime.sourceDateEpoch() } catch { throw ValidationError("\(error)") }
     }
 
     func run() async throws {
@@ -83,7 +83,7 @@ struct BuildCommand: AsyncParsableCommand {
         options.compression = try Compression(compression)
         options.threads = threads
         options.reuseDeflateStreams = !recompress
-        options.buildTime = try BuildTime()
+        options.sourceDateEpoch = try BuildTime.sourceDateEpoch()
         options.revision = revision ?? ProcessInfo.processInfo.environment["IMAGEGEN_REVISION"]
         options.progressBars = !quiet && isatty(2) == 1
         let quiet = self.quiet

@@ -11,10 +11,14 @@ struct CheckHostCommand: AsyncParsableCommand {
         discussion: """
             The verdict is one of: full (the driver is at least the CUDA toolkit's own), \
             minor-version-compatibility (runs, without PTX JIT), forward-compatibility (only \
-            with the cuda-compat package on datacenter GPUs), cannot-run. Without --driver, the \
-            version is read from nvidia-smi (or /proc/driver/nvidia/version).
+            with NVIDIA's cuda-compat libraries in the image, on datacenter GPUs), cannot-run. \
+            imagegen's images carry no cuda-compat libraries unless the spec installs the \
+            cuda-compat-MAJOR-MINOR package, so for them forward-compatibility means the image \
+            does not run. Without --driver, the version is read from nvidia-smi (or \
+            /proc/driver/nvidia/version).
 
-            Exit status: 0 when the image can run (any level but cannot-run), 1 otherwise.
+            Exit status: 0 when the image runs on the driver (full, minor-version-compatibility, \
+            or forward-compatibility in an image with cuda-compat), 1 when it does not.
 
             Examples:
               imagegen check-host v2.7 --driver 550.54.15
@@ -46,14 +50,19 @@ struct CheckHostCommand: AsyncParsableCommand {
             return
         }
         let hostDriver = try driver.map(DriverVersion.init(parsing:)) ?? HostDriver.version()
-        let support = cuda.support(on: hostDriver)
+        let support = cuda.support(on: hostDriver, carriesCUDACompat: image.carriesCUDACompat)
         if json {
-            struct Output: Encodable { var image: String; var driver: String; var cuda: String; var level: String; var reason: String }
+            struct Output: Encodable {
+                var image: String; var driver: String; var cuda: String; var level: String; var runs: Bool; var reason: String
+            }
             print(try CanonicalJSON.pretty(Output(
-                image: name, driver: "\(hostDriver)", cuda: "\(cuda.version)", level: support.level.rawValue, reason: support.reason)))
+                image: name, driver: "\(hostDriver)", cuda: "\(cuda.version)", level: support.level.rawValue, runs: support.runs,
+                reason: support.reason)))
         } else {
-            print("\(name): \(support.level.rawValue): \(support.reason)")
+            // A level that runs only with cuda-compat says so when the image has none.
+            let runs = support.runs || support.level == .cannotRun ? "" : " (does not run)"
+            print("\(name): \(support.level.rawValue)\(runs): \(support.reason)")
         }
-        if support.level == .cannotRun { throw ExitCode(1) }
+        if !support.runs { throw ExitCode(1) }
     }
 }

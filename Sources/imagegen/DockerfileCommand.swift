@@ -26,7 +26,7 @@ struct DockerfileOptions: ParsableArguments {
         options.pipIndexURL = sources.pipIndexURL
         options.pipExtraIndexURLs = sources.extraIndexURL
         options.pipUsesHostConfiguration = !sources.noPipConfig
-        options.buildTime = try BuildTime()
+        options.sourceDateEpoch = try BuildTime.sourceDateEpoch()
         options.revision = ProcessInfo.processInfo.environment["IMAGEGEN_REVISION"]
         return DockerfileGenerator(options: options, base: base, templatePath: template, imagegenVersion: ImageGenVersion.current)
     }

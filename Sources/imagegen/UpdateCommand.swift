@@ -71,8 +71,8 @@ struct UpdateCommand: AsyncParsableCommand {
             let new = try await locker.resolve(name)
             let diff = LockDiff(old: old, new: new)
             diffs[name] = diff
-            let sameBytes = try old.encoded() == new.encoded()
-            if diff.isEmpty && sameBytes {
+            // A resolution to the same artifacts is no change: the lock keeps its date.
+            if old.pinsTheSame(as: new) {
                 Console.status("\(path): already the newest")
                 continue
             }

@@ -1,7 +1,7 @@
 # v2.7: PyTorch 2.7.0 / CUDA 12.6 / cuDNN 9 / NCCL 2.26 / Python 3.11 on Debian bookworm
 #
 # Rendered by imagegen 0.1.0 from Images/v2.7.lock.json
-# (sha256:f60becfaa777eb4da001daefa5191e390790e17f6036ca80d78b77916cf9e465; spec digest sha256:764efb1fb18718a66e1ebb57fd4dc8239f7de0b837b931c190633c30840dac0e).
+# (sha256:66960f97a7635e4ad6d4fa7c75e04a2ce28913180e8e9a2ae946e6c2378333cd; spec digest sha256:764efb1fb18718a66e1ebb57fd4dc8239f7de0b837b931c190633c30840dac0e).
 # Do not edit by hand: change Images/v2.7.yaml, run `imagegen lock v2.7`, then
 # `imagegen dockerfile v2.7`. One RUN per component, in the order of imagegen's OCI
 # layers; every apt package and every wheel pinned to the lock (wheels by SHA-256).
@@ -368,7 +368,7 @@ ENV \
     LANG="C.UTF-8" \
     NCCL_VERSION="2.26.2" \
     NVIDIA_DRIVER_CAPABILITIES="compute,utility" \
-    NVIDIA_REQUIRE_CUDA="cuda>=12.6 brand=unknown,driver>=470,driver<471 brand=grid,driver>=470,driver<471 brand=tesla,driver>=470,driver<471 brand=nvidia,driver>=470,driver<471 brand=quadro,driver>=470,driver<471 brand=quadrortx,driver>=470,driver<471 brand=nvidiartx,driver>=470,driver<471 brand=vapps,driver>=470,driver<471 brand=vpc,driver>=470,driver<471 brand=vcs,driver>=470,driver<471 brand=vws,driver>=470,driver<471 brand=cloudgaming,driver>=470,driver<471 brand=unknown,driver>=535,driver<536 brand=grid,driver>=535,driver<536 brand=tesla,driver>=535,driver<536 brand=nvidia,driver>=535,driver<536 brand=quadro,driver>=535,driver<536 brand=quadrortx,driver>=535,driver<536 brand=nvidiartx,driver>=535,driver<536 brand=vapps,driver>=535,driver<536 brand=vpc,driver>=535,driver<536 brand=vcs,driver>=535,driver<536 brand=vws,driver>=535,driver<536 brand=cloudgaming,driver>=535,driver<536 brand=unknown,driver>=550,driver<551 brand=grid,driver>=550,driver<551 brand=tesla,driver>=550,driver<551 brand=nvidia,driver>=550,driver<551 brand=quadro,driver>=550,driver<551 brand=quadrortx,driver>=550,driver<551 brand=nvidiartx,driver>=550,driver<551 brand=vapps,driver>=550,driver<551 brand=vpc,driver>=550,driver<551 brand=vcs,driver>=550,driver<551 brand=vws,driver>=550,driver<551 brand=cloudgaming,driver>=550,driver<551" \
+    NVIDIA_REQUIRE_CUDA="cuda>=12.6" \
     NVIDIA_VISIBLE_DEVICES="all" \
     PATH="/opt/venv/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" \
     PYTHONUNBUFFERED="1" \
@@ -383,7 +383,7 @@ LABEL \
     "io.imagegen.python.version"="3.11" \
     "io.imagegen.torch.version"="2.7.0" \
     "org.opencontainers.image.base.name"="debian:bookworm" \
-    "org.opencontainers.image.created"="1970-01-01T00:00:00Z" \
+    "org.opencontainers.image.created"="2026-11-30T21:46:23Z" \
     "org.opencontainers.image.description"="PyTorch 2.7.0 / CUDA 12.6 / cuDNN 9 / NCCL 2.26 / Python 3.11 on Debian bookworm" \
     "org.opencontainers.image.title"="imagegen PyTorch 2.7 (CUDA 12.6 runtime)" \
     "org.opencontainers.image.version"="2.7.0"

@@ -135,7 +135,7 @@ struct BuildTests {
         options.pipUsesHostConfiguration = false
         options.pipCommand = ["python3", "-m", "pip"]
         options.compression = try Compression(.gzip)
-        options.buildTime = BuildTime(seconds: sourceDateEpoch)
+        options.sourceDateEpoch = BuildTime(seconds: sourceDateEpoch)
         return options
     }
 
@@ -287,6 +287,49 @@ struct BuildTests {
         let plain = try await Builder(options: options).build("tiny")
         #expect(plain.layers.map(\.diffID) == built.report.layers.map(\.diffID))
         #expect(plain.layers.allSatisfy { !$0.reused })
+    }
+
+    @Test("created: the lock's date in the config, each history entry and the label, the same bytes twice; SOURCE_DATE_EPOCH overrides it; a new date moves no layer")
+    func createdDate() async throws {
+        let built = try await Built.shared.value
+        let fixtures = try Fixtures.shared.get()
+        let scratch = try ScratchDirectory("imagegen-build-created")
+        try Self.copy(built.cache, to: scratch("cache"))
+        try Self.copy(built.images, to: scratch("Images"))
+        let servers = try fixtures.serve()
+        func configuration(_ layout: String) throws -> ImageConfiguration {
+            try RunCheck.read(try openImage(layout)).1
+        }
+        func created(_ config: ImageConfiguration) -> [String?] {
+            [config.created, config.config?.labels?["org.opencontainers.image.created"]] + (config.history ?? []).map(\.created)
+        }
+
+        // The shared build ran with SOURCE_DATE_EPOCH: its date wins over the lock's.
+        let resolved = try #require(built.lock.resolved)
+        #expect(resolved != BuildTime(seconds: Self.sourceDateEpoch))
+        #expect(created(try configuration("\(built.out)/tiny")) == Array(repeating: "2023-11-14T22:13:20Z", count: 7))
+
+        // Without it: the lock's date, twice the same bytes.
+        var options = try Self.options(images: scratch("Images"), cache: scratch("cache"), out: scratch("out"), servers: servers)
+        options.sourceDateEpoch = nil
+        let first = try await Builder(options: options).build("tiny")
+        #expect(created(try configuration(scratch("out/tiny"))) == Array(repeating: resolved.rfc3339, count: 7))
+        options.outputDirectory = scratch("again")
+        let again = try await Builder(options: options).build("tiny")
+        #expect(again.manifest == first.manifest)
+        #expect(FileManager.default.contents(atPath: scratch("again/tiny.tar")) == FileManager.default.contents(atPath: scratch("out/tiny.tar")))
+
+        // The same lock resolved a day later: the config moves, no layer does (their files are
+        // at the epoch, not at the lock's date).
+        var later = try Lockfile.load(path: scratch("Images/tiny.lock.json"))
+        later.resolved = BuildTime(seconds: resolved.seconds + 86_400)
+        try writeFile(scratch("Images/tiny.lock.json"), try later.encoded())
+        options.outputDirectory = scratch("later")
+        let moved = try await Builder(options: options).build("tiny")
+        #expect(moved.layers.allSatisfy { $0.reused })
+        #expect(moved.layers.map(\.digest) == first.layers.map(\.digest))
+        #expect(moved.manifest != first.manifest)
+        #expect(created(try configuration(scratch("later/tiny"))) == Array(repeating: later.resolved?.rfc3339, count: 7))
     }
 
     @Test("a rebuild reuses every layer; a new app version re-packs the packages layer alone")

@@ -79,9 +79,14 @@ struct LockTests {
     func lock() async throws {
         let served = try Served()
         let images = try served.images("Images", spec: Self.spec())
+        let before = BuildTime.now()
         let (lock, path) = try await served.locker(images: images).lock("smoke")
+        let after = BuildTime.now()
 
         #expect(path == "\(images)/smoke.lock.json")
+        // When it was resolved, from the clock, to the second.
+        let resolved = try #require(lock.resolved)
+        #expect(before <= resolved && resolved <= after, "\(resolved.rfc3339)")
         let bytes = try #require(FileManager.default.contents(atPath: path))
         #expect(try Lockfile.load(path: path) == lock)
         #expect(lock.lockVersion == 1)
@@ -123,7 +128,10 @@ struct LockTests {
         #expect(!text.contains("http"), "the lock holds a URL:\n\(text)")
         #expect(!text.contains("127.0.0.1"))
 
-        _ = try await served.locker(images: images).lock("smoke")
+        // Locked again later to the same artifacts: the date stays, and so do the bytes.
+        _ = try await served.servers.locker(
+            images: images, cacheDirectory: served.scratch("cache"), resolutionTime: BuildTime(seconds: after.seconds + 3600)
+        ).lock("smoke")
         #expect(FileManager.default.contents(atPath: path) == bytes, "a second lock changed the bytes")
     }
 
@@ -156,15 +164,20 @@ struct LockTests {
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.stdout.isEmpty)
         #expect(result.stderr.contains("wrote \(images)/smoke.lock.json: 5 debs, 2 wheels"), "\(result.stderr)")
-        #expect(FileManager.default.contents(atPath: "\(images)/smoke.lock.json") == FileManager.default.contents(atPath: libraryPath))
+        // The same lock, but for the date each took from the clock.
+        let cli = try Lockfile.load(path: "\(images)/smoke.lock.json")
+        #expect(cli.pinsTheSame(as: try Lockfile.load(path: libraryPath)))
+        #expect(cli.resolved != nil)
     }
 }
 
 extension FixtureServers {
     /// A locker over this repository and index, with pip isolated from the host's
-    /// configuration (whose `find-links` would add wheels the test did not make).
-    func locker(images: String, cacheDirectory: String) throws -> Locker {
+    /// configuration (whose `find-links` would add wheels the test did not make); its locks
+    /// are dated `resolutionTime` (nil: the clock).
+    func locker(images: String, cacheDirectory: String, resolutionTime: BuildTime? = nil) throws -> Locker {
         var options = Locker.Options(images: images, catalog: try Catalog.builtin(), cacheDirectory: cacheDirectory)
+        options.resolutionTime = resolutionTime
         options.aptSources = .lines([aptSource])
         options.pipIndexURL = indexURL
         options.pipCommand = ["python3", "-m", "pip"]

@@ -75,6 +75,18 @@ struct PlanTests {
         #expect(v27.reasons.first?.contains("the spec changed") == true)
     }
 
+    @Test("a lock dated anew (a lock that had none, or another resolution) changes the image's created date, no layer")
+    func resolvedOnly() throws {
+        var dated = Self.lock("v2.7")
+        dated.resolved = BuildTime(seconds: 1_796_070_383)
+        let plan = ImagePlanner.plan(base: Self.side(Self.lock("v2.7")), head: Self.side(dated))
+        let v27 = try #require(plan.first)
+        #expect(v27.status == "changed")
+        #expect(v27.changedLayers == [])
+        #expect(v27.pushBytes == 0)
+        #expect(v27.reasons == ["the lock's resolved date changed (none → 2026-11-30T20:26:23Z): the image's created date"])
+    }
+
     @Test("imagegen plan --base REV in a git repository: a table on stderr, the CI matrix on stdout; two lock files work too")
     func command() throws {
         let scratch = try ScratchDirectory("imagegen-plan")

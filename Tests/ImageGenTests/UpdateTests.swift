@@ -45,6 +45,8 @@ struct UpdateTests {
         let upgrades = LockDiff(old: old, new: new).changes.filter { !($0.new ?? "").hasSuffix("(rebuilt)") }
         #expect(upgrades.map(\.name) == ["ca-certificates:all", "nvidia-cuda-runtime-cu12"])
         #expect(new.wheels.first { $0.name == "nvidia-cuda-runtime-cu12" }?.version == "12.6.85")
+        // Written by update: dated by its own resolution, not the old lock's.
+        #expect(try #require(new.resolved) >= (try #require(old.resolved)))
         let diff = try JSONDecoder().decode([String: LockDiff].self, from: Data(real.stdout.utf8))
         #expect(diff["smoke"]?.changes.count == LockDiff(old: old, new: new).changes.count)
 

@@ -113,20 +113,27 @@ struct CatalogTests {
             .map { "brand=\($0),driver>=\(branch),driver<\(branch + 1)" }.joined(separator: " ")
     }.joined(separator: " ")
 
-    @Test("NVIDIA_REQUIRE_CUDA for CUDA 12.6 and 12.8 equals the published strings")
+    @Test("NVIDIA_REQUIRE_CUDA with the cuda-compat libraries, for CUDA 12.6 and 12.8, equals the published strings")
     func nvidiaRequireCUDA() throws {
         let catalog = try Catalog.builtin()
         let cuda126 = try #require(catalog.cuda(try CUDAVersion(parsing: "12.6")))
-        #expect(cuda126.nvidiaRequireCUDA(brands: catalog.driverBrands) == Self.published126)
+        #expect(cuda126.nvidiaRequireCUDA(brands: catalog.driverBrands, carriesCUDACompat: true) == Self.published126)
         // The exact published text, spelled out, for the start of the 12.6 string.
-        #expect(cuda126.nvidiaRequireCUDA(brands: catalog.driverBrands).hasPrefix(
+        #expect(cuda126.nvidiaRequireCUDA(brands: catalog.driverBrands, carriesCUDACompat: true).hasPrefix(
             "cuda>=12.6 brand=unknown,driver>=470,driver<471 brand=grid,driver>=470,driver<471 brand=tesla,driver>=470,driver<471 brand=nvidia,driver>=470,driver<471 brand=quadro,driver>=470,driver<471 brand=quadrortx,driver>=470,driver<471 brand=nvidiartx,driver>=470,driver<471 brand=vapps,driver>=470,driver<471 brand=vpc,driver>=470,driver<471 brand=vcs,driver>=470,driver<471 brand=vws,driver>=470,driver<471 brand=cloudgaming,driver>=470,driver<471 brand=unknown,driver>=535,driver<536"))
         let cuda128 = try #require(catalog.cuda(try CUDAVersion(parsing: "12.8")))
-        let string128 = cuda128.nvidiaRequireCUDA(brands: catalog.driverBrands)
+        let string128 = cuda128.nvidiaRequireCUDA(brands: catalog.driverBrands, carriesCUDACompat: true)
         #expect(string128.hasPrefix(
             "cuda>=12.8 brand=unknown,driver>=470,driver<471 brand=grid,driver>=470,driver<471 brand=tesla,driver>=470,driver<471 brand=nvidia,driver>=470,driver<471 brand=quadro,driver>=470,driver<471 brand=quadrortx,driver>=470,driver<471 brand=nvidiartx,driver>=470,driver<471 brand=vapps,driver>=470,driver<471 brand=vpc,driver>=470,driver<471 brand=vcs,driver>=470,driver<471 brand=vws,driver>=470,driver<471 brand=cloudgaming,driver>=470,driver<471 brand=unknown,driver>=535,driver<536"))
         #expect(string128.hasSuffix("brand=vws,driver>=565,driver<566 brand=cloudgaming,driver>=565,driver<566"))
         #expect(string128.split(separator: " ").count == 1 + 5 * 12)
+    }
+
+    @Test("without the cuda-compat libraries, NVIDIA_REQUIRE_CUDA is cuda>=MAJOR.MINOR alone", arguments: ["11.8", "12.6", "12.8", "13.0"])
+    func nvidiaRequireCUDAWithoutCompat(_ version: String) throws {
+        let catalog = try Catalog.builtin()
+        let cuda = try #require(catalog.cuda(try CUDAVersion(parsing: version)))
+        #expect(cuda.nvidiaRequireCUDA(brands: catalog.driverBrands, carriesCUDACompat: false) == "cuda>=\(version)")
     }
 
     @Test("host drivers: full, minor-version compatibility, forward compatibility, cannot run", arguments: [
@@ -140,9 +147,44 @@ struct CatalogTests {
     ])
     func hostSupport(_ driver: String, _ level: HostSupport.Level) throws {
         let cuda = try #require(try Catalog.builtin().cuda(try CUDAVersion(parsing: "12.6")))
-        let support = cuda.support(on: try DriverVersion(parsing: driver))
-        #expect(support.level == level, "\(support.reason)")
-        #expect(support.reason.contains(driver))
+        for carriesCUDACompat in [false, true] {
+            let support = cuda.support(on: try DriverVersion(parsing: driver), carriesCUDACompat: carriesCUDACompat)
+            #expect(support.level == level, "\(support.reason)")
+            #expect(support.reason.contains(driver))
+            // Forward compatibility runs only with the cuda-compat libraries in the image.
+            let runs = level == .forwardCompatibility ? carriesCUDACompat : level != .cannotRun
+            #expect(support.runs == runs, "\(driver), cuda-compat \(carriesCUDACompat): \(support.reason)")
+        }
+    }
+
+    @Test("an image carries cuda-compat only when a component installs cuda-compat-MAJOR-MINOR; then it lists the branches", arguments: [
+        ("[tini, git, curl, less, procps]", false),
+        ("[tini, git, curl, less, procps, cuda-compat-12-6]", true),
+        ("[tini, cuda-compat-12-8=570.124.06-0ubuntu1]", true),
+        ("[tini, cuda-compat-12-4]", false),
+        ("[tini, cuda-compat-11-8]", false),
+    ])
+    func carriesCUDACompat(_ packages: String, _ carries: Bool) throws {
+        let image = try resolveVariant([("packages: [tini, git, curl, less, procps]", "packages: \(packages)")])
+        #expect(image.carriesCUDACompat == carries)
+        let require = try #require(image.environment["NVIDIA_REQUIRE_CUDA"])
+        #expect(carries ? require == Self.published126 : require == "cuda>=12.6", "\(require)")
+        let driver = image.explanations.filter { $0.component == .driver }.map(\.choice)
+        #expect(driver.contains(carries ? "forward compatibility on branch 470" : "no forward compatibility"), "\(driver)")
+    }
+
+    @Test("a forward-compatibility-only driver: the reason says the image lacks cuda-compat and names the floor")
+    func forwardCompatibilityReason() throws {
+        let cuda = try #require(try Catalog.builtin().cuda(try CUDAVersion(parsing: "12.6")))
+        let without = cuda.support(on: try DriverVersion(parsing: "470.57.02"), carriesCUDACompat: false)
+        #expect(without.reason.contains("the image carries no cuda-compat package: upgrade the driver to 525.60.13 or newer"), "\(without.reason)")
+        let with = cuda.support(on: try DriverVersion(parsing: "470.57.02"), carriesCUDACompat: true)
+        #expect(with.reason.hasSuffix("and the image carries them"), "\(with.reason)")
+        // A minor-version-compatible driver runs it, but the toolkit's cuda>=12.6 check refuses it unless disabled.
+        let mvc = cuda.support(on: try DriverVersion(parsing: "550.54.15"), carriesCUDACompat: false)
+        #expect(mvc.reason.contains("NVIDIA_DISABLE_REQUIRE=1"), "\(mvc.reason)")
+        // With cuda-compat, branch 550's clause admits it.
+        #expect(!cuda.support(on: try DriverVersion(parsing: "550.54.15"), carriesCUDACompat: true).reason.contains("NVIDIA_DISABLE_REQUIRE"))
     }
 
     @Test("every fact in the built-in catalog names its source")

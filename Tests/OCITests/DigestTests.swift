@@ -1,3 +1,4 @@
+import Foundation
 import OCI
 import Testing
 
@@ -111,6 +112,39 @@ struct CanonicalJSONTests {
     ])
     func buildTime(_ value: String, _ expected: String) throws {
         #expect(try BuildTime(environment: ["SOURCE_DATE_EPOCH": value]).rfc3339 == expected)
+    }
+
+    @Test("RFC 3339 UTC times read back to the seconds they were written from", arguments: [
+        Int64(0), 951_782_400, 1_700_000_000, 1_796_070_383, 4_107_542_399, 8_589_934_591,
+    ])
+    func rfc3339RoundTrip(_ seconds: Int64) throws {
+        let time = BuildTime(seconds: seconds)
+        #expect(try BuildTime(rfc3339: time.rfc3339, name: "t") == time)
+        let json = try CanonicalJSON.encode(["resolved": time])
+        #expect(String(decoding: json, as: UTF8.self) == "{\"resolved\":\"\(time.rfc3339)\"}")
+        #expect(try JSONDecoder().decode([String: BuildTime].self, from: Data(json))["resolved"] == time)
+    }
+
+    @Test("a time that is not UTC to the second, or not a date, is refused naming the field and the value", arguments: [
+        "2026-11-30", "2026-11-30T12:00:00", "2026-11-30T12:00:00+01:00", "2026-11-30T12:00:00.5Z", "2026-02-29T00:00:00Z",
+        "2026-13-01T00:00:00Z", "2026-11-31T00:00:00Z", "2026-11-30T24:00:00Z", "1969-12-31T23:59:59Z", "2026-11-30t12:00:00z",
+        "２026-11-30T12:00:00Z", "yesterday", "",
+    ])
+    func badRFC3339(_ text: String) {
+        #expect { try BuildTime(rfc3339: text, name: "resolved") } throws: {
+            "\($0)" == "resolved '\(text)': expected a UTC time to the second, YYYY-MM-DDTHH:MM:SSZ (e.g. 2026-11-30T12:00:00Z)"
+        }
+    }
+
+    @Test("the created date: SOURCE_DATE_EPOCH over the lock's date over the epoch; files never take the lock's date")
+    func createdDate() {
+        let resolved = BuildTime(seconds: 1_796_070_383)
+        let epoch = BuildTime(seconds: 1_700_000_000)
+        #expect(BuildTime.created(sourceDateEpoch: nil, resolved: resolved) == resolved)
+        #expect(BuildTime.created(sourceDateEpoch: epoch, resolved: resolved) == epoch)
+        #expect(BuildTime.created(sourceDateEpoch: nil, resolved: nil) == .epoch)
+        #expect(BuildTime.fileTime(sourceDateEpoch: nil) == .epoch)
+        #expect(BuildTime.fileTime(sourceDateEpoch: epoch) == epoch)
     }
 
     @Test("a bad SOURCE_DATE_EPOCH is refused", arguments: ["yesterday", "-5", "1.5"])

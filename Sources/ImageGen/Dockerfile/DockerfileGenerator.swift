@@ -41,7 +41,7 @@ public struct DockerfileGenerator: Sendable {
         let shownPath = "\(URL(fileURLWithPath: options.images).lastPathComponent)/\(name).lock.json"
         return try DockerfileModel(
             image: image, lock: lock, lockPath: shownPath, lockSHA256: Digest.of(lockBytes), base: base,
-            buildTime: options.buildTime, revision: options.revision, imagegenVersion: imagegenVersion)
+            sourceDateEpoch: options.sourceDateEpoch, revision: options.revision, imagegenVersion: imagegenVersion)
     }
 
     /// The Dockerfile of `model`, linted: throws one error listing every problem.

@@ -50,12 +50,13 @@ public struct DockerfileModel: Sendable {
     /// The version of imagegen, for the header.
     public let imagegenVersion: String
 
-    /// The model of `image` with `lock`, read from `lockPath` whose bytes hash to `lockSHA256`.
-    /// Throws when the lock has wheels but no pip wheel to install them with, or when no base
-    /// is given and none is known for the spec's distribution and release.
+    /// The model of `image` with `lock`, read from `lockPath` whose bytes hash to `lockSHA256`;
+    /// `sourceDateEpoch`, when set, is the created label instead of the lock's date. Throws
+    /// when the lock has wheels but no pip wheel to install them with, or when no base is given
+    /// and none is known for the spec's distribution and release.
     public init(
         image: ResolvedImage, lock: Lockfile, lockPath: String, lockSHA256: Digest, base: String?,
-        buildTime: BuildTime, revision: String?, imagegenVersion: String
+        sourceDateEpoch: BuildTime?, revision: String?, imagegenVersion: String
     ) throws {
         let spec = image.spec
         self.image = image
@@ -77,7 +78,9 @@ public struct DockerfileModel: Sendable {
                 reason: "the Dockerfile installs the locked wheels with the lock's own pip, and this lock has none; "
                     + "add `packages: [pip]` to \(spec.name).yaml and run `imagegen lock \(spec.name)`")
         }
-        labels = ImageMetadata.labels(image: image, lock: lock, buildTime: buildTime, revision: revision, sourceURL: nil)
+        labels = ImageMetadata.labels(
+            image: image, lock: lock, created: BuildTime.created(sourceDateEpoch: sourceDateEpoch, resolved: lock.resolved),
+            revision: revision, sourceURL: nil)
 
         var components: [Component] = []
         for kind in ComponentKind.allCases where kind != .driver && kind != .config {

@@ -49,6 +49,12 @@ public struct ResolvedImage: Hashable, Sendable {
     public var cuda: CUDARelease?
     /// The oldest driver the image runs on.
     public var driverFloor: DriverVersion?
+    /// Whether a component ships NVIDIA's cuda-compat libraries (the `cuda-compat-MAJOR-MINOR`
+    /// package of NVIDIA's apt repository), so that older driver branches run the image's CUDA
+    /// through forward compatibility. No component does unless the spec asks for that package;
+    /// without it, `NVIDIA_REQUIRE_CUDA` lists no forward-compatible branch and `check-host`
+    /// refuses a driver that only forward compatibility would serve.
+    public var carriesCUDACompat: Bool
     /// Debian packages to resolve, per component.
     public var aptRequests: [ComponentKind: [String]]
     /// pip requirements to resolve, per component.
@@ -106,6 +112,27 @@ public struct ImageResolver: Sendable {
                     ? "CUDA \(cuda.version) runs on drivers from \(cudaRelease.minorVersionMinimum) (minor-version compatibility); its own driver is \(cudaRelease.toolkitDriver)"
                     : "the spec asks for at least \(spec.driver.minimum!), which CUDA \(cuda.version) accepts (minimum \(cudaRelease.minorVersionMinimum))",
                 source: cudaRelease.source))
+            // Forward compatibility adds only the branches older than the MVC minimum (newer
+            // ones run the image through minor-version compatibility anyway).
+            let olderBranches = cudaRelease.forwardBranches.filter { $0 < cudaRelease.minorVersionMinimum.branch }
+            let branches = Self.list(olderBranches.map(String.init))
+            let plural = olderBranches.count == 1 ? "branch \(branches)" : "branches \(branches)"
+            if let package = Self.cudaCompatPackage(aptRequests(spec), cuda: cuda.version) {
+                explanations.append(Explanation(
+                    component: .driver, choice: "forward compatibility" + (olderBranches.isEmpty ? "" : " on \(plural)"),
+                    reason: "the spec installs \(package), NVIDIA's cuda-compat libraries, so NVIDIA_REQUIRE_CUDA lists the "
+                        + "forward-compatible branches (\(Self.list(cudaRelease.forwardBranches.map(String.init)))) after "
+                        + "cuda>=\(cuda.version.majorMinor): on datacenter GPUs their drivers run CUDA \(cuda.version)",
+                    source: cudaRelease.source))
+            } else if !olderBranches.isEmpty {
+                explanations.append(Explanation(
+                    component: .driver, choice: "no forward compatibility",
+                    reason: "no component ships NVIDIA's cuda-compat libraries (the cuda-compat-\(cuda.version.major)-\(cuda.version.minor) "
+                        + "package), without which a driver of \(plural), older than \(cudaRelease.minorVersionMinimum), "
+                        + "fails at the first CUDA call; so NVIDIA_REQUIRE_CUDA is cuda>=\(cuda.version.majorMinor) alone, "
+                        + "with no brand=…,driver>=N clause, and `imagegen check-host` refuses such a driver",
+                    source: cudaRelease.source))
+            }
             explanations.append(Explanation(
                 component: .cuda, choice: "\(cuda.version) \(cuda.flavour.rawValue)",
                 reason: "pinned by the spec (\(spec.whereIs("cuda.version")))", source: cudaRelease.source))
@@ -276,11 +303,27 @@ public struct ImageResolver: Sendable {
         }
         guard conflicts.isEmpty else { throw ConflictError(image: spec.name, conflicts: conflicts) }
 
+        let apt = aptRequests(spec)
+        let carriesCUDACompat = spec.cuda.map { Self.cudaCompatPackage(apt, cuda: $0.version) != nil } ?? false
         return ResolvedImage(
             spec: spec, graph: graph, order: order, explanations: explanations, torch: torchRelease, torchBuild: torchBuild,
-            cuda: cudaRelease, driverFloor: driverFloor, aptRequests: aptRequests(spec),
+            cuda: cudaRelease, driverFloor: driverFloor, carriesCUDACompat: carriesCUDACompat, aptRequests: apt,
             pipRequirements: pipRequirements(spec, torch: torchRelease, build: torchBuild),
-            environment: environment(spec, cuda: cudaRelease))
+            environment: environment(spec, cuda: cudaRelease, carriesCUDACompat: carriesCUDACompat))
+    }
+
+    /// The Debian package among `requests` that holds NVIDIA's cuda-compat libraries for `cuda`:
+    /// `cuda-compat-MAJOR-MINOR` of the same major and this minor or a later one (a newer
+    /// forward-compatible driver runs older CUDA minors).
+    static func cudaCompatPackage(_ requests: [ComponentKind: [String]], cuda: CUDAVersion) -> String? {
+        let names = requests.values.joined().map { String($0.prefix { $0 != "=" }) }
+        return names.sorted().first { name in
+            let parts = name.split(separator: "-")
+            guard parts.count == 4, parts[0] == "cuda", parts[1] == "compat", let major = Int(parts[2]), let minor = Int(parts[3]) else {
+                return false
+            }
+            return major == cuda.major && minor >= cuda.minor
+        }
     }
 
     func aptRequests(_ spec: ImageSpec) -> [ComponentKind: [String]] {
@@ -320,10 +363,10 @@ public struct ImageResolver: Sendable {
         return requirements
     }
 
-    func environment(_ spec: ImageSpec, cuda: CUDARelease?) -> [String: String] {
+    func environment(_ spec: ImageSpec, cuda: CUDARelease?, carriesCUDACompat: Bool) -> [String: String] {
         var env = spec.config.env
         if let cuda, let component = spec.cuda {
-            env["NVIDIA_REQUIRE_CUDA"] = cuda.nvidiaRequireCUDA(brands: catalog.driverBrands)
+            env["NVIDIA_REQUIRE_CUDA"] = cuda.nvidiaRequireCUDA(brands: catalog.driverBrands, carriesCUDACompat: carriesCUDACompat)
             env["NVIDIA_VISIBLE_DEVICES"] = "all"
             env["NVIDIA_DRIVER_CAPABILITIES"] = "compute,utility"
             env["CUDA_VERSION"] = "\(component.version)"

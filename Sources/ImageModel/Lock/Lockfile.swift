@@ -3,8 +3,9 @@ import OCI
 
 /// `Images/NAME.lock.json`: every artifact of an image, exact. A build reads only this.
 ///
-/// Canonical: keys sorted, artifacts sorted by component then name, no URLs, no timestamps;
-/// locking the same spec against the same sources twice gives the same bytes.
+/// Canonical: keys sorted, artifacts sorted by component then name, no URLs, one timestamp
+/// (`resolved`, kept when a re-lock pins the same artifacts); locking the same spec against the
+/// same sources twice gives the same bytes.
 public struct Lockfile: Codable, Hashable, Sendable {
     /// The format version this code writes.
     public static let currentVersion = 1
@@ -24,9 +25,16 @@ public struct Lockfile: Codable, Hashable, Sendable {
     public var debs: [LockedDeb]
     /// Wheels.
     public var wheels: [LockedWheel]
+    /// When `lock` or `update` resolved these artifacts (UTC, to the second): the image's
+    /// `created` date unless `SOURCE_DATE_EPOCH` is set. Optional: locks written before the
+    /// field existed load, and their images keep the epoch as `created`.
+    public var resolved: BuildTime?
 
     /// A lock.
-    public init(image: String, specDigest: Digest, platform: String, components: [String: String], debs: [LockedDeb], wheels: [LockedWheel]) {
+    public init(
+        image: String, specDigest: Digest, platform: String, components: [String: String], debs: [LockedDeb], wheels: [LockedWheel],
+        resolved: BuildTime? = nil
+    ) {
         self.lockVersion = Self.currentVersion
         self.image = image
         self.specDigest = specDigest
@@ -34,6 +42,14 @@ public struct Lockfile: Codable, Hashable, Sendable {
         self.components = components
         self.debs = debs.sorted { ($0.component, $0.name) < ($1.component, $1.name) }
         self.wheels = wheels.sorted { ($0.component, $0.name) < ($1.component, $1.name) }
+        self.resolved = resolved
+    }
+
+    /// Whether `other` pins the same things, whatever the two `resolved` dates.
+    public func pinsTheSame(as other: Lockfile) -> Bool {
+        var other = other
+        other.resolved = resolved
+        return self == other
     }
 
     /// The bytes written to disk: canonical, indented for diffs, ending in a newline.
@@ -53,6 +69,15 @@ public struct Lockfile: Codable, Hashable, Sendable {
         }
         guard found == currentVersion else {
             throw SpecError(file: path, line: nil, message: "lockVersion \(found) is not supported (this imagegen reads \(currentVersion)); run `imagegen lock` again")
+        }
+        // The date first, so that a bad one is named as it is written, in one line.
+        struct Resolved: Decodable { var resolved: String? }
+        if let text = (try? JSONDecoder().decode(Resolved.self, from: data))?.resolved {
+            do {
+                _ = try BuildTime(rfc3339: text, name: "resolved")
+            } catch {
+                throw SpecError(file: path, line: nil, message: "\(error)")
+            }
         }
         do {
             return try CanonicalJSON.decode(Lockfile.self, from: Array(data), name: path)
