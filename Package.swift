@@ -38,7 +38,7 @@ let package = Package(
         // Deterministic tar layers: writing, reading, compression, hashing in one pass.
         .target(name: "Layers", dependencies: ["OCI", "CArchive", "CZlib", "CZstd"], swiftSettings: strict),
         // Component trees: Debian packages unpacked with a dpkg database, wheels installed into a venv.
-        .target(name: "Rootfs", dependencies: ["OCI", "Layers", "ImageModel", "CArchive"], swiftSettings: strict),
+        .target(name: "Rootfs", dependencies: ["OCI", "Layers", "ImageModel", "CArchive", "CCrypto"], swiftSettings: strict),
         // The Mustache templates of Templates/ (Dockerfiles), compiled into the binary.
         .target(
             name: "Templates", path: "Templates", exclude: ["README.md"],

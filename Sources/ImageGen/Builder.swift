@@ -50,6 +50,9 @@ public struct Builder: Sendable {
         public var sourceURL: String?
         /// Draw a progress bar on stderr while a layer is packed (for a terminal).
         public var progressBars = false
+        /// Where to look for the host `python3.X` that byte-compiles the image's Python files: a
+        /// `PATH`-style list of directories; nil for `PATH` (``HostPython``, docs/building.md).
+        public var hostPythonPath: String?
 
         /// Options with defaults.
         public init(images: String, catalog: Catalog, cacheDirectory: String) {
@@ -111,7 +114,7 @@ public struct Builder: Sendable {
 
     /// The version of the layer recipes: part of every layer key, so a change in how trees are
     /// made re-packs every layer once.
-    static let recipeVersion = "imagegen-layers-1"
+    static let recipeVersion = "imagegen-layers-2"
 
     /// Builds `name` from its lock.
     public func build(_ name: String) async throws -> Report {

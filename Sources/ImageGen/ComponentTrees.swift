@@ -22,7 +22,14 @@ enum ComponentTrees {
     static func baseFixups(_ root: String) throws { try SystemFixups.applyBase(root: root) }
 
     /// What maintainer scripts would have done for the tools: `cc`/`c++` alternatives, no SSH host keys.
-    static func toolsFixups(_ root: String) throws { try SystemFixups.applyTools(root: root) }
+    static func toolsFixups(_ root: String, sshGroupID: UInt32?) throws { try SystemFixups.applyTools(root: root, sshGroupID: sshGroupID) }
+
+    /// What configuring the component's packages would have done (alternatives, PAM, shells,
+    /// ucf, apt's marks, …) on top of the packages below: ``MaintainerEffects``.
+    static func maintainerEffects(_ root: String, own: [String], lower: [String], architecture: String, requested: Set<String>) throws {
+        let context = try MaintainerEffects.Context(ownDebs: own, lowerDebs: lower, architecture: architecture, requested: requested)
+        try MaintainerEffects.apply(root: root, context: context)
+    }
 
     /// The venv at /opt/venv, pointing at Debian's interpreter.
     static func venvSkeleton(_ root: String, python: PythonVersion) throws {

@@ -40,8 +40,22 @@ struct LayerPlan {
             return path
         }
         let python = try ImageMetadata.venvPython(spec: spec, lock: lock)
+        // The Python files Debian's scripts and pip would compile, compiled by a host CPython of
+        // the image's version (docs/building.md, "Bytecode"); its identity is in the layers' keys.
+        let bytecode = try python.map { try ComponentTrees.bytecodeCompiler(python: $0, options: options) }
+        // A timestamp .pyc holds its source's time: the time the layer gives every file.
+        let pycTime = options.fileTime.seconds
+
+        // base-passwd's account masters: the config layer's account files start from them, and
+        // system groups that packages add take the first free id after them.
+        let passwdDeb = lock.debs.first { $0.name == "base-passwd" }.map { try? path($0.sha256, $0.fileName) } ?? nil
+        let masters = try passwdDeb.map { try ComponentTrees.baseAccounts(deb: $0) } ?? ("root:x:0:0:root:/root:/bin/bash\n", "root:x:0:\n")
+        let sshGroup = lock.debs.contains { $0.name == "openssh-client" } ? SystemFixups.opensshClientAccounts(existingGroup: masters.1) : nil
 
         var lowerDebs: [String] = []
+        // The packages the spec names: apt keeps them manually installed (the rest auto).
+        let requested = Set(image.aptRequests.values.joined().map { String($0.prefix { $0 != "=" && $0 != ":" }) })
+        let architecture = spec.base.architecture
         for kind in ComponentKind.allCases where kind != .driver && kind != .config {
             let lockedDebs = lock.debs.filter { $0.component == kind.rawValue }
             let lockedWheels = lock.wheels.filter { $0.component == kind.rawValue }
@@ -51,6 +65,8 @@ struct LayerPlan {
             let wheelHashes = lockedWheels.map(\.sha256.description)
             guard !debs.isEmpty || !wheels.isEmpty || (kind == .python && python != nil) else { continue }
             let statusDebs = lowerDebs + debs
+            let lowerForBytecode = lowerDebs
+            let lowerForEffects = lowerDebs
             // A deb layer's dpkg status lists the packages below it too: their hashes are inputs.
             let lower = Set(ComponentKind.allCases.filter { $0 < kind }.map(\.rawValue))
             let lowerHashes = debs.isEmpty ? [] : lock.debs.filter { lower.contains($0.component) }.map(\.sha256.description)
@@ -59,6 +75,7 @@ struct LayerPlan {
                 ? (options.reuseDeflateStreams ? "+reuse-\(LayerPacker.reuseRule)" : "+recompress") : ""
             let keyParts = [Builder.recipeVersion, kind.rawValue, python.map { "\($0)" } ?? "-", options.compression.description + encoding,
                             "\(options.fileTime.seconds)", "debs:"] + debHashes + ["lower:"] + lowerHashes + ["wheels:"] + wheelHashes
+                + ["bytecode:", bytecode?.identity ?? "-"]
             let key = Digest.of(Array(keyParts.joined(separator: "\n").utf8))
             let component = kind
             let cost = lockedDebs.reduce(Int64(0)) { $0 + 16 * $1.size } + lockedWheels.reduce(Int64(0)) { $0 + $1.size }
@@ -69,19 +86,24 @@ struct LayerPlan {
                 }
                 if component == .base { try ComponentTrees.baseFixups(root) }
                 if component == .python, let python { try ComponentTrees.venvSkeleton(root, python: python) }
-                if !wheels.isEmpty, let python {
-                    sources = try ComponentTrees.installWheels(wheels, into: root, python: python)
+                if !wheels.isEmpty, let python, let bytecode {
+                    sources = try ComponentTrees.installWheels(wheels, into: root, python: python, compiler: bytecode, mtime: pycTime)
                     try ComponentTrees.ldSoConf(root, component: component.rawValue, python: python)
                 }
-                if component == .tools { try ComponentTrees.toolsFixups(root) }
+                if component == .tools { try ComponentTrees.toolsFixups(root, sshGroupID: sshGroup?.gid) }
+                if !debs.isEmpty {
+                    try ComponentTrees.maintainerEffects(
+                        root, own: debs, lower: lowerForEffects, architecture: architecture, requested: requested)
+                }
+                if !debs.isEmpty, let python, let bytecode {
+                    try ComponentTrees.compileDebs(debs, lower: lowerForBytecode, into: root, python: python, compiler: bytecode, mtime: pycTime)
+                }
                 return sources
             }, estimatedCost: cost))
             lowerDebs += debs
         }
 
         // The config layer: accounts, the entrypoint, cuda-check, the working directory.
-        let passwdDeb = lock.debs.first { $0.name == "base-passwd" }.map { try? path($0.sha256, $0.fileName) } ?? nil
-        let masters = try passwdDeb.map { try ComponentTrees.baseAccounts(deb: $0) } ?? ("root:x:0:0:root:/root:/bin/bash\n", "root:x:0:\n")
         let user = spec.config.user.map { (name: $0.name, uid: $0.uid, gid: $0.gid) }
         // The account files as base-passwd makes them, plus openssh-server's sshd and the user:
         // the config layer holds them whole, so lower layers need not know about each other.
@@ -89,6 +111,7 @@ struct LayerPlan {
         if lock.debs.contains(where: { $0.name == "openssh-server" }) {
             extra.append(SystemFixups.opensshServerAccounts(existingPasswd: masters.0))
         }
+        if let sshGroup { extra.append(sshGroup.accounts) }
         if let user { extra.append(SystemFixups.userAccounts(name: user.name, uid: user.uid, gid: user.gid)) }
         let accounts = SystemFixups.accounts(passwdMaster: masters.0, groupMaster: masters.1, extra: extra)
         func text(_ lines: [String]) -> [UInt8] { Array(lines.map { $0 + "\n" }.joined().utf8) }

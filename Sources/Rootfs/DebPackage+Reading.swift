@@ -35,6 +35,12 @@ struct DebControlMembers {
     var md5sums: [UInt8]?
     /// `conffiles`, as shipped.
     var conffiles: [UInt8]?
+    /// The other control files dpkg keeps in its `info` database (maintainer scripts, `shlibs`,
+    /// `symbols`, `triggers`, `templates`, `config`), by name, with whether each is executable.
+    var otherFiles: [(name: String, bytes: [UInt8], executable: Bool)] = []
+
+    /// The control files dpkg copies into `info/PACKAGE.NAME` besides `md5sums` and `conffiles`.
+    static let keptFiles: Set<String> = ["preinst", "postinst", "prerm", "postrm", "config", "shlibs", "symbols", "triggers", "templates"]
     /// The conffiles dpkg tracks, in the order `conffiles` lists them (`remove-on-upgrade`
     /// ones are not shipped, so not tracked).
     var conffilePaths: [String]
@@ -43,10 +49,12 @@ struct DebControlMembers {
     init(_ archive: DebArchive) throws {
         let stream = try archive.open(archive.control)
         var files: [String: [UInt8]] = [:]
+        var kept: [(name: String, bytes: [UInt8], executable: Bool)] = []
         while let header = try stream.next() {
             let name = DebRootTree.components(header.name).joined(separator: "/")
-            guard header.kind == .regular, ["control", "md5sums", "conffiles"].contains(name) else { continue }
+            guard header.kind == .regular, ["control", "md5sums", "conffiles"].contains(name) || Self.keptFiles.contains(name) else { continue }
             files[name] = try stream.readAll()
+            if Self.keptFiles.contains(name) { kept.append((name, files[name]!, header.mode & 0o111 != 0)) }
         }
         guard let bytes = files["control"] else {
             throw RootfsError.invalidDeb(deb: archive.path, reason: "control.tar holds no 'control' file")
@@ -64,6 +72,7 @@ struct DebControlMembers {
             multiArch: fields["multi-arch"], control: paragraph)
         md5sums = files["md5sums"]
         conffiles = files["conffiles"]
+        otherFiles = kept
         conffilePaths = []
         for line in String(decoding: files["conffiles"] ?? [], as: UTF8.self).split(separator: "\n") {
             let words = line.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)

@@ -47,27 +47,40 @@ public struct DebPackage: Codable, Hashable, Sendable {
         multiArch == "same" ? "\(name):\(architecture)" : name
     }
 
-    /// The package's paragraph in `var/lib/dpkg/status`: the control paragraph with
-    /// `Status: install ok installed` after `Package:` and, if it has conffiles, a `Conffiles:`
-    /// field, as dpkg writes them once a package is configured. No final line end.
+    /// The order dpkg writes a status paragraph's known fields in (lib/dpkg/parse.c's field
+    /// table); other fields (`Homepage`, `Built-Using`, …) follow in their control-file order.
+    static let statusFieldOrder = [
+        "package", "essential", "protected", "status", "priority", "section", "installed-size", "origin", "maintainer", "bugs",
+        "architecture", "multi-arch", "source", "version", "config-version", "replaces", "provides", "depends", "pre-depends",
+        "recommends", "suggests", "breaks", "conflicts", "enhances", "conffiles", "filename", "size", "md5sum", "msdos-filename",
+        "description", "triggers-pending", "triggers-awaited",
+    ]
+
+    /// The package's paragraph in `var/lib/dpkg/status`, as dpkg writes it once the package is
+    /// configured: the control fields with `Status: install ok installed` and, if it has
+    /// conffiles, a `Conffiles:` field, in dpkg's field order. No final line end.
     public var statusParagraph: String {
-        var lines: [String] = []
-        var inserted = false
+        // Fields with their continuation lines, in control-file order.
+        var fields: [(name: String, lines: [String])] = []
         for line in control.split(separator: "\n", omittingEmptySubsequences: false) {
-            // A stale Status field (a control file should have none) would contradict ours.
-            if DebControl.fieldName(line)?.lowercased() == "status" { continue }
-            lines.append(String(line))
-            if !inserted, DebControl.fieldName(line)?.lowercased() == "package" {
-                lines.append("Status: install ok installed")
-                inserted = true
+            if let name = DebControl.fieldName(line) {
+                fields.append((name.lowercased(), [String(line)]))
+            } else if !fields.isEmpty {
+                fields[fields.count - 1].lines.append(String(line))
             }
         }
-        if !inserted { lines.insert("Status: install ok installed", at: 0) }
+        // A stale Status field (a control file should have none) would contradict ours.
+        fields.removeAll { $0.name == "status" || $0.name == "conffiles" }
+        fields.append(("status", ["Status: install ok installed"]))
         if !conffiles.isEmpty {
-            lines.append("Conffiles:")
-            lines += conffiles.map { " \($0.path) \($0.md5)" }
+            fields.append(("conffiles", ["Conffiles:"] + conffiles.map { " \($0.path) \($0.md5)" }))
         }
-        return lines.joined(separator: "\n")
+        let rank = Dictionary(uniqueKeysWithValues: Self.statusFieldOrder.enumerated().map { ($1, $0) })
+        let ordered = fields.enumerated().sorted { a, b in
+            let (ra, rb) = (rank[a.element.name] ?? Self.statusFieldOrder.count, rank[b.element.name] ?? Self.statusFieldOrder.count)
+            return ra != rb ? ra < rb : a.offset < b.offset
+        }
+        return ordered.flatMap(\.element.lines).joined(separator: "\n")
     }
 }
 

@@ -74,7 +74,7 @@ public struct DebUnpacker: Sendable {
         let hashes = try extract(archive, data: data, plan: plan, tree: tree)
         let package = control.package(conffileHashes: hashes)
         try DpkgDatabase.prepare(root: root)
-        try DpkgDatabase.writeInfo(tree: tree, package: package, list: plan.list, md5sums: control.md5sums, conffiles: control.conffiles)
+        try DpkgDatabase.writeInfo(tree: tree, package: package, list: plan.list, md5sums: control.md5sums, conffiles: control.conffiles, other: control.otherFiles)
         return package
     }
 

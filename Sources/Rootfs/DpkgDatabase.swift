@@ -42,8 +42,15 @@ public enum DpkgDatabase {
     /// Writes a package's `info` files: `NAME.list` (the paths its data holds, in archive order,
     /// as dpkg records them), and `NAME.md5sums` and `NAME.conffiles` copied from its control
     /// archive when it has them.
-    static func writeInfo(tree: DebRootTree, package: DebPackage, list: [String], md5sums: [UInt8]?, conffiles: [UInt8]?) throws {
+    static func writeInfo(
+        tree: DebRootTree, package: DebPackage, list: [String], md5sums: [UInt8]?, conffiles: [UInt8]?,
+        other: [(name: String, bytes: [UInt8], executable: Bool)] = []
+    ) throws {
         let info = "\(directory)/info/\(package.infoName)"
+        // The maintainer scripts too: `dpkg --remove` and `--purge` in the container run them.
+        for file in other.sorted(by: { $0.name < $1.name }) {
+            try tree.writeFile(info + "." + file.name, file.bytes, mode: file.executable ? 0o755 : 0o644)
+        }
         try tree.writeFile(info + ".list", list.map { $0 + "\n" }.joined())
         if let md5sums { try tree.writeFile(info + ".md5sums", md5sums) }
         if let conffiles { try tree.writeFile(info + ".conffiles", conffiles) }

@@ -25,6 +25,9 @@ public enum SystemFixups {
         }
     }
 
+    /// The `_apt` user's id in base-passwd's `passwd.master`: it owns apt's download folders.
+    public static let aptUserID: UInt32 = 42
+
     /// The `shadow` group's id in base-passwd's `group.master`: it owns `/etc/shadow`.
     public static let shadowGroupID: UInt32 = 42
 
@@ -48,8 +51,8 @@ public enum SystemFixups {
     ///   `usr/share/ca-certificates` exists, `etc/ca-certificates.conf` (made from the `.crt`
     ///   files there, sorted, if the tree has none), `etc/ssl/certs/ca-certificates.crt` (the
     ///   selected certificates concatenated in the order the conf lists them) and
-    ///   `etc/ssl/certs/NAME.pem` links; the OpenSSL hash links are not made (OpenSSL, curl and
-    ///   Python read the bundle);
+    ///   `etc/ssl/certs/NAME.pem` links, and the OpenSSL hash links `HASH.N → NAME.pem` that
+    ///   `c_rehash` makes (``CertificateHash``);
     /// - the time zone (tzdata's `postinst`, debconf's default): `etc/localtime` →
     ///   `/usr/share/zoneinfo/Etc/UTC` and `etc/timezone` when tzdata is there;
     /// - `etc/ld.so.conf.d` exists. (`ld.so.cache` is not made here: it must be made over the
@@ -207,6 +210,7 @@ public enum SystemFixups {
         }
         let selected = conf.map(\.debTrimmed).filter { !$0.isEmpty && !$0.hasPrefix("#") && !$0.hasPrefix("!") }
         var bundle: [UInt8] = []
+        var linked: [(name: String, pem: [UInt8])] = []
         try tree.makeDirectories("etc/ssl/certs")
         for certificate in selected {
             // update-ca-certificates skips (with a warning) a listed file that is missing.
@@ -215,6 +219,10 @@ public enum SystemFixups {
             bundle += pem
             let name = String(certificate.split(separator: "/").last ?? "")
             try tree.makeSymlink("etc/ssl/certs/" + pemLinkName(name), to: "/\(store)/\(certificate)")
+            linked.append((pemLinkName(name), pem))
+        }
+        for (link, target) in CertificateHash.links(linked) {
+            try tree.makeSymlink("etc/ssl/certs/" + link, to: target)
         }
         try tree.writeFile("etc/ssl/certs/ca-certificates.crt", bundle)
     }
@@ -250,44 +258,17 @@ public enum SystemFixups {
 
     // MARK: Tools
 
-    /// An alternative as update-alternatives(1) keeps it: a generic name (`cc`), the link in the
-    /// image (`/usr/bin/cc`), the file it chooses and its priority, and slave links.
-    struct Alternative {
-        var name: String
-        var link: String
-        var path: String
-        var priority: Int
-        var slaves: [(name: String, link: String, path: String)] = []
-    }
-
-    /// The alternatives the compiler packages' `postinst`s register (gcc, g++, cpp, as in bookworm).
-    static let compilerAlternatives: [Alternative] = [
-        Alternative(name: "cc", link: "/usr/bin/cc", path: "/usr/bin/gcc", priority: 20),
-        Alternative(name: "c++", link: "/usr/bin/c++", path: "/usr/bin/g++", priority: 20),
-        Alternative(
-            name: "c89", link: "/usr/bin/c89", path: "/usr/bin/c89-gcc", priority: 20,
-            slaves: [("c89.1.gz", "/usr/share/man/man1/c89.1.gz", "/usr/share/man/man1/c89-gcc.1.gz")]),
-        Alternative(
-            name: "c99", link: "/usr/bin/c99", path: "/usr/bin/c99-gcc", priority: 20,
-            slaves: [("c99.1.gz", "/usr/share/man/man1/c99.1.gz", "/usr/share/man/man1/c99-gcc.1.gz")]),
-        Alternative(name: "cpp", link: "/lib/cpp", path: "/usr/bin/cpp", priority: 10),
-    ]
-
     /// Fixes up the tools component's tree:
     ///
-    /// - compiler alternatives, when the compiler is in the tree: `usr/bin/cc ->
-    ///   /etc/alternatives/cc -> /usr/bin/gcc`, `c++` → `g++`, `c89`/`c99` → `c89-gcc`/`c99-gcc`,
-    ///   `/lib/cpp` → `/usr/bin/cpp` (written as `usr/lib/cpp`: this tree must not hold a real
-    ///   `/lib`), with their `var/lib/dpkg/alternatives` records so that update-alternatives in
-    ///   the container knows them;
     /// - SSH: host keys (`etc/ssh/ssh_host_*`) removed (each container makes its own when it
     ///   starts), `run/sshd` (0755) made, and `etc/ssh/sshd_config` copied from
     ///   `usr/share/openssh/sshd_config` when the tree has the template but not the file (the
     ///   postinst installs it through ucf). The `sshd` account is ``opensshServerAccounts(existingPasswd:)``.
-    public static func applyTools(root: String) throws {
+    public static func applyTools(root: String, sshGroupID: UInt32? = nil) throws {
         let tree = try DebRootTree(root: root)
-        for alternative in compilerAlternatives where try tree.exists(redirected(alternative.path)) {
-            try install(alternative, tree)
+        // openssh-client's postinst: ssh-agent is setgid _ssh, so other users cannot ptrace it.
+        if let sshGroupID, try tree.kind("usr/bin/ssh-agent") == .regular {
+            try tree.setOwnerAndMode("usr/bin/ssh-agent", mode: 0o2755, gid: sshGroupID)
         }
         if try tree.isDirectory("etc/ssh") {
             for name in try tree.list("etc/ssh") where name.hasPrefix("ssh_host_") {
@@ -299,20 +280,6 @@ public enum SystemFixups {
         }
         if try !tree.exists("etc/ssh/sshd_config"), let template = try tree.readFile("usr/share/openssh/sshd_config") {
             try tree.writeFile("etc/ssh/sshd_config", template)
-        }
-    }
-
-    private static func install(_ alternative: Alternative, _ tree: DebRootTree) throws {
-        let slaves = try alternative.slaves.filter { try tree.exists(redirected($0.path)) }
-        var record = ["auto", alternative.link]
-        for slave in slaves { record += [slave.name, slave.link] }
-        record += ["", alternative.path, String(alternative.priority)]
-        record += slaves.map(\.path)
-        record.append("")
-        try tree.writeFile("\(DpkgDatabase.directory)/alternatives/\(alternative.name)", record.map { $0 + "\n" }.joined())
-        for (name, link, path) in [(alternative.name, alternative.link, alternative.path)] + slaves {
-            try tree.makeSymlink(redirected(link), to: "/etc/alternatives/\(name)")
-            try tree.makeSymlink("etc/alternatives/\(name)", to: path)
         }
     }
 
@@ -336,7 +303,16 @@ public enum SystemFixups {
     public static func opensshServerAccounts(existingPasswd: String? = nil) -> Accounts {
         let used = Set((existingPasswd.map { lines(Array($0.utf8)) } ?? []).compactMap { UInt32(field(2, of: $0)) })
         let uid = (100...999).first { !used.contains(UInt32($0)) } ?? 999
-        return Accounts(passwd: ["sshd:x:\(uid):65534::/run/sshd:/usr/sbin/nologin"], shadow: [shadowLine(for: "sshd")])
+        // adduser --system: a locked password (`!`), no ageing fields; no last-change date (it would be the build's).
+        return Accounts(passwd: ["sshd:x:\(uid):65534::/run/sshd:/usr/sbin/nologin"], shadow: ["sshd:!:::::::"])
+    }
+
+    /// The group openssh-client's `postinst` adds (`addgroup --system _ssh`), with the first
+    /// free system gid (100–999) given the group lines the image already has; it owns ssh-agent.
+    public static func opensshClientAccounts(existingGroup: String) -> (accounts: Accounts, gid: UInt32) {
+        let used = Set(lines(Array(existingGroup.utf8)).compactMap { UInt32(field(2, of: $0)) })
+        let gid = (UInt32(100)...999).first { !used.contains($0) } ?? 999
+        return (Accounts(group: ["_ssh:x:\(gid):"], gshadow: ["_ssh:!::"]), gid)
     }
 
     /// A locked `/etc/shadow` line, without a last-change date (it would be the build's date).

@@ -207,6 +207,27 @@ private let toolsDeb = FixtureDeb(name: "tools", architecture: "amd64", compress
     try writeFile("\(tree)/etc/ssh/ssh_host_ed25519_key", "secret\n", mode: 0o600)
     try writeFile("\(tree)/etc/ssh/ssh_host_ed25519_key.pub", "public\n")
     try writeFile("\(tree)/etc/ssh/moduli", "moduli\n")
+    // The alternatives of bookworm's gcc, g++ and cpp postinsts (c89-gcc is not shipped here).
+    try writeFile(
+        "\(tree)/DEBIAN/postinst",
+        """
+        #!/bin/sh
+        set -e
+        update-alternatives --quiet \\
+            --install /usr/bin/cc cc /usr/bin/gcc 20 \\
+            #--slave /usr/share/man/man1/cc.1.gz cc.1.gz /usr/share/man/man1/gcc.1.gz
+
+        update-alternatives \\
+            --install /usr/bin/c++ c++ /usr/bin/g++ 20 \\
+            #--slave /usr/share/man/man1/c++.1.gz c++.1.gz /usr/share/man/man1/g++.1.gz
+        update-alternatives --quiet \\
+            --install /usr/bin/c89 c89 /usr/bin/c89-gcc 20 \\
+            --slave /usr/share/man/man1/c89.1.gz c89.1.gz /usr/share/man/man1/c89-gcc.1.gz
+        if [ "$1" != upgrade ]; then
+            update-alternatives --quiet --install /lib/cpp cpp /usr/bin/cpp 10
+        fi
+
+        """, mode: 0o755)
 }
 
 // MARK: Tests
@@ -263,10 +284,12 @@ struct DebTests {
         let statusFile = try text("\(root)/var/lib/dpkg/status")
         let paragraphs = statusFile.components(separatedBy: "\n\n").filter { !$0.isEmpty }
         #expect(paragraphs.count == 2)
-        #expect(paragraphs[0].hasPrefix("Package: hello\nStatus: install ok installed\nVersion: 1.0\n"))
+        // dpkg's field order: Status, then Installed-Size, Maintainer, Architecture, …, Version.
+        #expect(paragraphs[0].hasPrefix("Package: hello\nStatus: install ok installed\nPriority: optional\nInstalled-Size: 1\nMaintainer: "))
+        #expect(paragraphs[0].contains("\nArchitecture: amd64\nVersion: 1.0\nDepends: libhello1 (>= 1.0)\nConffiles:\n"))
         #expect(paragraphs[1].hasPrefix("Package: libhello1\nStatus: install ok installed\n"))
         let md5 = String(try check(run("md5sum", ["\(root)/etc/hello.conf"])).prefix(32))
-        #expect(paragraphs[0].hasSuffix("Conffiles:\n /etc/hello.conf \(md5)"))
+        #expect(paragraphs[0].contains("Conffiles:\n /etc/hello.conf \(md5)\nDescription: "))
         #expect(packages[0].conffiles == [DebPackage.Conffile(path: "/etc/hello.conf", md5: md5)])
 
         // dpkg's own reading of it.
@@ -506,13 +529,17 @@ struct DebTests {
         #expect(bodies == ["ZZZZ", "AAAA", "BBBB", "CCCC"])
     }
 
-    @Test("tools fixups: compiler alternatives, no SSH host keys, /run/sshd, sshd_config; the sshd account")
+    @Test("tools fixups and the package's postinst: compiler alternatives, no SSH host keys, /run/sshd, sshd_config; the sshd account")
     func toolsFixups() throws {
         let scratch = try ScratchDirectory("debs")
         let root = scratch("root")
         try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
-        try DebLayerBuilder(root: root).build(debs: [try toolsDeb.build(in: scratch.path)])
+        let deb = try toolsDeb.build(in: scratch.path)
+        try DebLayerBuilder(root: root).build(debs: [deb])
         try SystemFixups.applyTools(root: root)
+        // The alternatives come from the package's postinst.
+        try MaintainerEffects.apply(root: root, context: .init(ownDebs: [deb], lowerDebs: [], architecture: "amd64", requested: ["tools"]))
+        #expect(try text("\(root)/var/lib/dpkg/info/tools.postinst").contains("update-alternatives"))
 
         #expect(try linkTarget("\(root)/usr/bin/cc") == "/etc/alternatives/cc")
         #expect(try linkTarget("\(root)/etc/alternatives/cc") == "/usr/bin/gcc")
@@ -533,6 +560,6 @@ struct DebTests {
         #expect(SystemFixups.opensshServerAccounts().passwd == ["sshd:x:100:65534::/run/sshd:/usr/sbin/nologin"])
         let taken = SystemFixups.opensshServerAccounts(existingPasswd: "root:x:0:0::/root:/bin/bash\nsomeone:x:100:100::/:/bin/sh\n")
         #expect(taken.passwd == ["sshd:x:101:65534::/run/sshd:/usr/sbin/nologin"])
-        #expect(taken.shadow == ["sshd:*::0:99999:7:::"] && taken.group.isEmpty)
+        #expect(taken.shadow == ["sshd:!:::::::"] && taken.group.isEmpty)
     }
 }
