@@ -45,6 +45,16 @@ public struct DeflatedSource: Hashable, Sendable {
         try inflate(size: size, checkCRC: true, raw: raw, output: output)
     }
 
+    /// The stream's `size` inflated bytes, checked as ``inflate(size:raw:output:)`` checks them
+    /// (length, CRC-32, and the SHA-256 when it has one): for a reader that needs a small
+    /// member's content in memory, such as the byte-compiler reading a wheel's `.py` files.
+    public func inflatedBytes(size: Int64) throws -> [UInt8] {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(Int(clamping: size))
+        try inflate(size: size) { bytes.append(contentsOf: $0) }
+        return bytes
+    }
+
     /// `inflate(size:raw:output:)` with the reading and inflating on another thread, and the
     /// CRC-32 and the callbacks on this one: two cores share the work of a large stream.
     /// At most 16 chunks of 256 KiB wait between the two.

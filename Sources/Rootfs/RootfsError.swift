@@ -21,6 +21,12 @@ public enum RootfsError: Error, CustomStringConvertible, Sendable {
     /// A `.deb` data member entry would be unsafe to unpack (an absolute path, `..`, a symlink
     /// or hard link that leads outside the tree, a device node); nothing of the package was written.
     case unsafeDebEntry(deb: String, entry: String, reason: String)
+    /// The image has Python but the build host has no CPython of its `MAJOR.MINOR` (`3.11`) to
+    /// byte-compile it with (imagegen runs nothing from the image); `searched` is the `PATH` looked in.
+    case noBytecodeCompiler(python: String, searched: String)
+    /// The host interpreter that byte-compiles the image's Python files failed (not a file that
+    /// does not compile: those are skipped, as pip and Debian skip them).
+    case bytecodeCompiler(interpreter: String, reason: String)
 
     public var description: String {
         switch self {
@@ -35,6 +41,10 @@ public enum RootfsError: Error, CustomStringConvertible, Sendable {
         case .invalidDeb(let deb, let reason): return "\(deb): \(reason)"
         case .unsafeDebEntry(let deb, let entry, let reason):
             return "\(deb): refusing entry '\(entry)': \(reason); nothing of this package was written"
+        case .noBytecodeCompiler(let python, let searched):
+            return "no CPython \(python) (python\(python)) on PATH (\(searched)) to byte-compile the image's Python files with; "
+                + "install python\(python)-minimal (scripts/install-deps.sh) or put a CPython \(python) first on PATH"
+        case .bytecodeCompiler(let interpreter, let reason): return "byte-compiling with \(interpreter): \(reason)"
         }
     }
 }
