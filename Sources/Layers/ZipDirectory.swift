@@ -32,6 +32,33 @@ public struct ZipDirectory: Sendable {
             let mode = externalAttributes >> 16
             return madeBy >> 8 == 3 && mode != 0 ? mode : nil
         }
+
+        /// What the member is, as ``ZipDirectory/kind(unixMode:name:)`` reads it.
+        public var kind: Kind { ZipDirectory.kind(unixMode: unixMode, name: name) }
+
+        /// The permission bits (setuid, setgid and sticky included) of a member made on Unix.
+        public var permissions: UInt32? { unixMode.map { $0 & 0o7777 } }
+    }
+
+    /// What a member is.
+    public enum Kind: Sendable, Hashable {
+        case file, directory, symlink
+        /// A type zip members do not hold (a device, a FIFO, a socket): its type bits.
+        case other(UInt32)
+    }
+
+    /// What a member with Unix mode `unixMode` (nil: made elsewhere, or 0) and name `name` is, read
+    /// as unzip and pip (Python's `zipfile`) read it: a name ending in `/` is a directory; else
+    /// the mode's file-type bits say, and a mode without them (hatchling and flit write
+    /// `0o644 << 16` for the files they generate, such as `METADATA`) is a regular file.
+    public static func kind(unixMode: UInt32?, name: String) -> Kind {
+        if name.hasSuffix("/") { return .directory }
+        switch (unixMode ?? 0) & 0o170000 {
+        case 0, 0o100000: return .file
+        case 0o040000: return .directory
+        case 0o120000: return .symlink
+        case let type: return .other(type)
+        }
     }
 
     /// The zip file.

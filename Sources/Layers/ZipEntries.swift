@@ -4,9 +4,11 @@ import OCI
 /// without unpacking it: deflated members become `.deflated` content (so a gzip layer can
 /// carry their streams as they are), stored members byte ranges of the zip.
 ///
-/// Modes: a member made on Unix keeps the permission bits (and symlink type) of its external
-/// attributes; any other member gets 0644 (0755 for a directory). Directories the zip leaves
-/// out are added with 0755. Owners are root, times `mtime`.
+/// Kinds as unzip and pip read them (``ZipDirectory/kind(unixMode:name:)``): a member whose mode
+/// has no file-type bits is a regular file, or a directory when its name ends in `/`. Modes: a
+/// member made on Unix keeps the permission bits of its external attributes; any other member
+/// gets 0644 (0755 for a directory). Directories the zip leaves out are added with 0755. Owners
+/// are root, times `mtime`.
 public enum ZipEntries {
     /// Does the file at `path` start like a zip (a local file header, or an empty zip's end record)?
     public static func isZip(_ path: String) -> Bool {
@@ -30,21 +32,20 @@ public enum ZipEntries {
             guard !member.name.hasPrefix("/") else { throw fail("absolute paths are not allowed in a layer") }
             guard member.flags & 1 == 0 else { throw fail("is encrypted") }
             let relative = try normalisedPath(member.name)
-            let mode = member.unixMode
-            let type = mode.map { $0 & 0o170000 }
             var header = TarHeader(path: relative, kind: .regular, mode: 0o644, mtime: mtime)
             var content = LayerEntry.Content.none
-            if member.name.hasSuffix("/") || type == 0o040000 {
+            switch member.kind {
+            case .directory:
                 header.kind = .directory
-                header.mode = mode.map { $0 & 0o7777 } ?? 0o755
+                header.mode = member.permissions ?? 0o755
                 directories.insert(relative)
-            } else if type == 0o120000 {
+            case .symlink:
                 header.kind = .symlink
                 header.mode = 0o777
                 let target = try smallContent(of: member, zip: zip, reader: reader, origin: "\(name): \(member.name)")
                 header.linkTarget = String(decoding: target, as: UTF8.self)
-            } else if type == nil || type == 0o100000 {
-                header.mode = mode.map { $0 & 0o7777 } ?? 0o644
+            case .file:
+                header.mode = member.permissions ?? 0o644
                 header.size = member.size
                 switch member.method {
                 case _ where member.size == 0: content = .none
@@ -56,8 +57,10 @@ public enum ZipEntries {
                     content = .deflated(source)
                 default: throw fail("compression method \(member.method) (expected 0, stored, or 8, deflate)")
                 }
-            } else {
-                throw fail("is not a regular file, a directory or a symlink (mode \(String(mode ?? 0, radix: 8)))")
+            case .other(let type):
+                throw fail(
+                    "file type \(String(type, radix: 8)) in its mode \(String(member.unixMode ?? 0, radix: 8)) (expected a regular file, "
+                        + "100000 or no type bits; a directory, 040000 or a name ending in '/'; or a symlink, 120000)")
             }
             var parent = relative
             while let slash = parent.lastIndex(of: "/") {

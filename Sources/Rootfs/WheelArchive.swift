@@ -1,4 +1,5 @@
 internal import CArchive
+import Layers
 
 /// A wheel's zip, read with libarchive through its central directory (the seekable zip
 /// reader), which is where the members' unix modes are (the external attributes), and what
@@ -12,7 +13,7 @@ final class WheelArchive {
 
         /// The name as stored in the zip.
         var name: String
-        /// Its kind, from the unix mode (or the trailing `/` of a directory).
+        /// Its kind, from the unix mode (or the trailing `/` of a directory; no type bits: a file).
         var kind: Kind
         /// The permission bits.
         var permissions: UInt32
@@ -53,12 +54,15 @@ final class WheelArchive {
         guard let name = (archive_entry_pathname_utf8(entry) ?? archive_entry_pathname(entry)).map({ String(cString: $0) }) else {
             throw RootfsError.invalidWheel(wheel: wheel, reason: "a member has no readable name")
         }
+        // The one rule of every zip reader here: a mode without file-type bits (hatchling and
+        // flit write `0o644 << 16` for METADATA and RECORD) is a regular file, or a directory
+        // when the name ends in `/` — whether or not libarchive filled the type in.
         let kind: Member.Kind
-        switch UInt32(archive_entry_filetype(entry)) {
-        case 0o100000: kind = .file
-        case 0o040000: kind = .directory
-        case 0o120000: kind = .symlink
-        default: kind = .other
+        switch ZipDirectory.kind(unixMode: UInt32(archive_entry_mode(entry)), name: name) {
+        case .file: kind = .file
+        case .directory: kind = .directory
+        case .symlink: kind = .symlink
+        case .other: kind = .other
         }
         return Member(name: name, kind: kind, permissions: UInt32(archive_entry_perm(entry)) & 0o7777, size: archive_entry_size(entry))
     }
