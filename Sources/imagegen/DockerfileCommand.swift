@@ -83,12 +83,17 @@ struct BakeCommand: AsyncParsableCommand {
         commandName: "bake",
         abstract: "Write a docker buildx bake file for image variants, with each one's Dockerfile context.",
         discussion: """
-            Renders the Dockerfile context of each NAME (default: every spec in Images/ that has a \
-            lock) into OUT/NAME/ and writes OUT/docker-bake.hcl (or OUT/docker-bake.json with \
-            --json): one target per variant with its tags, labels, platform, base and a registry \
-            cache, and the group `default` that builds them all. REPOSITORY and CACHE_REPOSITORY \
-            are bake variables; set them in the environment of `docker buildx bake`. \
-            docs/scaling.md shows remote builders sharing the cache.
+            Renders the Dockerfile context of each NAME into OUT/NAME/ and writes \
+            OUT/docker-bake.hcl (or OUT/docker-bake.json with --json): one target per variant \
+            with its tags, labels, platform, base and a registry cache, and the group `default` \
+            that builds them all. REPOSITORY and CACHE_REPOSITORY are bake variables; set them \
+            in the environment of `docker buildx bake`. docs/scaling.md shows remote builders \
+            sharing the cache.
+
+            Without names, every spec in Images/ whose Dockerfile can be rendered, and one line \
+            on stderr for each spec left out and why (no lock, a stale lock, a lock without pip \
+            such as cuda-smoke's); it fails only when none can be. A NAME that cannot be \
+            rendered is an error, and nothing is written.
 
             Examples:
               imagegen bake
@@ -97,7 +102,7 @@ struct BakeCommand: AsyncParsableCommand {
             """
     )
 
-    @Argument(help: "The spec names (default: every Images/NAME.yaml with a NAME.lock.json).")
+    @Argument(help: "The spec names (default: every Images/NAME.yaml with a NAME.lock.json that can be rendered).")
     var names: [String] = []
 
     @Option(name: .shortAndLong, help: "Where the bake file and the contexts go.")
@@ -116,16 +121,19 @@ struct BakeCommand: AsyncParsableCommand {
 
     func run() async throws {
         let generator = try options.generator()
-        var names = names
+        let models: [DockerfileModel]
         if names.isEmpty {
-            names = try FileManager.default.contentsOfDirectory(atPath: options.specs.images)
-                .filter { $0.hasSuffix(".lock.json") }.map { String($0.dropLast(".lock.json".count)) }
-                .filter { FileManager.default.fileExists(atPath: "\(options.specs.images)/\($0).yaml") }.sorted()
-            guard !names.isEmpty else {
-                throw ValidationError("\(options.specs.images): no spec with a lock (NAME.yaml and NAME.lock.json); run `imagegen lock NAME`")
+            let every = try generator.everySpec()
+            for leftOut in every.leftOut { Console.status("bake: \(leftOut)") }
+            guard !every.models.isEmpty else {
+                throw ImageGenError.invalidInput(
+                    path: options.specs.images,
+                    reason: "no spec can be rendered as a Dockerfile (\(every.leftOut.count) left out, each with its reason above); wrote nothing")
             }
+            models = every.models
+        } else {
+            models = try names.map(generator.model)
         }
-        let models = try names.map(generator.model)
         for model in models {
             try await generator.write(model, to: "\(out)/\(model.image.spec.name)") { Console.status($0) }
         }
