@@ -18,7 +18,9 @@ struct BuildCommand: AsyncParsableCommand {
             lists through apt and pip into a content-addressed cache (verifying every SHA-256), \
             builds one layer per component from that component's artifacts alone, reuses every \
             layer whose inputs did not change, and writes the image atomically. Same lock, same \
-            SOURCE_DATE_EPOCH: same image digest. Gzip layers carry the wheels' deflate streams \
+            SOURCE_DATE_EPOCH: same image digest. The image's created date is the lock's \
+            "resolved" date, or SOURCE_DATE_EPOCH when set; files in the layers are at \
+            SOURCE_DATE_EPOCH or 0. Gzip layers carry the wheels' deflate streams \
             as they are (one inflate instead of a deflate per byte); --recompress deflates \
             everything anew (same diff_ids, other blobs).
 

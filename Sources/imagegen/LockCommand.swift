@@ -14,7 +14,8 @@ struct LockCommand: AsyncParsableCommand {
             through apt (a private state, an empty dpkg status: the full closure) and every \
             wheel through pip for the target platform, cross-checks the wheels against torch's \
             own Requires-Dist pins, and writes the lock: names, versions, file names, sizes and \
-            SHA-256, no URLs.
+            SHA-256, no URLs, and the time it was resolved ("resolved", the image's created \
+            date; kept when the lock already pins the same artifacts).
 
             Sources are the host's apt and pip configuration unless named:
               --apt-sources / IMAGEGEN_APT_SOURCES    a sources file, or 'deb …' lines
