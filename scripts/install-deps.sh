@@ -8,7 +8,12 @@ build=(libarchive-dev libssl-dev zlib1g-dev libzstd-dev pkg-config
        libcurl4-openssl-dev)  # libcurl: a --static-swift-stdlib link of Foundation (docs/gpu.md)
 tools=(skopeo umoci oci-image-tool buildah docker-registry apache2-utils
        apt-utils dpkg-dev pigz zstd tar coreutils time python3
-       python3.11-minimal python3-pip-whl python3-setuptools-whl)
+       python3.11-minimal python3-pip-whl python3-setuptools-whl
+       # the real-engine tests: Debian's dockerd, an SSH client to log in, and the host
+       # packages their images are repacked from (docs/building.md, "Proof in a real engine")
+       docker.io openssh-client openssh-server less ca-certificates python3.11 python3.11-venv
+       # the reference root for the maintainer-script comparison
+       mmdebstrap)
 
 want=("${build[@]}")
 [[ "${1:-}" == "--build-only" ]] || want+=("${tools[@]}")

@@ -4,11 +4,14 @@ extension WheelIndexFixture {
     /// Gives one of the index's wheels a `console_scripts` entry point: `script = DIST:main`,
     /// with `main()` added to its `DIST/__init__.py`, printing `text`. The wheel is written
     /// again (same fixed timestamps, `RECORD` made again) and its index page links the new
-    /// SHA-256, so the result is as deterministic as the wheel it replaces.
-    public func addConsoleScript(_ script: String, printing text: String, to wheel: Wheel) throws {
+    /// SHA-256, so the result is as deterministic as the wheel it replaces. With
+    /// `withArguments`, `main()` prints its command-line arguments after `text` (a stand-in
+    /// for a program whose arguments a test checks, such as `jupyter`).
+    public func addConsoleScript(_ script: String, printing text: String, to wheel: Wheel, withArguments: Bool = false) throws {
         guard wheels.contains(wheel) else { throw FixtureError(message: "the index has no \(wheel.fileName)") }
         let spec: [String: Any] = [
             "wheel": "files/\(wheel.fileName)", "dist": wheel.distribution, "version": wheel.version, "script": script, "text": text,
+            "arguments": withArguments,
             "page": "simple/\(wheel.name.lowercased().replacing(/[-_.]+/, with: "-"))/index.html",
         ]
         let json = String(decoding: try JSONSerialization.data(withJSONObject: spec), as: UTF8.self)
@@ -31,7 +34,11 @@ extension WheelIndexFixture {
             old_digest = hashlib.sha256(f.read()).hexdigest()
         with zipfile.ZipFile(spec["wheel"]) as z:
             files = {name: z.read(name) for name in z.namelist() if name != f"{info}/RECORD"}
-        files[f"{dist}/__init__.py"] += f"\n\ndef main():\n    print({spec['text']!r})\n".encode()
+        if spec["arguments"]:
+            main = f"\n\ndef main():\n    import sys\n    print({spec['text']!r}, *sys.argv[1:])\n"
+        else:
+            main = f"\n\ndef main():\n    print({spec['text']!r})\n"
+        files[f"{dist}/__init__.py"] += main.encode()
         files[f"{info}/entry_points.txt"] = f"[console_scripts]\n{spec['script']} = {dist}:main\n".encode()
         record = "".join(f"{p},{record_hash(d)},{len(d)}\n" for p, d in files.items()) + f"{info}/RECORD,,\n"
         files[f"{info}/RECORD"] = record.encode()
