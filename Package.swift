@@ -32,7 +32,10 @@ let package = Package(
         // The OCI vocabulary: digests, media types, documents, layouts, archives.
         .target(name: "OCI", dependencies: ["CCrypto"], swiftSettings: strict),
         // Versions, components, the compatibility catalog, specs, the graph and the lockfile.
-        .target(name: "ImageModel", dependencies: ["OCI", .product(name: "Yams", package: "Yams")], swiftSettings: strict),
+        // The catalog is data (Catalog/catalog.yaml), compiled into the binary.
+        .target(
+            name: "ImageModel", dependencies: ["OCI", .product(name: "Yams", package: "Yams")],
+            resources: [.embedInCode("Catalog/catalog.yaml")], swiftSettings: strict),
         // Resolving and fetching artifacts through apt and pip.
         .target(name: "Artifacts", dependencies: ["ImageModel", "OCI"], swiftSettings: strict),
         // Deterministic tar layers: writing, reading, compression, hashing in one pass.
