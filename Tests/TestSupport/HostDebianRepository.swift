@@ -103,6 +103,14 @@ public enum HostPackageRepacker {
         return providers.merging(virtual) { real, _ in real }
     }
 
+    /// Whether `path` is a top-level link that merged /usr made (`/lib` → `usr/lib`).
+    static func isMergedUsrAlias(_ path: String) -> Bool {
+        guard path.dropFirst().contains("/") == false, let target = try? FileManager.default.destinationOfSymbolicLink(atPath: path) else {
+            return false
+        }
+        return target == "usr" + path || target == "/usr" + path
+    }
+
     /// Repacks the installed package `package` into `directory/FILENAME.deb` and returns its
     /// path. The data is gzip-compressed at level 1: small enough, and quick to make.
     @discardableResult
@@ -118,7 +126,9 @@ public enum HostPackageRepacker {
 
         // Files. A listed path that is a symlink on the host but has listed children is a
         // directory of the package that merged /usr turned into a link (`/lib` → `usr/lib`):
-        // it becomes a directory again, and its children are read through the link.
+        // it becomes a directory again, and its children are read through the link. So does
+        // such an alias listed without children (base-files ships `/bin`, `/lib`, `/sbin` as
+        // empty directories): a package never ships the merged-/usr links themselves.
         let listing = try FixtureError.check(run("dpkg-query", ["-L", package.dpkgName]))
         let listed = listing.split(separator: "\n").map(String.init).filter { $0.hasPrefix("/") && $0 != "/." }
         var parents = Set<String>()
@@ -136,7 +146,7 @@ public enum HostPackageRepacker {
             let target = tree + path
             let mode = st.st_mode & 0o7777
             switch st.st_mode & S_IFMT {
-            case S_IFLNK where parents.contains(path), S_IFDIR:
+            case S_IFLNK where parents.contains(path) || isMergedUsrAlias(path), S_IFDIR:
                 try fm.createDirectory(atPath: target, withIntermediateDirectories: true)
                 if st.st_mode & S_IFMT == S_IFDIR { chmod(target, mode) }
             case S_IFLNK:
