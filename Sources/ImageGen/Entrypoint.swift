@@ -2,7 +2,8 @@
 enum GeneratedFiles {
     /// `/usr/local/bin/imagegen-entrypoint`: makes SSH host keys when missing (never baked
     /// into a layer), refreshes the linker cache, then starts what was asked: `jupyter`
-    /// (Jupyter Lab on 8888), `sshd` (in the foreground), a given command, or a shell.
+    /// (Jupyter Lab on 8888), `sshd` (in the foreground, with the container's environment in
+    /// `/etc/environment` so that SSH sessions get it through pam_env), a given command, or a shell.
     static let entrypoint = """
         #!/bin/sh
         # imagegen entrypoint: prepare the container, then run what was asked.
@@ -22,6 +23,13 @@ enum GeneratedFiles {
                 fi ;;
             sshd)
                 mkdir -p /run/sshd
+                # An SSH session does not inherit the container's environment (PATH with the
+                # venv, CUDA_VERSION, NVIDIA_*, what `docker run -e` set): PAM's pam_env gives
+                # every session /etc/environment, so the entrypoint writes it there.
+                if [ "$(id -u)" = 0 ]; then
+                    env | grep -E '^[A-Za-z_][A-Za-z0-9_]*=' | grep -Ev '^(HOME|HOSTNAME|PWD|OLDPWD|SHLVL|TERM|_)=' \
+                        > /etc/environment.imagegen-new && mv /etc/environment.imagegen-new /etc/environment
+                fi
                 exec /usr/sbin/sshd -D -e ;;
         esac
         exec "$@"
