@@ -111,6 +111,16 @@ if first=$(import_time) && second=$(import_time); then
   verdict=FAIL
   python3 -c "import sys; sys.exit(0 if float(sys.argv[1]) <= 1.1 else 1)" "$ratio" && verdict=ok
   report "$verdict" "import torch" "first ${first} s, second ${second} s, ratio ${ratio} (goal ≤ 1.1)"
+  if [[ $verdict != ok ]]; then
+    # What the first import had to compile: the .pyc files it wrote into the container's layer.
+    written=$("${D[@]}" diff "$container" | sed -n 's/^[AC] \(.*\.pyc\)$/\1/p')
+    if [[ -z $written ]]; then
+      echo "     the first import wrote no .pyc file (docker diff): the difference is not bytecode"
+    else
+      echo "     the first import wrote $(wc -l <<<"$written") .pyc files (docker diff), in:"
+      sed 's|/__pycache__/.*||' <<<"$written" | sort | uniq -c | sort -rn | head -8 | sed 's/^/     /'
+    fi
+  fi
 else
   report FAIL "import torch" "$(in_container python -c 'import torch' 2>&1 | tail -1)"
 fi
