@@ -371,6 +371,22 @@ struct EngineTests {
         #expect(result.stdout == "local 1.0\nNo broken requirements found.\n", "\(result.stdout)\(result.stderr)")
     }
 
+    // MARK: Bytecode
+
+    @Test("the first Python run in a fresh container writes no .pyc: the image ships the bytecode (stdlib, venv, pip)")
+    func bytecode() async throws {
+        let (engine, reference) = try await Self.loaded("engine")
+        let name = "imagegen-bytecode-\(UUID().uuidString.lowercased())"
+        defer { _ = try? engine.docker(["rm", "-f", name]) }
+        let script = "python -c 'import imagegen_fixture_lib, json, email.mime.text, http.client, ssl, asyncio' && python -m pip --version >/dev/null"
+        let result = try engine.docker(["run", "--name", name, "--network", "none", reference, "bash", "-c", script])
+        #expect(result.status == 0, "\(result.stderr)")
+        let diff = try engine.docker(["diff", name])
+        try #require(diff.status == 0, "\(diff.stderr)")
+        let written = diff.stdout.split(separator: "\n").filter { $0.hasSuffix(".pyc") }
+        #expect(written.isEmpty, "\(written.count) .pyc files written by the first run: \(written.prefix(20).joined(separator: ", "))")
+    }
+
     // MARK: A non-root user
 
     @Test("a spec with user: runs as that user, who writes /workspace and runs Python; the spec's cmd runs by default")
