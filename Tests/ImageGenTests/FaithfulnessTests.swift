@@ -21,7 +21,7 @@ struct FaithfulnessTests {
     static let hostPackages = [
         "base-files", "base-passwd", "bash", "dash", "debianutils", "mawk", "libpam-runtime", "libpam-modules", "login",
         "passwd", "util-linux", "less", "ca-certificates", "python3.11-minimal",
-        "coreutils", "diffutils", "libc-bin", "findutils", "grep", "sed", "gzip", "perl-base", "init-system-helpers",
+        "coreutils", "diffutils", "libc-bin", "findutils", "grep", "sed", "gzip", "perl-base", "init-system-helpers", "apt",
     ]
 
     /// A Debian base and nothing else: no Python component, no wheels.
@@ -32,7 +32,7 @@ struct FaithfulnessTests {
           distribution: debian
           release: bookworm
           architecture: amd64
-          packages: [bash, dash, debianutils, mawk, libpam-runtime, libpam-modules, login, passwd, util-linux, less, ca-certificates, python3.11-minimal]
+          packages: [apt, bash, dash, debianutils, mawk, libpam-runtime, libpam-modules, login, passwd, util-linux, less, ca-certificates, python3.11-minimal]
         config:
           tags: [faithful]
 

@@ -9,7 +9,7 @@ import Glibc
 /// `dpkg -L` lists them and as they are on the host now (files removed since, such as
 /// path-excluded documentation, are left out), and its control area from
 /// `/var/lib/dpkg/info` (conffiles and md5sums of the files kept, maintainer scripts, shlibs,
-/// symbols, triggers, templates). Owners are root (`dpkg-deb --root-owner-group`).
+/// symbols, triggers, debconf templates and config script). Owners are root (`dpkg-deb --root-owner-group`).
 public enum HostPackageRepacker {
     /// The control fields copied into a repacked package, in the order Debian writes them.
     /// `Description` comes last: it is the only one that spans lines.
@@ -21,7 +21,7 @@ public enum HostPackageRepacker {
 
     /// Control-area files kept from `/var/lib/dpkg/info/NAME.*`, and whether each is a script.
     static let controlFiles: [(name: String, script: Bool)] = [
-        ("shlibs", false), ("symbols", false), ("triggers", false), ("templates", false),
+        ("shlibs", false), ("symbols", false), ("triggers", false), ("templates", false), ("config", true),
         ("preinst", true), ("postinst", true), ("prerm", true), ("postrm", true),
     ]
 
