@@ -44,6 +44,14 @@ public final class DockerEngine: Sendable {
         for path in [daemonPath, clientPath] where !FileManager.default.isExecutableFile(atPath: path) {
             return "\(path) is missing: scripts/install-deps.sh installs Debian's docker.io"
         }
+        // Root in an unprivileged container is not enough: dockerd mounts and makes network
+        // namespaces. (Any other reason it cannot start fails the tests, with its log.)
+        let status = (try? String(contentsOfFile: "/proc/self/status", encoding: .utf8)) ?? ""
+        let line = status.split(separator: "\n").first { $0.hasPrefix("CapEff:") }
+        let effective = line.flatMap { UInt64($0.dropFirst("CapEff:".count).trimmingCharacters(in: .whitespaces), radix: 16) } ?? 0
+        for (bit, name) in [(21, "CAP_SYS_ADMIN"), (12, "CAP_NET_ADMIN")] where effective & (1 << UInt64(bit)) == 0 {
+            return "dockerd needs \(name), which this process lacks (an unprivileged container: run it with --privileged)"
+        }
         return nil
     }
 
