@@ -30,8 +30,9 @@ struct SuiteEngine: SuiteTrait, TestScoping {
 /// entrypoint. Nothing is fetched: apt and the wheels are served on 127.0.0.1 and the
 /// containers use the host network (the engine has no bridge).
 ///
-/// Skipped, saying why, only where no engine can start (not root, or `docker.io` missing);
-/// an engine that is installed but fails to start fails the suite with its log.
+/// Skipped, saying why, only where no engine can start (not root, root in an unprivileged
+/// container, or `docker.io` missing: ``DockerEngine/unavailableReason``); an engine that is
+/// installed but fails to start fails the suite with its log.
 @Suite(
     "images run in a real Docker engine (dockerd, vfs)", .tags(.slow), .timeLimit(.minutes(10)),
     .disabled(if: DockerEngine.unavailableReason != nil, Comment(rawValue: DockerEngine.unavailableReason ?? "")),
