@@ -127,10 +127,10 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--reference", required=True, help="the reference root (directory or tar)")
     parser.add_argument("--image", required=True, help="the image's root (directory or tar)")
-    parser.add_argument("--allowlist", required=True, help="the allowlist file")
+    parser.add_argument("--allowlist", required=True, action="append", help="an allowlist file (repeat for several)")
     parser.add_argument("--report", help="write every difference, allowed or not, to this file")
     args = parser.parse_args()
-    rules = read_allowlist(args.allowlist)
+    rules = [rule for path in args.allowlist for rule in read_allowlist(path)]
     found = list(differences(load(args.reference), load(args.image)))
     unallowed = [d for d in found if not allowed(rules, d[0], d[1])]
     if args.report:

@@ -36,6 +36,16 @@ enum ImageMetadata {
 
     /// The interpreter the venv records in `pyvenv.cfg`: the full version, the upstream part of
     /// the locked `python3.X` deb (`3.11.2-6+deb12u6` → `3.11.2`); nil without Python.
+    /// The Debian interpreter a lock installs without a venv: the upstream version of its
+    /// `python3.X-minimal` package (the newest X when there are several), or nil.
+    static func debianPython(lock: Lockfile) throws -> PythonVersion? {
+        let minimal = lock.debs.filter { $0.name.hasPrefix("python3.") && $0.name.hasSuffix("-minimal") }
+            .max { ($0.name.count, $0.name) < ($1.name.count, $1.name) }
+        guard let deb = minimal else { return nil }
+        let upstream = String(deb.version.split(separator: "-").first ?? "")
+        return try PythonVersion(parsing: upstream.split(separator: "+").first.map(String.init) ?? upstream)
+    }
+
     static func venvPython(spec: ImageSpec, lock: Lockfile) throws -> PythonVersion? {
         try spec.python.map { python in
             let deb = lock.debs.first { $0.name == python.version.debianPackage }

@@ -42,7 +42,9 @@ struct LayerPlan {
         let python = try ImageMetadata.venvPython(spec: spec, lock: lock)
         // The Python files Debian's scripts and pip would compile, compiled by a host CPython of
         // the image's version (docs/building.md, "Bytecode"); its identity is in the layers' keys.
-        let bytecode = try python.map { try ComponentTrees.bytecodeCompiler(python: $0, options: options) }
+        // Debian's Python is byte-compiled even when the spec has no venv (python3.X-minimal in the base).
+        let debianPython = try python ?? ImageMetadata.debianPython(lock: lock)
+        let bytecode = try debianPython.map { try ComponentTrees.bytecodeCompiler(python: $0, options: options) }
         // A timestamp .pyc holds its source's time: the time the layer gives every file.
         let pycTime = options.fileTime.seconds
 
@@ -95,8 +97,9 @@ struct LayerPlan {
                     try ComponentTrees.maintainerEffects(
                         root, own: debs, lower: lowerForEffects, architecture: architecture, requested: requested)
                 }
-                if !debs.isEmpty, let python, let bytecode {
-                    try ComponentTrees.compileDebs(debs, lower: lowerForBytecode, into: root, python: python, compiler: bytecode, mtime: pycTime)
+                if !debs.isEmpty, let debianPython, let bytecode {
+                    try ComponentTrees.compileDebs(
+                        debs, lower: lowerForBytecode, into: root, python: debianPython, compiler: bytecode, mtime: pycTime)
                 }
                 return sources
             }, estimatedCost: cost))

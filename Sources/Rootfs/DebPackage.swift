@@ -69,8 +69,13 @@ public struct DebPackage: Codable, Hashable, Sendable {
                 fields[fields.count - 1].lines.append(String(line))
             }
         }
-        // A stale Status field (a control file should have none) would contradict ours.
-        fields.removeAll { $0.name == "status" || $0.name == "conffiles" }
+        // A stale Status field (a control file should have none) would contradict ours; dpkg
+        // writes no field that holds its default (`Essential: no`, `Multi-Arch: no`).
+        fields.removeAll { field in
+            if field.name == "status" || field.name == "conffiles" { return true }
+            guard ["essential", "protected", "multi-arch"].contains(field.name), field.lines.count == 1 else { return false }
+            return field.lines[0].split(separator: ":", maxSplits: 1).last.map { String($0).trimmingLeadingBlanks.trimmingTrailingBlanks } == "no"
+        }
         fields.append(("status", ["Status: install ok installed"]))
         if !conffiles.isEmpty {
             fields.append(("conffiles", ["Conffiles:"] + conffiles.map { " \($0.path) \($0.md5)" }))
