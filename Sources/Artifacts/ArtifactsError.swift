@@ -27,6 +27,10 @@ public enum ArtifactsError: Error, CustomStringConvertible, Equatable, Sendable 
     case noLongerOffered(packages: [String], image: String?)
     /// Offline, and artifacts (file names, the first few) are missing from the cache.
     case missingFromCache(count: Int, fileNames: [String])
+    /// A package index page or metadata file could not be read (unreachable, HTTP error).
+    case indexUnavailable(url: String, reason: String)
+    /// A package index page or metadata file was read but is not what the index format says.
+    case malformedIndexData(url: String, reason: String)
 
     public var description: String {
         switch self {
@@ -55,6 +59,10 @@ public enum ArtifactsError: Error, CustomStringConvertible, Equatable, Sendable 
             return "the apt sources no longer offer \(list) (mirrors drop superseded versions): "
                 + "run `imagegen lock \(name)` again (or `imagegen update \(name)`) to lock what they offer now, "
                 + "or point --apt-sources at a snapshot archive that still has \(packages.count == 1 ? "it" : "them")"
+        case .indexUnavailable(let url, let reason):
+            return "cannot read \(url): \(Self.oneLine(reason))"
+        case .malformedIndexData(let url, let reason):
+            return "\(url) is not a valid package index answer: \(Self.oneLine(reason))"
         case .missingFromCache(let count, let fileNames):
             let more = count > fileNames.count ? ", and \(count - fileNames.count) more" : ""
             let what = count == 1 ? "1 artifact is" : "\(count) artifacts are"

@@ -19,7 +19,7 @@ struct ImageGenCommand: AsyncParsableCommand {
             BuildCommand.self, LockCommand.self, GraphCommand.self, ExplainCommand.self, CheckHostCommand.self, PackCommand.self, VerifyCommand.self,
             DockerfileCommand.self, BakeCommand.self,
             PushCommand.self, PullCommand.self, TagCommand.self, PlanCommand.self, UpdateCommand.self,
-            RunCheckCommand.self,
+            RunCheckCommand.self, CatalogCommand.self,
         ]
     )
 }

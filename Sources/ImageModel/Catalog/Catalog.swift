@@ -29,7 +29,8 @@ public struct Catalog: Codable, Hashable, Sendable {
         return try parse(yaml: text, name: path)
     }
 
-    static func parse(yaml: String, name: String) throws -> Catalog {
+    /// A catalog from YAML text; `name` names it in errors.
+    public static func parse(yaml: String, name: String) throws -> Catalog {
         do {
             return try YAMLDecoder().decode(Catalog.self, from: yaml)
         } catch {
@@ -65,6 +66,48 @@ public struct TorchRelease: Codable, Hashable, Sendable {
     public var builds: [TorchBuild]
     /// Where these facts come from.
     public var source: String
+    /// The platform tags of its wheels on the index (`manylinux_2_28_x86_64`, `win_amd64`, …),
+    /// read from the wheel file names by `imagegen catalog refresh`; absent when hand-kept.
+    public var platforms: [String]?
+    /// The wheels whose metadata `catalog refresh` read, one per Linux machine, each with the
+    /// CUDA stack it pins (the source of `builds`' default build); absent when hand-kept.
+    public var wheels: [WheelSource]?
+    /// Where each companion's version comes from: its wheel's file name and SHA-256, whose
+    /// `Requires-Dist` pins this torch release; absent when hand-kept.
+    public var companionSources: [String: String]?
+
+    /// A release, as `catalog refresh` writes one.
+    public init(
+        version: PEP440Version, python: [PythonVersion], companions: [String: PEP440Version], builds: [TorchBuild],
+        source: String, platforms: [String]? = nil, wheels: [WheelSource]? = nil, companionSources: [String: String]? = nil
+    ) {
+        self.version = version
+        self.python = python
+        self.companions = companions
+        self.builds = builds
+        self.source = source
+        self.platforms = platforms
+        self.wheels = wheels
+        self.companionSources = companionSources
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case version, python, companions, source, platforms, wheels, companionSources, builds
+    }
+
+    /// Encodes the fields in declaration order and the maps sorted by key, so that a refreshed
+    /// catalog file is the same bytes for the same facts.
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(version, forKey: .version)
+        try c.encode(python, forKey: .python)
+        try c.encodeSorted(companions, forKey: .companions)
+        try c.encode(source, forKey: .source)
+        try c.encodeIfPresent(platforms, forKey: .platforms)
+        try c.encodeIfPresent(wheels, forKey: .wheels)
+        if let companionSources { try c.encodeSorted(companionSources, forKey: .companionSources) }
+        try c.encode(builds, forKey: .builds)
+    }
 
     /// The build for a CUDA major.minor.
     public func build(for cuda: CUDAVersion) -> TorchBuild? {
@@ -95,6 +138,32 @@ public struct TorchBuild: Codable, Hashable, Sendable {
     enum CodingKeys: String, CodingKey {
         case cuda, experimental, cudnn, nccl, triton, source
         case isDefault = "default"
+    }
+
+    /// A build, as `catalog refresh` derives one from a wheel's pins.
+    public init(
+        cuda: CUDAVersion, isDefault: Bool, experimental: Bool = false, cudnn: CuDNNVersion, nccl: NCCLVersion,
+        triton: PEP440Version?, source: String
+    ) {
+        self.cuda = cuda
+        self.isDefault = isDefault
+        self.experimental = experimental
+        self.cudnn = cudnn
+        self.nccl = nccl
+        self.triton = triton
+        self.source = source
+    }
+
+    /// Leaves out `default` and `experimental` when false, as the hand-kept rows do.
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(cuda, forKey: .cuda)
+        if isDefault { try c.encode(true, forKey: .isDefault) }
+        if experimental { try c.encode(true, forKey: .experimental) }
+        try c.encode(cudnn, forKey: .cudnn)
+        try c.encode(nccl, forKey: .nccl)
+        try c.encodeIfPresent(triton, forKey: .triton)
+        try c.encode(source, forKey: .source)
     }
 
     public init(from decoder: any Decoder) throws {
@@ -160,4 +229,38 @@ public struct SystemLibrary: Codable, Hashable, Sendable {
     public var library: String
     /// Where this fact comes from.
     public var source: String
+}
+
+/// A wheel whose metadata the catalog's facts were read from.
+public struct WheelSource: Codable, Hashable, Sendable {
+    /// The wheel's file name on the index.
+    public var file: String
+    /// Its SHA-256, as the index gives it (hex).
+    public var sha256: String
+    /// Its `Requires-Dist` lines for the CUDA stack (NVIDIA libraries, `cuda-*`, triton),
+    /// verbatim, markers included.
+    public var pins: [String]
+
+    /// A wheel and its pins.
+    public init(file: String, sha256: String, pins: [String]) {
+        self.file = file
+        self.sha256 = sha256
+        self.pins = pins
+    }
+}
+
+/// A coding key for the keys of a map.
+struct MapKey: CodingKey {
+    var stringValue: String
+    var intValue: Int? { nil }
+    init(stringValue: String) { self.stringValue = stringValue }
+    init?(intValue: Int) { nil }
+}
+
+extension KeyedEncodingContainer {
+    /// Encodes a map with its keys in sorted order (a `Dictionary` encodes in hash order).
+    mutating func encodeSorted<Value: Encodable>(_ map: [String: Value], forKey key: Key) throws {
+        var nested = nestedContainer(keyedBy: MapKey.self, forKey: key)
+        for name in map.keys.sorted() { try nested.encode(map[name]!, forKey: MapKey(stringValue: name)) }
+    }
 }
