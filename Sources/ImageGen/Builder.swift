@@ -114,7 +114,7 @@ public struct Builder: Sendable {
 
     /// The version of the layer recipes: part of every layer key, so a change in how trees are
     /// made re-packs every layer once.
-    static let recipeVersion = "imagegen-layers-2"
+    static let recipeVersion = "imagegen-layers-3"
 
     /// Builds `name` from its lock.
     public func build(_ name: String) async throws -> Report {
