@@ -37,7 +37,7 @@ let package = Package(
             name: "ImageModel", dependencies: ["OCI", .product(name: "Yams", package: "Yams")],
             resources: [.embedInCode("Catalog/catalog.yaml")], swiftSettings: strict),
         // Resolving and fetching artifacts through apt and pip.
-        .target(name: "Artifacts", dependencies: ["ImageModel", "OCI"], swiftSettings: strict),
+        .target(name: "Artifacts", dependencies: ["ImageModel", "OCI", "Layers"], swiftSettings: strict),
         // Deterministic tar layers: writing, reading, compression, hashing in one pass.
         .target(name: "Layers", dependencies: ["OCI", "CArchive", "CZlib", "CZstd"], swiftSettings: strict),
         // Component trees: Debian packages unpacked with a dpkg database, wheels installed into a venv.
@@ -72,7 +72,7 @@ let package = Package(
         ),
 
         // Helpers the test targets share: scratch directories, processes, fixture trees.
-        .target(name: "TestSupport", dependencies: ["OCI"], path: "Tests/TestSupport", swiftSettings: strict),
+        .target(name: "TestSupport", dependencies: ["OCI", "ImageModel"], path: "Tests/TestSupport", swiftSettings: strict),
         .testTarget(name: "OCITests", dependencies: ["OCI", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "ImageModelTests", dependencies: ["ImageModel", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "RootfsTests", dependencies: ["Rootfs", "Layers", "OCI", "TestSupport"], swiftSettings: strict),

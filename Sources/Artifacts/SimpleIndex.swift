@@ -55,20 +55,25 @@ public struct SimpleIndex: Sendable {
         return Self.parseHTML(String(decoding: data, as: UTF8.self), page: base)
     }
 
-    /// A wheel's core metadata (its `METADATA` file), checked against the hash the page gives.
+    /// A wheel's core metadata: its PEP 658 file, checked against the hash the page gives, or, when
+    /// the index serves none, the `METADATA` member read from the wheel by range requests.
     public func metadata(of file: File, session: URLSession) async throws -> String {
-        guard file.hasMetadata else {
+        let url = file.hasMetadata ? file.metadataURL : file.url
+        let text: String
+        if file.hasMetadata {
+            let (data, _) = try await Self.get(URLRequest(url: url, cachePolicy: .reloadIgnoringLocalCacheData, timeoutInterval: 120), session: session)
+            if let expected = file.metadataSHA256, Digest.of(Array(data)).encoded != expected.lowercased() {
+                throw ArtifactsError.malformedIndexData(
+                    url: Self.redacted(url.absoluteString), reason: "its SHA-256 is not the \(expected) the project page names")
+            }
+            text = String(decoding: data, as: UTF8.self)
+        } else if file.fileName.hasSuffix(".whl") {
+            text = try await RemoteWheelMetadata.read(file, session: session)
+        } else {
             throw ArtifactsError.malformedIndexData(
                 url: Self.redacted(file.url.absoluteString),
-                reason: "the index serves no metadata file for it (PEP 658); refresh reads metadata only and downloads no wheel")
+                reason: "the index serves no metadata file for it (PEP 658) and it is not a wheel; refresh reads metadata only")
         }
-        let url = file.metadataURL
-        let (data, _) = try await Self.get(URLRequest(url: url, cachePolicy: .reloadIgnoringLocalCacheData, timeoutInterval: 120), session: session)
-        if let expected = file.metadataSHA256, Digest.of(Array(data)).encoded != expected.lowercased() {
-            throw ArtifactsError.malformedIndexData(
-                url: Self.redacted(url.absoluteString), reason: "its SHA-256 is not the \(expected) the project page names")
-        }
-        let text = String(decoding: data, as: UTF8.self)
         guard Self.header("Name", in: text) != nil, Self.header("Version", in: text) != nil else {
             throw ArtifactsError.malformedIndexData(
                 url: Self.redacted(url.absoluteString), reason: "not a core metadata file (no Name and Version headers)")
@@ -91,7 +96,7 @@ public struct SimpleIndex: Sendable {
 
     static func header(_ name: String, in metadata: String) -> String? { headers(name, in: metadata).first }
 
-    static func get(_ request: URLRequest, session: URLSession) async throws -> (Data, HTTPURLResponse) {
+    static func get(_ request: URLRequest, session: URLSession, status: Int = 200) async throws -> (Data, HTTPURLResponse) {
         let name = redacted(request.url?.absoluteString ?? "?")
         let data: Data
         let response: URLResponse
@@ -103,7 +108,7 @@ public struct SimpleIndex: Sendable {
         guard let http = response as? HTTPURLResponse else {
             throw ArtifactsError.indexUnavailable(url: name, reason: "not an HTTP response")
         }
-        guard http.statusCode == 200 else {
+        guard http.statusCode == status else {
             throw ArtifactsError.indexUnavailable(url: name, reason: "HTTP \(http.statusCode)")
         }
         return (data, http)

@@ -87,28 +87,98 @@ public struct ZipDirectory: Sendable {
             return bytes
         }
 
-        // The end record sits in the last 22 bytes plus a comment of up to 65,535 bytes.
-        let tailSize = Int(min(fileSize, 22 + 65_535))
-        let tail = try read(tailSize, at: fileSize - Int64(tailSize))
-        guard tailSize >= 22,
-              let end = stride(from: tailSize - 22, through: 0, by: -1).first(where: { tail.u32($0) == 0x0605_4B50 })
-        else { throw fail("no end of central directory record") }
-        var count = Int64(tail.u16(end + 10))
-        var directorySize = Int64(tail.u32(end + 12))
-        var directoryOffset = Int64(tail.u32(end + 16))
-        let endOffset = fileSize - Int64(tailSize) + Int64(end)
-        if count == 0xFFFF || directorySize == 0xFFFF_FFFF || directoryOffset == 0xFFFF_FFFF {
-            // ZIP64: a locator just before the end record points at the ZIP64 end record.
-            let locator = try read(20, at: endOffset - 20)
-            guard locator.u32(0) == 0x0706_4B50 else { throw fail("ZIP64 sizes without a ZIP64 locator") }
-            let record = try read(56, at: Int64(locator.u64(8)))
-            guard record.u32(0) == 0x0606_4B50 else { throw fail("no ZIP64 end of central directory record") }
-            count = Int64(record.u64(32))
-            directorySize = Int64(record.u64(40))
-            directoryOffset = Int64(record.u64(48))
+        let tailSize = Int(min(fileSize, Int64(Self.tailLength)))
+        do {
+            let tailOffset = fileSize - Int64(tailSize)
+            let extent: Extent
+            switch try Self.end(inTail: try read(tailSize, at: tailOffset)) {
+            case .extent(let found): extent = found
+            case .zip64(let recordOffset): extent = try Self.zip64Extent(record: try read(56, at: recordOffset))
+            }
+            guard extent.size <= Self.largestDirectory else { throw fail("a central directory of \(extent.size) bytes") }
+            self.members = try Self.members(inDirectory: try read(Int(extent.size), at: extent.offset), count: extent.count)
+        } catch let error as FormatError {
+            throw fail(error.reason)
         }
-        guard directorySize <= 1 << 30 else { throw fail("a central directory of \(directorySize) bytes") }
-        let directory = try read(Int(directorySize), at: directoryOffset)
+    }
+
+    /// Where `member`'s compressed bytes start: after its local header, whose name and extra
+    /// field may differ in length from the central directory's.
+    public func dataOffset(of member: Member) throws -> Int64 {
+        let reader: FileReader
+        do { reader = try FileReader(path: path) } catch { throw LayerError.io(path: path, reason: "\(error)") }
+        return try dataOffset(of: member, reader: reader)
+    }
+
+    /// `dataOffset(of:)` with a reader the caller keeps open across members.
+    public func dataOffset(of member: Member, reader: FileReader) throws -> Int64 {
+        var header = [UInt8](repeating: 0, count: 30)
+        let n = try header.withUnsafeMutableBytes { try reader.read(into: $0, at: member.localHeaderOffset) }
+        guard n == 30, let length = try? Self.localHeaderLength(header) else {
+            throw LayerError.archive(path: path, reason: "not a readable zip: member '\(member.name)' has no local header")
+        }
+        return member.localHeaderOffset + length
+    }
+
+    /// The member's bytes as a deflate stream in this file, when it is one that can travel
+    /// unchanged: deflated, not encrypted. `origin` names it in errors.
+    public func deflatedSource(of member: Member, reader: FileReader, origin: String) throws -> DeflatedSource? {
+        guard member.method == 8, member.flags & 1 == 0 else { return nil }
+        return DeflatedSource(
+            path: path, offset: try dataOffset(of: member, reader: reader), compressedSize: member.compressedSize,
+            crc32: member.crc32, origin: origin)
+    }
+}
+
+extension ZipDirectory {
+    /// Why bytes are not a readable zip.
+    public struct FormatError: Error, Sendable {
+        public var reason: String
+    }
+
+    /// Where a zip's central directory is and how many entries it holds.
+    public struct Extent: Sendable, Hashable {
+        public var count: Int64
+        public var size: Int64
+        public var offset: Int64
+    }
+
+    /// What the end of central directory record says: the directory's extent, or (ZIP64) where
+    /// the 56-byte ZIP64 end record is, which holds it.
+    public enum End: Sendable, Hashable {
+        case extent(Extent)
+        case zip64(recordOffset: Int64)
+    }
+
+    /// How many bytes at the end of a zip hold its end record: 22 plus a comment of up to 65,535.
+    public static let tailLength = 22 + 65_535
+
+    /// The largest central directory read (1 GiB).
+    public static let largestDirectory: Int64 = 1 << 30
+
+    /// Reads the end record from `tail`, a zip's last bytes (up to ``tailLength`` of them).
+    public static func end(inTail tail: [UInt8]) throws(FormatError) -> End {
+        guard tail.count >= 22,
+              let end = stride(from: tail.count - 22, through: 0, by: -1).first(where: { tail.u32($0) == 0x0605_4B50 })
+        else { throw FormatError(reason: "no end of central directory record") }
+        let extent = Extent(count: Int64(tail.u16(end + 10)), size: Int64(tail.u32(end + 12)), offset: Int64(tail.u32(end + 16)))
+        guard extent.count == 0xFFFF || extent.size == 0xFFFF_FFFF || extent.offset == 0xFFFF_FFFF else {
+            return .extent(extent)
+        }
+        // ZIP64: a locator just before the end record points at the ZIP64 end record.
+        guard end >= 20, tail.u32(end - 20) == 0x0706_4B50 else { throw FormatError(reason: "ZIP64 sizes without a ZIP64 locator") }
+        return .zip64(recordOffset: Int64(tail.u64(end - 20 + 8)))
+    }
+
+    /// The extent a ZIP64 end of central directory record (56 bytes) gives.
+    public static func zip64Extent(record: [UInt8]) throws(FormatError) -> Extent {
+        guard record.count >= 56, record.u32(0) == 0x0606_4B50 else { throw FormatError(reason: "no ZIP64 end of central directory record") }
+        return Extent(count: Int64(record.u64(32)), size: Int64(record.u64(40)), offset: Int64(record.u64(48)))
+    }
+
+    /// The members that the central directory `directory` (all its bytes) lists, `count` of them.
+    public static func members(inDirectory directory: [UInt8], count: Int64) throws(FormatError) -> [Member] {
+        func fail(_ reason: String) -> FormatError { FormatError(reason: reason) }
         var members: [Member] = []
         members.reserveCapacity(Int(min(count, 1 << 20)))
         var at = 0
@@ -136,7 +206,7 @@ public struct ZipDirectory: Sendable {
                 var field = extra + 4
                 let fieldEnd = min(field + length, extraEnd)
                 if id == 0x0001 {
-                    func take(_ value: inout Int64) throws {
+                    func take(_ value: inout Int64) throws(FormatError) {
                         guard value == 0xFFFF_FFFF else { return }
                         guard field + 8 <= fieldEnd else { throw fail("'\(name)': short ZIP64 extra field") }
                         value = Int64(directory.u64(field))
@@ -151,34 +221,14 @@ public struct ZipDirectory: Sendable {
             members.append(member)
             at = next
         }
-        self.members = members
+        return members
     }
 
-    /// Where `member`'s compressed bytes start: after its local header, whose name and extra
-    /// field may differ in length from the central directory's.
-    public func dataOffset(of member: Member) throws -> Int64 {
-        let reader: FileReader
-        do { reader = try FileReader(path: path) } catch { throw LayerError.io(path: path, reason: "\(error)") }
-        return try dataOffset(of: member, reader: reader)
-    }
-
-    /// `dataOffset(of:)` with a reader the caller keeps open across members.
-    public func dataOffset(of member: Member, reader: FileReader) throws -> Int64 {
-        var header = [UInt8](repeating: 0, count: 30)
-        let n = try header.withUnsafeMutableBytes { try reader.read(into: $0, at: member.localHeaderOffset) }
-        guard n == 30, header.u32(0) == 0x0403_4B50 else {
-            throw LayerError.archive(path: path, reason: "not a readable zip: member '\(member.name)' has no local header")
-        }
-        return member.localHeaderOffset + 30 + Int64(header.u16(26)) + Int64(header.u16(28))
-    }
-
-    /// The member's bytes as a deflate stream in this file, when it is one that can travel
-    /// unchanged: deflated, not encrypted. `origin` names it in errors.
-    public func deflatedSource(of member: Member, reader: FileReader, origin: String) throws -> DeflatedSource? {
-        guard member.method == 8, member.flags & 1 == 0 else { return nil }
-        return DeflatedSource(
-            path: path, offset: try dataOffset(of: member, reader: reader), compressedSize: member.compressedSize,
-            crc32: member.crc32, origin: origin)
+    /// The length of a member's local header (30 bytes plus its name and extra field), read from
+    /// its first 30 bytes.
+    public static func localHeaderLength(_ header: [UInt8]) throws(FormatError) -> Int64 {
+        guard header.count >= 30, header.u32(0) == 0x0403_4B50 else { throw FormatError(reason: "a member has no local header") }
+        return 30 + Int64(header.u16(26)) + Int64(header.u16(28))
     }
 }
 

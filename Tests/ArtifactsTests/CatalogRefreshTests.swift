@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
 import ImageModel
 import OCI
 import TestSupport
@@ -10,9 +13,9 @@ import Testing
 /// CUDA 12 and CUDA 13 packaging, companions from their own pins, `--check`.
 @Suite("Catalog refresh from an index's metadata")
 struct CatalogRefreshTests {
-    /// A catalog file in `scratch` holding the built-in catalog.
+    /// A catalog file in `scratch` holding the hand-kept catalog (`CatalogFixture`).
     func builtinCatalogFile(_ scratch: ScratchDirectory) throws -> String {
-        try writeFile(scratch("catalog.yaml"), Catalog.builtinYAML)
+        try writeFile(scratch("catalog.yaml"), try CatalogFixture.handKeptYAML())
         return scratch("catalog.yaml")
     }
 
@@ -69,7 +72,7 @@ struct CatalogRefreshTests {
         let r270 = try #require(catalog.torch(try PEP440Version(parsing: "2.7.0")))
         #expect(r270.builds.map(\.cuda.description) == ["12.6", "11.8", "12.8"])
         #expect(r270.builds.filter(\.isDefault).count == 1)
-        let builtin = try Catalog.builtin()
+        let builtin = try Catalog.parse(yaml: try CatalogFixture.handKeptYAML(), name: "hand-kept")
         #expect(catalog.cuda == builtin.cuda && catalog.cudnn == builtin.cudnn && catalog.driverBrands == builtin.driverBrands)
         #expect(catalog.torch(try PEP440Version(parsing: "2.8.0")) == builtin.torch(try PEP440Version(parsing: "2.8.0")))
         // The hand-kept sections keep their comments.
@@ -102,6 +105,91 @@ struct CatalogRefreshTests {
         #expect(check.differences.first?.hasPrefix("torch 2.7.1: on the index (Python 3.12, 3.13, CUDA 12.6, cuDNN 9.5.1.17, NCCL 2.26.2), not in the catalog") == true)
         #expect(check.wrote == nil)
         #expect(try String(contentsOfFile: path, encoding: .utf8) == before)
+    }
+
+    @Test("an index without PEP 658 files: each companion's METADATA is read from its wheel by range requests, never the whole wheel")
+    func rangeRequests() async throws {
+        let scratch = try ScratchDirectory()
+        let fixture = try TorchIndexFixture(at: scratch("index"), wheelsOnly: ["torchvision"])
+        let server = try SimpleIndexServer(serving: fixture.root)
+        let path = try builtinCatalogFile(scratch)
+
+        let report = try await CatalogRefresher.refreshFile(
+            path: path, builtinText: Catalog.builtinYAML, indexURL: server.baseURL + "/simple", check: false)
+        #expect(report.releases == ["2.6.0", "2.7.0", "2.7.1", "2.11.0"])
+        let catalog = try Catalog.load(path: path)
+        #expect(catalog.torch(try PEP440Version(parsing: "2.7.1"))?.companions["torchvision"]?.description == "0.22.1")
+        #expect(catalog.torch(try PEP440Version(parsing: "2.11.0"))?.companions["torchvision"]?.description == "0.26.0")
+
+        // Every wheel read is read by ranges: a HEAD, then parts of a megabyte-sized zip.
+        let wheelReads = server.requests.filter { $0.contains(".whl") && !$0.contains(".whl.metadata") }
+        #expect(!wheelReads.isEmpty)
+        #expect(wheelReads.allSatisfy { $0.hasPrefix("HEAD ") || $0.contains(" bytes=") }, "\(wheelReads)")
+        let bytes = wheelReads.compactMap { line -> Int? in
+            guard let range = line.split(separator: " ").last, range.hasPrefix("bytes=") else { return nil }
+            let ends = range.dropFirst(6).split(separator: "-", omittingEmptySubsequences: false).map { Int($0) }
+            return ends[0] == nil ? ends[1] : (ends[1] ?? 0) - (ends[0] ?? 0) + 1
+        }
+        let wheels = Set(wheelReads.map { $0.split(separator: " ").first { $0.hasSuffix(".whl") } ?? "" }).count
+        #expect(bytes.reduce(0, +) < wheels * 80_000, "\(bytes.reduce(0, +)) bytes for \(wheels) wheels of over 1 MiB each")
+    }
+
+    @Test("an index without PEP 658 files whose server answers no ranges: one line naming the wheel, nothing downloaded")
+    func noRanges() async throws {
+        let scratch = try ScratchDirectory()
+        let fixture = try TorchIndexFixture(at: scratch("index"), wheelsOnly: ["torchvision"])
+        let server = try SimpleIndexServer(serving: fixture.root, ranges: false)
+        let path = try builtinCatalogFile(scratch)
+        let before = try String(contentsOfFile: path, encoding: .utf8)
+        await #expect {
+            _ = try await CatalogRefresher.refreshFile(path: path, builtinText: Catalog.builtinYAML, indexURL: server.baseURL + "/simple", check: false)
+        } throws: { error in
+            let text = "\(error)"
+            return text.hasPrefix(server.baseURL + "/files/torchvision-") && text.contains("does not answer range requests") && !text.contains("\n")
+        }
+        #expect(!server.requests.contains { $0.hasSuffix(".whl") && !$0.hasPrefix("HEAD ") }, "\(server.requests)")
+        #expect(try String(contentsOfFile: path, encoding: .utf8) == before)
+    }
+
+    @Test("a wheel's METADATA read by ranges: stored, deflated behind a local header with a ZIP64 field, and a damaged zip as one line")
+    func remoteZipShapes() async throws {
+        let scratch = try ScratchDirectory()
+        try FileManager.default.createDirectory(atPath: scratch("files"), withIntermediateDirectories: true)
+        let script = """
+            import sys, zipfile
+            meta = "Metadata-Version: 2.1\\nName: pkg\\nVersion: 1.0\\nRequires-Dist: torch==2.7.1\\n\\nText.\\n"
+            for name, method, z64 in [("stored", zipfile.ZIP_STORED, False), ("zip64", zipfile.ZIP_DEFLATED, True)]:
+                with zipfile.ZipFile(sys.argv[1] + "/pkg-1.0-" + name + "-none-any.whl", "w", allowZip64=True) as z:
+                    z.writestr("pkg/a.py", "x = 1\\n")
+                    if z64:
+                        with z.open(zipfile.ZipInfo("pkg-1.0.dist-info/METADATA", (2020, 1, 1, 0, 0, 0)), "w", force_zip64=True) as f:
+                            f.write(meta.encode())
+                    else:
+                        z.writestr(zipfile.ZipInfo("pkg-1.0.dist-info/METADATA", (2020, 1, 1, 0, 0, 0)), meta, method)
+            open(sys.argv[1] + "/pkg-1.0-damaged-none-any.whl", "wb").write(b"PK" + b"\\0" * 200)
+            """
+        let result = try run("python3", ["-c", script, scratch("files")])
+        #expect(result.status == 0, "\(result.stderr)")
+        let server = try SimpleIndexServer(serving: scratch.path)
+        let index = SimpleIndex(url: server.baseURL + "/simple")
+        let session = URLSession(configuration: .ephemeral)
+        for shape in ["stored", "zip64"] {
+            let file = "pkg-1.0-\(shape)-none-any.whl"
+            let text = try await index.metadata(of: Self.file(server, file), session: session)
+            #expect(SimpleIndex.headers("Requires-Dist", in: text) == ["torch==2.7.1"], "\(shape)")
+        }
+        await #expect {
+            _ = try await index.metadata(of: Self.file(server, "pkg-1.0-damaged-none-any.whl"), session: session)
+        } throws: { error in
+            "\(error)".hasPrefix(server.baseURL + "/files/pkg-1.0-damaged-none-any.whl is not a valid package index answer: not a readable wheel: ")
+                && !"\(error)".contains("\n")
+        }
+    }
+
+    static func file(_ server: SimpleIndexServer, _ name: String) -> SimpleIndex.File {
+        SimpleIndex.File(
+            fileName: name, url: URL(string: server.baseURL + "/files/" + name)!, sha256: nil, hasMetadata: false,
+            metadataSHA256: nil, yanked: false)
     }
 
     @Test("a malformed metadata file is a one-line error naming its URL", arguments: [true, false])

@@ -75,33 +75,56 @@ public struct TorchIndexFixture: Sendable {
 
     /// Writes the index for `releases` under `root`; with `metadataHashes` off the pages say
     /// only that each metadata file exists (`data-core-metadata="true"`, PEP 714's `true`).
-    public init(at root: String, releases: [Release] = Self.defaultReleases, metadataHashes: Bool = true) throws {
+    /// The wheels of the projects in `wheelsOnly` have no metadata file: they are real zips
+    /// (their `METADATA` deflated after a megabyte of stored noise), as on an index that does
+    /// not serve PEP 658 files.
+    public init(
+        at root: String, releases: [Release] = Self.defaultReleases, metadataHashes: Bool = true, wheelsOnly: Set<String> = []
+    ) throws {
         self.root = root
-        var pages: [String: [(file: String, sha: String, metadataSHA: String)]] = [:]
+        var pages: [String: [(file: String, sha: String, metadataSHA: String?)]] = [:]
         try FileManager.default.createDirectory(atPath: "\(root)/files", withIntermediateDirectories: true)
+        var zips: [[String]] = []  // [path, dist-info name, METADATA text]
         for release in releases {
             let metadata = "Metadata-Version: 2.1\nName: \(release.project)\nVersion: \(release.version)\n"
                 + release.requiresDist.map { "Requires-Dist: \($0)\n" }.joined() + "\nThe description.\n"
             for tag in release.tags {
                 let file = "\(release.project)-\(release.version)-\(tag).whl"
+                if wheelsOnly.contains(release.project) {
+                    zips.append(["\(root)/files/\(file)", "\(release.project)-\(release.version).dist-info", metadata])
+                    continue
+                }
                 let bytes = Array("not a wheel: \(file)\n".utf8)
                 try writeFile("\(root)/files/\(file)", bytes)
                 try writeFile("\(root)/files/\(file).metadata", metadata)
                 pages[release.project, default: []].append((file, Self.sha256(bytes), Self.sha256(Array(metadata.utf8))))
             }
         }
+        if !zips.isEmpty {
+            try writeFile("\(root).zips.json", [UInt8](try JSONSerialization.data(withJSONObject: zips)))
+            let result = try run("python3", ["-c", Self.zipScript, "\(root).zips.json"])
+            guard result.status == 0 else { throw FixtureError(message: "torch index fixture: \(result.stderr)") }
+            for zip in zips {
+                let file = (zip[0] as NSString).lastPathComponent
+                let project = String(file.prefix { $0 != "-" })
+                let bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: zip[0])))
+                pages[project, default: []].append((file, Self.sha256(bytes), nil))
+            }
+        }
         for (project, files) in pages {
             let links = files.map {
-                #"<a href="../../files/\#($0.file)#sha256=\#($0.sha)" data-requires-python="&gt;=3.9" "#
-                    + #"data-dist-info-metadata="\#(metadataHashes ? "sha256=" + $0.metadataSHA : "true")" "#
-                    + #"data-core-metadata="\#(metadataHashes ? "sha256=" + $0.metadataSHA : "true")">\#($0.file)</a><br/>"#
+                let metadata = $0.metadataSHA.map { metadataHashes ? "sha256=" + $0 : "true" }
+                return #"<a href="../../files/\#($0.file)#sha256=\#($0.sha)" data-requires-python="&gt;=3.9" "#
+                    + (metadata.map { #"data-dist-info-metadata="\#($0)" data-core-metadata="\#($0)""# } ?? "")
+                    + #">\#($0.file)</a><br/>"#
             }
             try writeFile("\(root)/simple/\(project)/index.html", "<!DOCTYPE html><html><body>\n" + links.joined(separator: "\n") + "\n</body></html>\n")
             let json: [String: Any] = [
                 "meta": ["api-version": "1.1"], "name": project,
                 "files": files.map {
                     ["filename": $0.file, "url": "../../files/\($0.file)", "hashes": ["sha256": $0.sha],
-                     "core-metadata": metadataHashes ? ["sha256": $0.metadataSHA] as Any : true as Any, "yanked": false] as [String: Any]
+                     "core-metadata": $0.metadataSHA.map { metadataHashes ? ["sha256": $0] as Any : true as Any } ?? false as Any,
+                     "yanked": false] as [String: Any]
                 },
             ]
             try writeFile("\(root)/simple/\(project)/index.json", [UInt8](try JSONSerialization.data(withJSONObject: json, options: [.sortedKeys])))
@@ -112,6 +135,17 @@ public struct TorchIndexFixture: Sendable {
     public func corruptMetadata(_ file: String, with text: String) throws {
         try writeFile("\(root)/files/\(file).metadata", text)
     }
+
+    /// Writes real wheels: `[[path, dist-info directory, METADATA text]]` in the JSON file named.
+    static let zipScript = #"""
+        import json, random, sys, zipfile
+        rng = random.Random(14)
+        for path, distinfo, metadata in json.load(open(sys.argv[1])):
+            with zipfile.ZipFile(path, "w") as z:
+                z.writestr(zipfile.ZipInfo("pkg/noise.bin", (2020, 1, 1, 0, 0, 0)), rng.randbytes(1 << 20), zipfile.ZIP_STORED)
+                z.writestr(zipfile.ZipInfo(distinfo + "/METADATA", (2020, 1, 1, 0, 0, 0)), metadata, zipfile.ZIP_DEFLATED)
+                z.writestr(zipfile.ZipInfo(distinfo + "/RECORD", (2020, 1, 1, 0, 0, 0)), "", zipfile.ZIP_DEFLATED)
+        """#
 
     static func sha256(_ bytes: [UInt8]) -> String {
         Digest.of(bytes).encoded
@@ -131,13 +165,29 @@ public final class SimpleIndexServer {
 
     static let script = #"""
         import http.server, os, sys
-        root, log = sys.argv[1], sys.argv[2]
+        root, log, ranges = sys.argv[1], sys.argv[2], sys.argv[3] == "ranges"
         class Handler(http.server.SimpleHTTPRequestHandler):
             def __init__(self, *a, **k): super().__init__(*a, directory=root, **k)
             def log_message(self, *a): pass
+            def end_headers(self):
+                if ranges: self.send_header("Accept-Ranges", "bytes")
+                super().end_headers()
             def send_head(self):
-                with open(log, "a") as f: f.write(self.path + "\n")
+                asked = self.headers.get("Range", "") if ranges else ""
+                with open(log, "a") as f:
+                    f.write(("HEAD " if self.command == "HEAD" else "") + self.path + (" " + asked if asked else "") + "\n")
                 path = self.translate_path(self.path)
+                if asked and os.path.isfile(path):
+                    import io, re
+                    data = open(path, "rb").read()
+                    first, last = re.fullmatch(r"bytes=(\d*)-(\d*)", asked).groups()
+                    start = len(data) - int(last) if first == "" else int(first)
+                    end = len(data) - 1 if first == "" or last == "" else min(int(last), len(data) - 1)
+                    self.send_response(206)
+                    self.send_header("Content-Range", "bytes %d-%d/%d" % (start, end, len(data)))
+                    self.send_header("Content-Length", str(end - start + 1))
+                    self.end_headers()
+                    return io.BytesIO(data[start:end + 1])
                 wants_json = "application/vnd.pypi.simple.v1+json" in self.headers.get("Accept", "")
                 if os.path.isdir(path) and wants_json and os.path.exists(os.path.join(path, "index.json")):
                     data = open(os.path.join(path, "index.json"), "rb").read()
@@ -153,12 +203,13 @@ public final class SimpleIndexServer {
         server.serve_forever()
         """#
 
-    /// Starts the server on `directory`.
-    public init(serving directory: String, timeout: TimeInterval = 20) throws {
+    /// Starts the server on `directory`; with `ranges` it answers HTTP range requests (and says
+    /// so with `Accept-Ranges: bytes`), logging each with its `Range` header after the path.
+    public init(serving directory: String, ranges: Bool = true, timeout: TimeInterval = 20) throws {
         logPath = directory + ".requests.log"
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", "-u", "-c", Self.script, directory, logPath]
+        process.arguments = ["python3", "-u", "-c", Self.script, directory, logPath, ranges ? "ranges" : "whole"]
         let out = Pipe()
         process.standardOutput = out
         process.standardError = FileHandle.nullDevice
