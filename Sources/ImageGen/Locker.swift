@@ -140,7 +140,7 @@ public struct Locker: Sendable {
             let name = wheel.normalizedName
             if name.hasPrefix("nvidia-cudnn") { owner[name] = .cudnn }
             else if name.hasPrefix("nvidia-nccl") { owner[name] = .nccl }
-            else if name.hasPrefix("nvidia-"), image.spec.cuda != nil { owner[name] = .cuda }
+            else if name.hasPrefix("nvidia-") || name == "cuda-toolkit", image.spec.cuda != nil { owner[name] = .cuda }
         }
         let byName = Dictionary(wheels.map { ($0.normalizedName, $0) }, uniquingKeysWith: { first, _ in first })
         for kind in ComponentKind.allCases {

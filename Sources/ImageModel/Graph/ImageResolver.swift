@@ -212,10 +212,10 @@ public struct ImageResolver: Sendable {
                         }
                     }
                     checkPin(
-                        .cudnn, "cuDNN", wheel: "nvidia-cudnn-cu12", spec: spec.cudnn.map { "\($0.version)" }, wheelPin: "\(build.cudnn)",
+                        .cudnn, "cuDNN", wheel: "nvidia-cudnn-cu\(build.cuda.major)", spec: spec.cudnn.map { "\($0.version)" }, wheelPin: "\(build.cudnn)",
                         same: spec.cudnn?.version == build.cudnn)
                     checkPin(
-                        .nccl, "NCCL", wheel: "nvidia-nccl-cu12", spec: spec.nccl.map { "\($0.version)" }, wheelPin: "\(build.nccl)",
+                        .nccl, "NCCL", wheel: "nvidia-nccl-cu\(build.cuda.major)", spec: spec.nccl.map { "\($0.version)" }, wheelPin: "\(build.nccl)",
                         same: spec.nccl?.version == build.nccl)
                     if !build.isDefault {
                         conflicts.append(
@@ -261,11 +261,11 @@ public struct ImageResolver: Sendable {
             case "NCCL" where spec.nccl != nil:
                 conflicts.append(
                     "NCCL would be shipped twice: the Debian package \(library.package) (base.packages, \(place)) and the wheel "
-                        + "nvidia-nccl-cu12 \(spec.nccl!.version) (\(spec.whereIs("nccl.version"))); keep one")
+                        + "nvidia-nccl-cu\(spec.cuda?.version.major ?? 12) \(spec.nccl!.version) (\(spec.whereIs("nccl.version"))); keep one")
             case "cuDNN" where spec.cudnn != nil:
                 conflicts.append(
                     "cuDNN would be shipped twice: the Debian package \(library.package) (base.packages, \(place)) and the wheel "
-                        + "nvidia-cudnn-cu12 \(spec.cudnn!.version) (\(spec.whereIs("cudnn.version"))); keep one")
+                        + "nvidia-cudnn-cu\(spec.cuda?.version.major ?? 12) \(spec.cudnn!.version) (\(spec.whereIs("cudnn.version"))); keep one")
             case "CUDA" where spec.cuda != nil:
                 conflicts.append(
                     "CUDA libraries would be shipped twice: the Debian package \(library.package) (base.packages, \(place)) and "

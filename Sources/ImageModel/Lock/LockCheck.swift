@@ -33,10 +33,11 @@ public enum LockCheck {
         if let nccl = spec.nccl, let locked = byName["nvidia-nccl-cu\(cudaMajor)"], locked.version != "\(nccl.version)" {
             conflicts.append("pip resolved nvidia-nccl-cu\(cudaMajor) \(locked.version), but the spec pins NCCL \(nccl.version) (\(spec.whereIs("nccl.version")))")
         }
-        if let cuda = spec.cuda, let runtime = byName["nvidia-cuda-runtime-cu\(cudaMajor)"],
+        let runtimeName = CUDAComponent.wheelName("nvidia-cuda-runtime", major: cudaMajor)
+        if let cuda = spec.cuda, let runtime = byName[runtimeName],
            let version = try? CUDAVersion(parsing: runtime.version.split(separator: ".").prefix(3).joined(separator: ".")),
            !version.matches(cuda.version) {
-            conflicts.append("pip resolved nvidia-cuda-runtime-cu\(cudaMajor) \(runtime.version), which is not CUDA \(cuda.version) (\(spec.whereIs("cuda.version")))")
+            conflicts.append("pip resolved \(runtimeName) \(runtime.version), which is not CUDA \(cuda.version) (\(spec.whereIs("cuda.version")))")
         }
         if let torch = spec.torch {
             guard let locked = byName["torch"] else {

@@ -78,9 +78,16 @@ public struct CUDAComponent: Hashable, Sendable, Codable {
 
     /// The wheels the component itself asks for: runtime and NVRTC, plus NVCC and CCCL for devel.
     public var wheelNames: [String] {
-        let major = version.major
-        return ["nvidia-cuda-runtime-cu\(major)", "nvidia-cuda-nvrtc-cu\(major)"]
-            + (flavour == .devel ? ["nvidia-cuda-nvcc-cu\(major)", "nvidia-cuda-cccl-cu\(major)"] : [])
+        (["nvidia-cuda-runtime", "nvidia-cuda-nvrtc"] + (flavour == .devel ? ["nvidia-cuda-nvcc", "nvidia-cuda-cccl"] : []))
+            .map { Self.wheelName($0, major: version.major) }
+    }
+
+    /// The project name of a CUDA toolkit wheel: up to CUDA 12 the family carries the major
+    /// (`nvidia-cuda-runtime-cu12`); from CUDA 13 on, the toolkit's own wheels do not
+    /// (`nvidia-cuda-runtime`, pulled by `cuda-toolkit[cudart]`), while libraries released apart
+    /// from the toolkit keep it (`nvidia-cudnn-cu13`, `nvidia-nccl-cu13`).
+    public static func wheelName(_ family: String, major: Int) -> String {
+        major >= 13 ? family : "\(family)-cu\(major)"
     }
 }
 
