@@ -1,6 +1,8 @@
 import ArgumentParser
 import Artifacts
 import Foundation
+import ImageGen
+import ImageModel
 
 /// Where packages come from and where the cache lives; shared by `lock` and `build`.
 /// Unset, sources are the host's apt and pip configuration.
@@ -31,5 +33,21 @@ struct SourceOptions: ParsableArguments {
     /// The cache directory.
     var cacheDirectory: String {
         cache ?? "\(ProcessInfo.processInfo.environment["XDG_CACHE_HOME"] ?? "\(NSHomeDirectory())/.cache")/imagegen"
+    }
+
+    /// Options for a ``Locker`` over these sources: what `lock`, `update` and `new` resolve with.
+    /// `pip` is the `--pip` command line, if given (default: a current pip kept in the cache).
+    func lockerOptions(images: String, catalog: Catalog, pip: String?) async -> Locker.Options {
+        var options = Locker.Options(images: images, catalog: catalog, cacheDirectory: cacheDirectory)
+        options.aptSources = apt
+        options.pipIndexURL = pipIndexURL
+        options.pipExtraIndexURLs = extraIndexURL
+        options.pipUsesHostConfiguration = !noPipConfig
+        if let pip {
+            options.pipCommand = pip.split(separator: " ").map(String.init)
+        } else {
+            options.pipCommand = await PipTool.current(cacheDirectory: options.cacheDirectory, progress: { Console.status($0) })
+        }
+        return options
     }
 }
