@@ -72,7 +72,7 @@ let package = Package(
         ),
 
         // Helpers the test targets share: scratch directories, processes, fixture trees.
-        .target(name: "TestSupport", dependencies: ["OCI"], path: "Tests/TestSupport", swiftSettings: strict),
+        .target(name: "TestSupport", dependencies: ["OCI", "ImageModel"], path: "Tests/TestSupport", swiftSettings: strict),
         .testTarget(name: "OCITests", dependencies: ["OCI", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "ImageModelTests", dependencies: ["ImageModel", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "RootfsTests", dependencies: ["Rootfs", "Layers", "OCI", "TestSupport"], swiftSettings: strict),

@@ -86,19 +86,39 @@ struct NewSpecTests {
         #expect(try FileManager.default.contentsOfDirectory(atPath: scratch("Images")) == ["v2.7.yaml"])
     }
 
-    @Test("a version OLD inherits through extends is refused, naming where it comes from")
-    func inherited() throws {
+    @Test("a spec that extends another: refused until the parent's successor exists, then it extends that")
+    func extends() throws {
         let child = """
+            # v2.7 with NVCC.
             name: v2.7-devel
             extends: v2.7
             cuda:
               flavour: devel
+            config:
+              tags: [v2.7-devel]
 
             """
         let (loader, scratch) = try images(["v2.7": seriesSpec(), "v2.7-devel": child])
         defer { withExtendedLifetime(scratch) {} }
         #expect {
             try NewSpec(name: "v2.8-devel", from: "v2.7-devel", torch: nil, loader: loader, catalog: seriesCatalog())
-        } throws: { "\($0)".contains("v2.7-devel takes torch.version from the spec it extends") }
+        } throws: {
+            "\($0)".hasSuffix("v2.7-devel extends v2.7, so v2.8-devel extends v2.8, which does not exist; make it first "
+                + "(imagegen new v2.8 --from v2.7), then run this again")
+        }
+        let parent = try NewSpec(name: "v2.8", from: "v2.7", torch: nil, loader: loader, catalog: seriesCatalog())
+        try writeFile(scratch("Images/v2.8.yaml"), parent.text)
+        let new = try NewSpec(name: "v2.8-devel", from: "v2.7-devel", torch: nil, loader: loader, catalog: seriesCatalog())
+        #expect(new.text.contains("\nextends: v2.8\n"), "\(new.text)")
+        #expect(new.text.contains("# v2.8 with NVCC.\n"))
+        #expect(new.spec.cuda?.flavour == .devel && "\(new.spec.cuda!.version)" == "12.8")
+        #expect(new.spec.config.tags == ["v2.8-devel"])
+        // A parent whose name follows no series cannot be followed.
+        let plain = child.replacingOccurrences(of: "extends: v2.7", with: "extends: base")
+        let (other, otherScratch) = try images(["base": seriesSpec(name: "base"), "lab": plain.replacingOccurrences(of: "v2.7-devel", with: "lab")])
+        defer { withExtendedLifetime(otherScratch) {} }
+        #expect {
+            try NewSpec(name: "lab2", from: "lab", torch: "2.8", loader: other, catalog: seriesCatalog())
+        } throws: { "\($0)".contains("lab takes torch.version from base (") }
     }
 }

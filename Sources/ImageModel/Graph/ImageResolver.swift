@@ -197,7 +197,7 @@ public struct ImageResolver: Sendable {
                     torchBuild = build
                     explanations.append(Explanation(
                         component: .torch, choice: "\(release.version) (CUDA \(build.cuda) build\(build.isDefault ? ", the default wheel" : ""))",
-                        reason: (torch.series.map { "the spec's \($0) series" } ?? "pinned by the spec")
+                        reason: (torch.series.map { "the spec follows the \($0) series" } ?? "pinned by the spec")
                             + " (\(spec.whereIs("torch.version"))); torch \(release.version) has a CUDA \(build.cuda) build"
                             + (build.experimental ? " (experimental)" : ""),
                         source: build.source))

@@ -93,35 +93,64 @@ public struct NewSpec: Sendable {
             && ["packages.", "base.packages.", "cuda.pins."].contains(where: key.hasPrefix) {
             untouchable.insert(location.line - 1)
         }
+        // The versions as prose, tags and names write them too: 2.7.0, 2.7, 12.6, 2.26, v2.7.
+        let oldSeries = TorchSeries(of: catalog.torch(for: oldTorch)?.version ?? oldTorch.version)
+        let seriesPair = ("\(oldSeries)", "\(TorchSeries(of: release.version))")
+        let ncclPair = oldSpec.nccl.map { ("\($0.version.major).\($0.version.minor)", "\(build.nccl.major).\(build.nccl.minor)") }
+        let pairs = values.map { ($0.old, $0.new) } + [seriesPair] + (ncclPair.map { [$0] } ?? []) + [(old, name)]
+
+        // A spec that extends another (v2.7-devel extends v2.7) extends the parent's successor
+        // (v2.8), which must exist: the versions OLD inherits come from it.
+        let parent = oldSpec.extends.map { Self.replacingVersions(in: $0, [seriesPair, (old, name)]) }
+        if let parent, parent != oldSpec.extends, !FileManager.default.fileExists(atPath: loader.path(of: parent)) {
+            throw SpecError(
+                file: oldFile, line: nil,
+                message: "\(old) extends \(oldSpec.extends!), so \(name) extends \(parent), which does not exist; make it first "
+                    + "(imagegen new \(parent) --from \(oldSpec.extends!)), then run this again")
+        }
         for value in values where value.old != value.new {
-            guard let location = oldSpec.locations[value.key], location.file == oldFile, lines.indices.contains(location.line - 1),
-                  let edited = Self.replacingVersionValue(in: lines[location.line - 1], with: value.new)
-            else {
+            guard let location = oldSpec.locations[value.key], location.file == oldFile else {
+                if parent != oldSpec.extends { continue }  // the new parent says it
                 let from = oldSpec.locations[value.key].map { " (\($0))" } ?? ""
                 throw SpecError(
                     file: oldFile, line: nil,
-                    message: "\(old) takes \(value.key) from the spec it extends\(from), and `imagegen new` rewrites one file; "
-                        + "make the new parent first, then write \(name).yaml by hand")
+                    message: "\(old) takes \(value.key) from \(oldSpec.extends ?? "the spec it extends")\(from), whose name does not "
+                        + "follow the torch series; write \(name).yaml by hand")
+            }
+            guard lines.indices.contains(location.line - 1), let edited = Self.replacingVersionValue(in: lines[location.line - 1], with: value.new) else {
+                throw SpecError(file: oldFile, line: location.line, message: "\(value.key): cannot find the value to replace on this line")
             }
             lines[location.line - 1] = edited
             untouchable.insert(location.line - 1)
         }
-        // The versions as prose and tags write them too: 2.7.0, 2.7, 12.6, v2.7.
-        let oldSeries = TorchSeries(of: catalog.torch(for: oldTorch)?.version ?? oldTorch.version)
-        let pairs = values.map { ($0.old, $0.new) } + [("\(oldSeries)", "\(TorchSeries(of: release.version))"), (old, name)]
         for index in lines.indices where !untouchable.contains(index) {
             if lines[index].hasPrefix("name:") {
                 lines[index] = "name: \(name)"
-            } else if !lines[index].hasPrefix("extends:") {
+            } else if lines[index].hasPrefix("extends:"), let parent {
+                lines[index] = "extends: \(parent)"
+            } else {
                 lines[index] = Self.replacingVersions(in: lines[index], pairs)
             }
         }
-        let header = "# Made from \(old).yaml by `imagegen new`: torch \(version), with the CUDA, cuDNN, NCCL and Python the "
-            + "catalog gives torch \(release.version)."
+        let header = "# Made from \(old).yaml by `imagegen new`: torch \(version) (\(release.version) when it was made)."
         let text = ([header] + lines).joined(separator: "\n")
 
         let spec = try loader.load(name, text: text)
-        _ = try ImageResolver(catalog: catalog).resolve(spec)
+        let resolved = try ImageResolver(catalog: catalog).resolve(spec)
+        // What a new parent gives must be what the catalog gives this release.
+        let got: [String: String?] = [
+            "torch.version": resolved.torch.map { "\($0.version)" }, "cuda.version": spec.cuda.map { "\($0.version)" },
+            "cudnn.version": spec.cudnn.map { "\($0.version)" }, "nccl.version": spec.nccl.map { "\($0.version)" },
+            "python.version": spec.python.map { "\($0.version)" },
+        ]
+        for value in values {
+            let expected = value.key == "torch.version" ? "\(release.version)" : value.new
+            if let actual = got[value.key] ?? nil, actual != expected {
+                throw ConflictError(
+                    image: name,
+                    conflicts: ["\(value.key) would be \(actual) (\(spec.whereIs(value.key))), but `new` takes \(expected) from the catalog for torch \(release.version)"])
+            }
+        }
         self.name = name
         self.old = old
         self.text = text
