@@ -41,10 +41,7 @@ struct LockCommand: AsyncParsableCommand {
     @Flag(help: "Resolve nothing: check that each lock exists, matches its spec and holds the newest release of a torch series the spec follows (exit 1 if any is stale).")
     var check = false
 
-    @OptionGroup var sources: SourceOptions
-
-    @Option(help: "The pip command to resolve with, e.g. 'python3 -m pip' (default: a current pip kept in the cache).")
-    var pip: String?
+    @OptionGroup var resolving: ResolveOptions
 
     @OptionGroup var specs: SpecOptions
 
@@ -75,7 +72,7 @@ struct LockCommand: AsyncParsableCommand {
             if stale > 0 { throw ExitCode(1) }
             return
         }
-        let options = await sources.lockerOptions(images: specs.images, catalog: try specs.loadCatalog(), pip: pip)
+        let options = await resolving.lockerOptions(images: specs.images, catalog: try specs.loadCatalog())
         let locker = Locker(options: options, progress: { Console.status($0) })
         for name in targets {
             let (lock, path) = try await locker.lock(name)

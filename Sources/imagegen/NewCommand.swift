@@ -44,10 +44,7 @@ struct NewCommand: AsyncParsableCommand {
     @Flag(help: "Write the spec only; do not lock it.")
     var noLock = false
 
-    @OptionGroup var sources: SourceOptions
-
-    @Option(help: "The pip command to resolve with (default: a current pip kept in the cache).")
-    var pip: String?
+    @OptionGroup var resolving: ResolveOptions
 
     @OptionGroup var specs: SpecOptions
 
@@ -69,7 +66,7 @@ struct NewCommand: AsyncParsableCommand {
             try await NewImage.write(new, images: specs.images, force: force)
             return tell()
         }
-        let locker = Locker(options: await sources.lockerOptions(images: specs.images, catalog: catalog, pip: pip), progress: { Console.status($0) })
+        let locker = Locker(options: await resolving.lockerOptions(images: specs.images, catalog: catalog), progress: { Console.status($0) })
         // A spec that cannot be locked is removed again (NewImage.write), so nothing is left.
         try await NewImage.write(new, images: specs.images, force: force) { name in
             tell()

@@ -34,15 +34,23 @@ struct SourceOptions: ParsableArguments {
     var cacheDirectory: String {
         cache ?? "\(ProcessInfo.processInfo.environment["XDG_CACHE_HOME"] ?? "\(NSHomeDirectory())/.cache")/imagegen"
     }
+}
 
-    /// Options for a ``Locker`` over these sources: what `lock`, `update` and `new` resolve with.
-    /// `pip` is the `--pip` command line, if given (default: a current pip kept in the cache).
-    func lockerOptions(images: String, catalog: Catalog, pip: String?) async -> Locker.Options {
-        var options = Locker.Options(images: images, catalog: catalog, cacheDirectory: cacheDirectory)
-        options.aptSources = apt
-        options.pipIndexURL = pipIndexURL
-        options.pipExtraIndexURLs = extraIndexURL
-        options.pipUsesHostConfiguration = !noPipConfig
+/// What `lock`, `update` and `new` resolve with: the sources and the pip to run.
+struct ResolveOptions: ParsableArguments {
+    @OptionGroup var sources: SourceOptions
+
+    @Option(help: "The pip command to resolve with, e.g. 'python3 -m pip' (default: a current pip kept in the cache).")
+    var pip: String?
+
+    /// Options for a ``Locker`` over these sources and this pip (default: a current pip kept in
+    /// the cache).
+    func lockerOptions(images: String, catalog: Catalog) async -> Locker.Options {
+        var options = Locker.Options(images: images, catalog: catalog, cacheDirectory: sources.cacheDirectory)
+        options.aptSources = sources.apt
+        options.pipIndexURL = sources.pipIndexURL
+        options.pipExtraIndexURLs = sources.extraIndexURL
+        options.pipUsesHostConfiguration = !sources.noPipConfig
         if let pip {
             options.pipCommand = pip.split(separator: " ").map(String.init)
         } else {

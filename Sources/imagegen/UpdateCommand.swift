@@ -36,10 +36,7 @@ struct UpdateCommand: AsyncParsableCommand {
     @Flag(help: "Write nothing; exit 1 if any lock would change.")
     var check = false
 
-    @OptionGroup var sources: SourceOptions
-
-    @Option(help: "The pip command to resolve with (default: a current pip kept in the cache).")
-    var pip: String?
+    @OptionGroup var resolving: ResolveOptions
 
     @Flag(name: .shortAndLong, help: "Print the diff as JSON on stdout.")
     var json = false
@@ -52,7 +49,7 @@ struct UpdateCommand: AsyncParsableCommand {
 
     func run() async throws {
         let targets = all ? SpecLoader(directory: specs.images).names() : names
-        let options = await sources.lockerOptions(images: specs.images, catalog: try specs.loadCatalog(), pip: pip)
+        let options = await resolving.lockerOptions(images: specs.images, catalog: try specs.loadCatalog())
         let locker = Locker(options: options, progress: { Console.status($0) })
         var diffs: [String: LockDiff] = [:]
         var outdated = 0
