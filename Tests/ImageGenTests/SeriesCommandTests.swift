@@ -73,8 +73,10 @@ struct SeriesCommandTests {
             "\(path): stale, it holds torch 2.7.0 but the newest 2.7 release in the catalog is 2.7.1 (the spec follows the 2.7 series, "),
             "\(stale.stderr)")
 
-        let explain = try setup.imagegen(["explain", "v2.7"], sources: false)
-        #expect(explain.stdout.contains("torch: 2.7 series → 2.7.1, the newest 2.7 release in the catalog\n"), "\(explain.stdout)")
+        // explain describes what the lock holds, and names the newer release.
+        let before = try setup.imagegen(["explain", "v2.7"], sources: false)
+        #expect(before.stdout.contains("torch: 2.7 series → 2.7.0, the release the lock holds\n"), "\(before.stdout)")
+        #expect(before.stdout.contains("the newest 2.7 release in the catalog is 2.7.1, which `imagegen update v2.7` moves the lock to"))
 
         let update = try setup.imagegen(["update", "v2.7"])
         #expect(update.status == 0, "\(update.stderr)")
@@ -84,6 +86,9 @@ struct SeriesCommandTests {
         let new = try Lockfile.load(path: path)
         #expect(new.torchVersion.map { "\($0)" } == "2.7.1")
         #expect(new.components["torch"] == "2.7.1 + torchvision")
+
+        let after = try setup.imagegen(["explain", "v2.7"], sources: false)
+        #expect(after.stdout.contains("torch: 2.7 series → 2.7.1, the newest 2.7 release in the catalog\n"), "\(after.stdout)")
 
         let fresh = try setup.imagegen(["lock", "--check", "v2.7"], sources: false)
         #expect(fresh.status == 0, "\(fresh.stderr)")
