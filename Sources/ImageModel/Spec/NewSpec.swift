@@ -132,7 +132,8 @@ public struct NewSpec: Sendable {
                 lines[index] = Self.replacingVersions(in: lines[index], pairs)
             }
         }
-        let header = "# Made from \(old).yaml by `imagegen new`: torch \(version) (\(release.version) when it was made)."
+        let header = "# Made from \(old).yaml by `imagegen new`: torch \(version)"
+            + (wanted.series != nil ? " (\(release.version) when it was made)." : ".")
         let text = ([header] + lines).joined(separator: "\n")
 
         let spec = try loader.load(name, text: text)
