@@ -119,13 +119,14 @@ public struct Builder: Sendable {
     /// Builds `name` from its lock.
     public func build(_ name: String) async throws -> Report {
         let spec = try SpecLoader(directory: options.images).load(name)
-        let image = try ImageResolver(catalog: options.catalog).resolve(spec)
         let lockPath = "\(options.images)/\(name).lock.json"
         let lock = try Lockfile.load(path: lockPath)
         guard try lock.matches(spec) else {
             throw ImageGenError.invalidInput(
                 path: lockPath, reason: "stale: \(options.images)/\(name).yaml changed since it was locked; run `imagegen lock \(name)`")
         }
+        // A spec that follows a torch series resolves to the release its lock holds.
+        let image = try ImageResolver(catalog: options.catalog).resolve(spec, lockedTorch: lock.torchVersion)
 
         // 1. Artifacts, verified against the lock.
         let fetched = try await options.fetcher(for: spec).fetch(debs: lock.debs, wheels: lock.wheels, offline: options.offline, progress: progress)

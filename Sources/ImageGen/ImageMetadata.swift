@@ -19,13 +19,15 @@ enum ImageMetadata {
         let spec = image.spec
         var labels = spec.config.labels
         labels["org.opencontainers.image.created"] = created.rfc3339
-        labels["org.opencontainers.image.version"] = spec.torch.map { "\($0.version)" } ?? spec.name
+        // The release, also for a spec that follows a series (`2.7` → the locked 2.7.1).
+        let torchVersion = image.torch?.version ?? spec.torch?.version
+        labels["org.opencontainers.image.version"] = torchVersion.map { "\($0)" } ?? spec.name
         labels["org.opencontainers.image.base.name"] = "\(spec.base.distribution):\(spec.base.release)"
         if let description = spec.description { labels["org.opencontainers.image.description"] = description }
         if let revision { labels["org.opencontainers.image.revision"] = revision }
         if let sourceURL { labels["org.opencontainers.image.source"] = sourceURL }
         labels["io.imagegen.image"] = spec.name
-        if let torch = spec.torch { labels["io.imagegen.torch.version"] = "\(torch.version)" }
+        if let torchVersion { labels["io.imagegen.torch.version"] = "\(torchVersion)" }
         if let cuda = spec.cuda { labels["io.imagegen.cuda.version"] = "\(cuda.version)"; labels["io.imagegen.cuda.flavour"] = cuda.flavour.rawValue }
         if let cudnn = spec.cudnn { labels["io.imagegen.cudnn.version"] = "\(cudnn.version)" }
         if let nccl = spec.nccl { labels["io.imagegen.nccl.version"] = "\(nccl.version)" }

@@ -17,6 +17,9 @@ struct LockCommand: AsyncParsableCommand {
             SHA-256, no URLs, and the time it was resolved ("resolved", the image's created \
             date; kept when the lock already pins the same artifacts).
 
+            A spec whose torch version is a series ("2.7") is locked to the newest release \
+            of that series in the catalog (2.7.1, say); an exact version (2.7.0) is locked as it is.
+
             Sources are the host's apt and pip configuration unless named:
               --apt-sources / IMAGEGEN_APT_SOURCES    a sources file, or 'deb …' lines
               --index-url / IMAGEGEN_PIP_INDEX_URL    a PEP 503 simple index
@@ -35,13 +38,10 @@ struct LockCommand: AsyncParsableCommand {
     @Flag(help: "Lock every spec in the images directory.")
     var all = false
 
-    @Flag(help: "Resolve nothing: check that each lock exists and matches its spec (exit 1 if any is stale).")
+    @Flag(help: "Resolve nothing: check that each lock exists, matches its spec and holds the newest release of a torch series the spec follows (exit 1 if any is stale).")
     var check = false
 
-    @OptionGroup var sources: SourceOptions
-
-    @Option(help: "The pip command to resolve with, e.g. 'python3 -m pip' (default: a current pip kept in the cache).")
-    var pip: String?
+    @OptionGroup var resolving: ResolveOptions
 
     @OptionGroup var specs: SpecOptions
 
@@ -52,6 +52,7 @@ struct LockCommand: AsyncParsableCommand {
     func run() async throws {
         let targets = all ? SpecLoader(directory: specs.images).names() : names
         if check {
+            let catalog = try specs.loadCatalog()
             var stale = 0
             for name in targets {
                 let spec = try SpecLoader(directory: specs.images).load(name)
@@ -61,31 +62,27 @@ struct LockCommand: AsyncParsableCommand {
                     stale += 1
                     continue
                 }
-                if try Lockfile.load(path: path).matches(spec) {
-                    Console.status("\(path): up to date")
-                } else {
-                    Console.status("\(path): stale, the spec changed since it was made; run `imagegen lock \(name)`")
+                if let reason = try Lockfile.load(path: path).staleness(for: spec, catalog: catalog) {
+                    Console.status("\(path): \(reason)")
                     stale += 1
+                } else {
+                    Console.status("\(path): up to date")
                 }
             }
             if stale > 0 { throw ExitCode(1) }
             return
         }
-        var options = Locker.Options(images: specs.images, catalog: try specs.loadCatalog(), cacheDirectory: sources.cacheDirectory)
-        options.aptSources = sources.apt
-        options.pipIndexURL = sources.pipIndexURL
-        options.pipExtraIndexURLs = sources.extraIndexURL
-        options.pipUsesHostConfiguration = !sources.noPipConfig
-        if let pip {
-            options.pipCommand = pip.split(separator: " ").map(String.init)
-        } else {
-            options.pipCommand = await PipTool.current(cacheDirectory: options.cacheDirectory, progress: { Console.status($0) })
-        }
+        let options = await resolving.lockerOptions(images: specs.images, catalog: try specs.loadCatalog())
         let locker = Locker(options: options, progress: { Console.status($0) })
         for name in targets {
             let (lock, path) = try await locker.lock(name)
-            let bytes = lock.debs.reduce(0) { $0 + $1.size } + lock.wheels.reduce(0) { $0 + $1.size }
-            Console.status("wrote \(path): \(lock.debs.count) debs, \(lock.wheels.count) wheels, \(ByteCount.text(bytes))")
+            Self.report(lock, path: path)
         }
+    }
+
+    /// `wrote PATH: N debs, N wheels, SIZE`.
+    static func report(_ lock: Lockfile, path: String) {
+        let bytes = lock.debs.reduce(0) { $0 + $1.size } + lock.wheels.reduce(0) { $0 + $1.size }
+        Console.status("wrote \(path): \(lock.debs.count) debs, \(lock.wheels.count) wheels, \(ByteCount.text(bytes))")
     }
 }

@@ -1,6 +1,8 @@
 import ArgumentParser
 import Artifacts
 import Foundation
+import ImageGen
+import ImageModel
 
 /// Where packages come from and where the cache lives; shared by `lock` and `build`.
 /// Unset, sources are the host's apt and pip configuration.
@@ -31,5 +33,29 @@ struct SourceOptions: ParsableArguments {
     /// The cache directory.
     var cacheDirectory: String {
         cache ?? "\(ProcessInfo.processInfo.environment["XDG_CACHE_HOME"] ?? "\(NSHomeDirectory())/.cache")/imagegen"
+    }
+}
+
+/// What `lock`, `update` and `new` resolve with: the sources and the pip to run.
+struct ResolveOptions: ParsableArguments {
+    @OptionGroup var sources: SourceOptions
+
+    @Option(help: "The pip command to resolve with, e.g. 'python3 -m pip' (default: a current pip kept in the cache).")
+    var pip: String?
+
+    /// Options for a ``Locker`` over these sources and this pip (default: a current pip kept in
+    /// the cache).
+    func lockerOptions(images: String, catalog: Catalog) async -> Locker.Options {
+        var options = Locker.Options(images: images, catalog: catalog, cacheDirectory: sources.cacheDirectory)
+        options.aptSources = sources.apt
+        options.pipIndexURL = sources.pipIndexURL
+        options.pipExtraIndexURLs = sources.extraIndexURL
+        options.pipUsesHostConfiguration = !sources.noPipConfig
+        if let pip {
+            options.pipCommand = pip.split(separator: " ").map(String.init)
+        } else {
+            options.pipCommand = await PipTool.current(cacheDirectory: options.cacheDirectory, progress: { Console.status($0) })
+        }
+        return options
     }
 }

@@ -13,10 +13,14 @@ struct SpecOptions: ParsableArguments {
         try catalog.map(Catalog.load(path:)) ?? Catalog.builtin()
     }
 
-    /// Loads and resolves a spec against the catalog.
+    /// Loads and resolves a spec against the catalog. A spec that follows a torch series
+    /// resolves to the release its lock holds, when it has a lock made from the spec as it is,
+    /// so that `explain`, `graph` and `check-host` describe what a build of the lock makes.
     func resolve(_ name: String) throws -> ResolvedImage {
         let spec = try SpecLoader(directory: images).load(name)
-        return try ImageResolver(catalog: loadCatalog()).resolve(spec)
+        let lock = try? Lockfile.load(path: lockPath(name))
+        let lockedTorch = lock.flatMap { (try? $0.matches(spec)) == true ? $0.torchVersion : nil }
+        return try ImageResolver(catalog: loadCatalog()).resolve(spec, lockedTorch: lockedTorch)
     }
 
     func lockPath(_ name: String) -> String { "\(images)/\(name).lock.json" }

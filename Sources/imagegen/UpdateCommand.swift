@@ -13,8 +13,8 @@ struct UpdateCommand: AsyncParsableCommand {
             Resolves the spec again through apt and pip, exactly as `lock` does: every package \
             the spec does not pin exactly moves to the newest version the sources offer \
             (Debian security updates, CUDA library patches, new wheels of unpinned packages); \
-            pinned versions (torch 2.7.0) stay, so a torch patch release is taken by changing \
-            the spec's version. Prints each change (old → new) and writes the lock atomically; \
+            pinned versions (torch 2.7.0) stay; a spec that follows a series (torch "2.7") \
+            moves to the newest release of the series in the catalog, and says so. Prints each change (old → new) and writes the lock atomically; \
             with --dry-run it writes nothing. Exit 0 whether or not something changed; \
             --check exits 1 when the lock is not the newest (for a scheduled CI job).
 
@@ -36,10 +36,7 @@ struct UpdateCommand: AsyncParsableCommand {
     @Flag(help: "Write nothing; exit 1 if any lock would change.")
     var check = false
 
-    @OptionGroup var sources: SourceOptions
-
-    @Option(help: "The pip command to resolve with (default: a current pip kept in the cache).")
-    var pip: String?
+    @OptionGroup var resolving: ResolveOptions
 
     @Flag(name: .shortAndLong, help: "Print the diff as JSON on stdout.")
     var json = false
@@ -52,16 +49,7 @@ struct UpdateCommand: AsyncParsableCommand {
 
     func run() async throws {
         let targets = all ? SpecLoader(directory: specs.images).names() : names
-        var options = Locker.Options(images: specs.images, catalog: try specs.loadCatalog(), cacheDirectory: sources.cacheDirectory)
-        options.aptSources = sources.apt
-        options.pipIndexURL = sources.pipIndexURL
-        options.pipExtraIndexURLs = sources.extraIndexURL
-        options.pipUsesHostConfiguration = !sources.noPipConfig
-        if let pip {
-            options.pipCommand = pip.split(separator: " ").map(String.init)
-        } else {
-            options.pipCommand = await PipTool.current(cacheDirectory: options.cacheDirectory, progress: { Console.status($0) })
-        }
+        let options = await resolving.lockerOptions(images: specs.images, catalog: try specs.loadCatalog())
         let locker = Locker(options: options, progress: { Console.status($0) })
         var diffs: [String: LockDiff] = [:]
         var outdated = 0
@@ -78,6 +66,9 @@ struct UpdateCommand: AsyncParsableCommand {
             }
             outdated += 1
             Console.status("\(name): \(diff.changes.count) change\(diff.changes.count == 1 ? "" : "s")")
+            if let move = new.seriesMove(from: old, spec: try SpecLoader(directory: specs.images).load(name)) {
+                Console.status("  \(move)")
+            }
             for change in diff.changes { Console.status("  \(change)") }
             if diff.isEmpty { Console.status("  (the spec digest changed; no artifact did)") }
             if dryRun || check {

@@ -174,9 +174,9 @@ struct LockTests {
 extension FixtureServers {
     /// A locker over this repository and index, with pip isolated from the host's
     /// configuration (whose `find-links` would add wheels the test did not make); its locks
-    /// are dated `resolutionTime` (nil: the clock).
-    func locker(images: String, cacheDirectory: String, resolutionTime: BuildTime? = nil) throws -> Locker {
-        var options = Locker.Options(images: images, catalog: try Catalog.builtin(), cacheDirectory: cacheDirectory)
+    /// are dated `resolutionTime` (nil: the clock); `catalog` nil is the built-in one.
+    func locker(images: String, cacheDirectory: String, resolutionTime: BuildTime? = nil, catalog: Catalog? = nil) throws -> Locker {
+        var options = Locker.Options(images: images, catalog: try catalog ?? Catalog.builtin(), cacheDirectory: cacheDirectory)
         options.resolutionTime = resolutionTime
         options.aptSources = .lines([aptSource])
         options.pipIndexURL = indexURL

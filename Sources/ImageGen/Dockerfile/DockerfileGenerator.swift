@@ -28,7 +28,6 @@ public struct DockerfileGenerator: Sendable {
     /// The model of image `name`, from `Images/NAME.yaml` and its lock.
     public func model(_ name: String) throws -> DockerfileModel {
         let spec = try SpecLoader(directory: options.images).load(name)
-        let image = try ImageResolver(catalog: options.catalog).resolve(spec)
         let lockPath = "\(options.images)/\(name).lock.json"
         let lockBytes = try FileReader.readAll(path: lockPath, limit: 64 << 20)
         let lock = try Lockfile.load(path: lockPath)
@@ -36,6 +35,8 @@ public struct DockerfileGenerator: Sendable {
             throw ImageGenError.invalidInput(
                 path: lockPath, reason: "stale: \(options.images)/\(name).yaml changed since it was locked; run `imagegen lock \(name)`")
         }
+        // A spec that follows a torch series resolves to the release its lock holds.
+        let image = try ImageResolver(catalog: options.catalog).resolve(spec, lockedTorch: lock.torchVersion)
         // The header names the lock as it is in the repository (`Images/NAME.lock.json`), not by
         // this machine's path, so the Dockerfile is the same wherever it is rendered.
         let shownPath = "\(URL(fileURLWithPath: options.images).lastPathComponent)/\(name).lock.json"

@@ -72,11 +72,16 @@ public struct ImageResolver: Sendable {
     public init(catalog: Catalog) { self.catalog = catalog }
 
     /// Resolves `spec`, or throws every conflict found.
-    public func resolve(_ spec: ImageSpec) throws -> ResolvedImage {
+    ///
+    /// A spec that follows a torch series (`2.7`) gets the newest release of the series the
+    /// catalog knows, unless `lockedTorch` names the release its lock holds: a build reads the
+    /// lock, so it resolves to what was locked, and `update` is what moves a lock along.
+    public func resolve(_ spec: ImageSpec, lockedTorch: PEP440Version? = nil) throws -> ResolvedImage {
         var conflicts: [String] = []
         var explanations: [Explanation] = []
         var graph = ComponentGraph()
         let specFile = "Images/\(spec.name).yaml"
+        let torchChoice = spec.torch.map { chooseTorch($0, spec: spec, lockedTorch: lockedTorch) }
 
         // Nodes.
         graph.add(.base, "\(spec.base.distribution) \(spec.base.release) \(spec.base.architecture)" + (spec.base.minimal == true ? " (minimal)" : ""))
@@ -84,7 +89,7 @@ public struct ImageResolver: Sendable {
         if let cuda = spec.cuda { graph.add(.cuda, "\(cuda.version) \(cuda.flavour.rawValue)") }
         if let cudnn = spec.cudnn { graph.add(.cudnn, "\(cudnn.version)") }
         if let nccl = spec.nccl { graph.add(.nccl, "\(nccl.version)") }
-        if let torch = spec.torch { graph.add(.torch, "\(torch.version)" + (torch.companions.isEmpty ? "" : " + " + torch.companions.joined(separator: ", "))) }
+        if let torch = spec.torch { graph.add(.torch, "\(torchChoice?.release?.version ?? torch.version)" + (torch.companions.isEmpty ? "" : " + " + torch.companions.joined(separator: ", "))) }
         if !spec.packages.requirements.isEmpty { graph.add(.packages, spec.packages.requirements.joined(separator: ", ")) }
         let toolNames = [spec.tools.ssh ? "ssh" : nil, spec.tools.compiler ? "compiler" : nil, spec.tools.jupyter ? "jupyter" : nil].compactMap { $0 }
         if !toolNames.isEmpty { graph.add(.tools, toolNames.joined(separator: ", ")) }
@@ -167,16 +172,14 @@ public struct ImageResolver: Sendable {
         // torch against everything.
         var torchRelease: TorchRelease?
         var torchBuild: TorchBuild?
-        if let torch = spec.torch {
+        if spec.torch != nil {
             graph.connect(.torch, to: .python, "a cp wheel")
             graph.connect(.torch, to: .cuda, "a CUDA build")
             graph.connect(.torch, to: .cudnn, "the wheel's cuDNN pin")
             graph.connect(.torch, to: .nccl, "the wheel's NCCL pin")
-            torchRelease = catalog.torch(torch.version)
-            if torchRelease == nil {
-                let known = catalog.torch.map { "\($0.version)" }.joined(separator: ", ")
-                conflicts.append("torch \(torch.version) (\(spec.whereIs("torch.version"))) is not in the catalog; known: \(known)")
-            }
+            torchRelease = torchChoice?.release
+            if let problem = torchChoice?.problem { conflicts.append(problem) }
+            if let explanation = torchChoice?.explanation { explanations.append(explanation) }
         }
         if let torch = spec.torch, let release = torchRelease {
             if let python = spec.python, !release.python.contains(where: { $0.majorMinor == python.version.majorMinor }) {
@@ -194,7 +197,8 @@ public struct ImageResolver: Sendable {
                     torchBuild = build
                     explanations.append(Explanation(
                         component: .torch, choice: "\(release.version) (CUDA \(build.cuda) build\(build.isDefault ? ", the default wheel" : ""))",
-                        reason: "pinned by the spec (\(spec.whereIs("torch.version"))); torch \(release.version) has a CUDA \(build.cuda) build"
+                        reason: (torch.series.map { "the spec follows the \($0) series" } ?? "pinned by the spec")
+                            + " (\(spec.whereIs("torch.version"))); torch \(release.version) has a CUDA \(build.cuda) build"
                             + (build.experimental ? " (experimental)" : ""),
                         source: build.source))
                     // A library the spec pins must be the one the torch wheel pins.
@@ -310,6 +314,36 @@ public struct ImageResolver: Sendable {
             cuda: cudaRelease, driverFloor: driverFloor, carriesCUDACompat: carriesCUDACompat, aptRequests: apt,
             pipRequirements: pipRequirements(spec, torch: torchRelease, build: torchBuild),
             environment: environment(spec, cuda: cudaRelease, carriesCUDACompat: carriesCUDACompat))
+    }
+
+    /// The release a spec's torch resolves to, the sentence that says why when it follows a
+    /// series, or the problem when there is none.
+    func chooseTorch(
+        _ torch: TorchComponent, spec: ImageSpec, lockedTorch: PEP440Version?
+    ) -> (release: TorchRelease?, explanation: Explanation?, problem: String?) {
+        let place = spec.whereIs("torch.version")
+        guard let series = torch.series else {
+            let release = catalog.torch(for: torch)
+            return (release, nil, release == nil ? catalog.unknownTorch(torch, at: place) : nil)
+        }
+        guard let newest = catalog.newestTorch(in: series) else { return (nil, nil, catalog.unknownTorch(torch, at: place)) }
+        let known = catalog.torch.filter { series.contains($0.version) }.map { "\($0.version)" }
+        guard let locked = lockedTorch, locked.publicVersion != newest.version.publicVersion else {
+            return (newest, Explanation(
+                component: .torch, choice: "\(series) series → \(newest.version), the newest \(series) release in the catalog",
+                reason: "the spec follows the \(series) series (\(place)); the catalog's \(series) releases: \(Self.list(known))",
+                source: newest.source), nil)
+        }
+        guard let release = catalog.torch.first(where: { series.contains($0.version) && $0.version.publicVersion == locked.publicVersion }) else {
+            return (nil, nil,
+                "the lock holds torch \(locked), which is not a \(series) release in the catalog (\(Self.list(known))); the spec "
+                    + "follows the \(series) series (\(place)); run `imagegen update \(spec.name)`")
+        }
+        return (release, Explanation(
+            component: .torch, choice: "\(series) series → \(release.version), the release the lock holds",
+            reason: "the spec follows the \(series) series (\(place)); the newest \(series) release in the catalog is "
+                + "\(newest.version), which `imagegen update \(spec.name)` moves the lock to",
+            source: release.source), nil)
     }
 
     /// The Debian package among `requests` that holds NVIDIA's cuda-compat libraries for `cuda`:

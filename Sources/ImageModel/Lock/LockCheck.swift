@@ -43,8 +43,11 @@ public enum LockCheck {
             guard let locked = byName["torch"] else {
                 return conflicts + ["pip resolved no torch wheel for torch \(torch.version)"]
             }
-            if (try? PEP440Version(parsing: locked.version))?.publicVersion != torch.version.publicVersion {
-                conflicts.append("pip resolved torch \(locked.version), but the spec pins torch \(torch.version) (\(spec.whereIs("torch.version")))")
+            // A series resolves to one release of it (``ImageResolver``): that release is wanted.
+            let wanted = image.torch?.version ?? torch.version
+            if (try? PEP440Version(parsing: locked.version))?.publicVersion != wanted.publicVersion {
+                let asked = torch.series.map { "the spec's \($0) series resolves to torch \(wanted)" } ?? "the spec pins torch \(torch.version)"
+                conflicts.append("pip resolved torch \(locked.version), but \(asked) (\(spec.whereIs("torch.version")))")
             }
             // torch's own pins against what was locked.
             for line in locked.requiresDist {

@@ -111,10 +111,14 @@ public struct PythonComponent: Hashable, Sendable, Codable {
 
 /// torch and the companion packages built with it.
 public struct TorchComponent: Hashable, Sendable, Codable {
-    /// The torch release.
+    /// The torch release (`2.7.0`), or the series to follow (`2.7`: see ``series``).
     public var version: PEP440Version
     /// Companions to install at the catalog's matching versions (`torchvision`, `torchaudio`).
     public var companions: [String]
+
+    /// The series a two-part version follows (`2.7`: the newest 2.7.x release in the catalog);
+    /// nil when the spec pins a release exactly (`2.7.0`).
+    public var series: TorchSeries? { TorchSeries(spec: version) }
 }
 
 /// Extra pip requirements.

@@ -20,11 +20,22 @@ public struct SpecLoader: Sendable {
 
     /// Loads and checks a spec by name.
     public func load(_ name: String) throws -> ImageSpec {
+        try checkName(name)
+        return try Self.decode(resolve(name, chain: []), name: name, file: displayPath(of: name))
+    }
+
+    /// Loads and checks `text` as if it were the spec `name` (following its `extends` from the
+    /// directory): how a spec is checked before it is written.
+    public func load(_ name: String, text: String) throws -> ImageSpec {
+        try checkName(name)
+        return try Self.decode(resolve(name, text: text, chain: []), name: name, file: displayPath(of: name))
+    }
+
+    /// Refuses a name that cannot be a spec's file name.
+    public func checkName(_ name: String) throws {
         guard Self.isValidName(name) else {
             throw SpecError(file: path(of: name), line: nil, message: "'\(name)' is not a spec name (letters, digits, '.', '_' and '-')")
         }
-        let tree = try resolve(name, chain: [])
-        return try Self.decode(tree, name: name, file: displayPath(of: name))
     }
 
     /// The spec path as messages show it: relative when under the current directory.
@@ -52,6 +63,12 @@ public struct SpecLoader: Sendable {
         guard let text = String(data: data, encoding: .utf8) else {
             throw SpecError(file: file, line: nil, message: "not UTF-8 text")
         }
+        return try resolve(name, text: text, chain: chain)
+    }
+
+    /// Parses the text of spec `name` and lays it over its parent's (`extends`).
+    func resolve(_ name: String, text: String, chain: [String]) throws -> YAMLValue {
+        let file = displayPath(of: name)
         guard let tree = try YAMLValue.parse(text, file: file) else {
             throw SpecError(file: file, line: nil, message: "the file is empty; expected a mapping with at least 'name' and 'base'")
         }
