@@ -148,6 +148,24 @@ struct CLITests {
         #expect(bad.status == 64 && bad.stderr.contains("invalid NVIDIA driver version 'five-fifty'"))
     }
 
+    @Test("check-host on v2.15 (CUDA 13.2): full from 595.45.04, minor-version compatibility from 580.65.06, nothing older")
+    func checkHostCUDA13() throws {
+        let images = ["--images", packageRoot + "/Images"]
+        let full = try imagegen(["check-host", "v2.15", "--driver", "595.71.05"] + images)
+        #expect(full.status == 0 && full.stdout.hasPrefix("v2.15: full: driver 595.71.05 is at least 595.45.04"), "\(full.stdout)")
+        let mvc = try imagegen(["check-host", "v2.15", "--driver", "580.65.06"] + images)
+        #expect(mvc.status == 0 && mvc.stdout.hasPrefix("v2.15: minor-version-compatibility: "), "\(mvc.stdout)")
+        #expect(mvc.stdout.contains("NVIDIA_DISABLE_REQUIRE=1"))
+        let old = try imagegen(["check-host", "v2.15", "--driver", "575.51.03"] + images)
+        #expect(old.status == 1, "\(old.stdout)")
+        #expect(old.stdout.hasPrefix(
+            "v2.15: cannot-run: driver 575.51.03 is older than 580.65.06, the oldest driver that runs CUDA 13.2, "
+                + "and the catalog records no forward-compatible branch for it; upgrade the driver to 595.45.04 or newer"), "\(old.stdout)")
+        let explain = try imagegen(["explain", "v2.15"] + images)
+        #expect(explain.stdout.contains("\nNVIDIA_REQUIRE_CUDA=cuda>=13.2\n"), "\(explain.stdout)")
+        #expect(explain.stdout.contains("nvidia-cudnn-cu13==9.26.0.51"), "\(explain.stdout)")
+    }
+
     @Test("the committed locks match their specs; an edited spec makes its lock stale")
     func lockCheck() throws {
         let fresh = try imagegen(["lock", "--all", "--check", "--images", packageRoot + "/Images"])

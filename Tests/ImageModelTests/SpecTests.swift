@@ -18,12 +18,12 @@ func loadSpec(_ name: String, _ files: [String: String]) throws -> ImageSpec {
 
 @Suite("Specs: every bad spec gets its own clear error")
 struct SpecTests {
-    @Test("the shipped specs load and resolve", arguments: ["v2.6", "v2.7", "v2.7-devel", "v2.8"])
+    @Test("the shipped specs load and resolve", arguments: ["v2.6", "v2.7", "v2.7-devel", "v2.8", "v2.9", "v2.10", "v2.15"])
     func shipped(_ name: String) throws {
         let spec = try SpecLoader(directory: packageRoot + "/Images").load(name)
         let image = try ImageResolver(catalog: .builtin()).resolve(spec)
         #expect(image.spec.name == name)
-        #expect(image.environment["NVIDIA_REQUIRE_CUDA"]?.hasPrefix("cuda>=12.") == true)
+        #expect(image.environment["NVIDIA_REQUIRE_CUDA"] == "cuda>=\(spec.cuda!.version.majorMinor)")
         #expect(image.environment["PATH"]?.hasPrefix("/opt/venv/bin:") == true)
     }
 
@@ -44,6 +44,32 @@ struct SpecTests {
         let image = try ImageResolver(catalog: .builtin()).resolve(spec)
         #expect(image.pipRequirements[.torch] == ["torch==2.7.0", "torchvision==0.22.0", "torchaudio==2.7.0"])
         #expect(image.aptRequests[.tools] == ["openssh-server", "gcc", "g++", "libc6-dev", "python3.11-dev"])
+    }
+
+    @Test("v2.15: CUDA 13's packaging, the toolkit's wheels without a -cu suffix, cuDNN and NCCL as -cu13")
+    func cuda13() throws {
+        let spec = try SpecLoader(directory: packageRoot + "/Images").load("v2.15")
+        let image = try ImageResolver(catalog: .builtin()).resolve(spec)
+        #expect(image.pipRequirements[.cuda] == ["nvidia-cuda-runtime~=13.2.0", "nvidia-cuda-nvrtc~=13.2.0"])
+        #expect(image.pipRequirements[.cudnn] == ["nvidia-cudnn-cu13==9.26.0.51"])
+        #expect(image.pipRequirements[.nccl] == ["nvidia-nccl-cu13==2.30.7"])
+        #expect(image.pipRequirements[.torch] == ["torch==2.15.0"])
+        #expect(image.environment["CUDA_VERSION"] == "13.2")
+        var devel = spec
+        devel.cuda?.flavour = .devel
+        #expect(devel.cuda?.wheelNames == ["nvidia-cuda-runtime", "nvidia-cuda-nvrtc", "nvidia-cuda-nvcc", "nvidia-cuda-cccl"])
+
+        // The lock's cross-check names CUDA 13's runtime wheel: a 13.0 runtime is not CUDA 13.2.
+        let wheels = [
+            WheelFacts(name: "torch", version: "2.15.0", requiresDist: []),
+            WheelFacts(name: "nvidia-cuda-runtime", version: "13.0.96", requiresDist: []),
+            WheelFacts(name: "nvidia-cudnn-cu13", version: "9.26.0.51", requiresDist: []),
+            WheelFacts(name: "nvidia-nccl-cu13", version: "2.30.6", requiresDist: []),
+        ]
+        let conflicts = LockCheck.conflicts(image, wheels: wheels)
+        #expect(conflicts.contains { $0.hasPrefix("pip resolved nvidia-cuda-runtime 13.0.96, which is not CUDA 13.2 (") }, "\(conflicts)")
+        #expect(conflicts.contains { $0.hasPrefix("pip resolved nvidia-nccl-cu13 2.30.6, but the spec pins NCCL 2.30.7 (") }, "\(conflicts)")
+        #expect(!conflicts.contains { $0.contains("cuDNN") }, "\(conflicts)")
     }
 
     @Test("extends: the devel spec inherits v2.7 and overrides the flavour and tags")

@@ -45,12 +45,13 @@ extension CUDARelease {
                     reason: needs + ", and the image carries no cuda-compat package: upgrade the driver to "
                         + "\(minorVersionMinimum) or newer (\(toolkitDriver) for full support)")
         }
-        let branches = forwardBranches.map(String.init).joined(separator: ", ")
+        let branches = forwardBranches.isEmpty
+            ? "the catalog records no forward-compatible branch for it"
+            : "branch \(driver.branch) is not one of its forward-compatible branches (\(forwardBranches.map(String.init).joined(separator: ", ")))"
         return HostSupport(
             level: .cannotRun, runs: false,
             reason: "driver \(driver) is older than \(minorVersionMinimum), the oldest driver that runs CUDA \(version), "
-                + "and branch \(driver.branch) is not one of its forward-compatible branches (\(branches)); "
-                + "upgrade the driver to \(toolkitDriver) or newer")
+                + "and \(branches); upgrade the driver to \(toolkitDriver) or newer")
     }
 }
 
