@@ -1,7 +1,7 @@
-# v2.7: PyTorch 2.7.0 / CUDA 12.6 / cuDNN 9 / NCCL 2.26 / Python 3.11 on Debian bookworm
+# v2.7: PyTorch 2.7.1 / CUDA 12.6 / cuDNN 9 / NCCL 2.26 / Python 3.11 on Debian bookworm
 #
 # Rendered by imagegen 0.1.0 from Images/v2.7.lock.json
-# (sha256:66960f97a7635e4ad6d4fa7c75e04a2ce28913180e8e9a2ae946e6c2378333cd; spec digest sha256:764efb1fb18718a66e1ebb57fd4dc8239f7de0b837b931c190633c30840dac0e).
+# (sha256:94018cfc9cc841696b1cf6f5962479df41e42c864170204fc375a181185a47e5; spec digest sha256:588ec91a449a73c78cac16de19966303322482e8f87f4207d9ca8a5ca4abf22e).
 # Do not edit by hand: change Images/v2.7.yaml, run `imagegen lock v2.7`, then
 # `imagegen dockerfile v2.7`. One RUN per component, in the order of imagegen's OCI
 # layers; every apt package and every wheel pinned to the lock (wheels by SHA-256).
@@ -155,7 +155,7 @@ RUN --mount=type=cache,target=/var/cache/apt,sharing=locked \
         usrmerge=37~deb12u1 \
         util-linux=2.38.1-5+deb12u3 \
         util-linux-extra=2.38.1-5+deb12u3 \
-        zlib1g=1:1.2.13.dfsg-1 \
+        zlib1g=1:1.2.13.dfsg-1+deb12u1 \
         ; \
     rm -rf /var/lib/apt/lists/* /tmp/imagegen-sources.list; \
     true
@@ -246,7 +246,7 @@ RUN --mount=type=cache,target=/root/.cache/pip,sharing=locked --mount=type=bind,
     rm -f /tmp/imagegen-ld.conf; \
     true
 
-# torch: 2.7.0 + torchvision, torchaudio (15 wheels)
+# torch: 2.7.1 + torchvision, torchaudio (15 wheels)
 RUN --mount=type=cache,target=/root/.cache/pip,sharing=locked --mount=type=bind,source=imagegen,target=/run/imagegen \
     set -eu; \
     /opt/venv/bin/python3.11 /run/imagegen/pip-26.3-py3-none-any.whl/pip install --no-deps --require-hashes --only-binary=:all: \
@@ -338,7 +338,7 @@ RUN --mount=type=cache,target=/var/cache/apt,sharing=locked --mount=type=cache,t
         runit-helper=2.15.2 \
         sensible-utils=0.0.17+nmu1 \
         ucf=3.0043+nmu1+deb12u1 \
-        zlib1g-dev=1:1.2.13.dfsg-1 \
+        zlib1g-dev=1:1.2.13.dfsg-1+deb12u1 \
         ; \
     rm -rf /var/lib/apt/lists/* /tmp/imagegen-sources.list; \
     /opt/venv/bin/python3.11 /run/imagegen/pip-26.3-py3-none-any.whl/pip install --no-deps --require-hashes --only-binary=:all: \
@@ -378,15 +378,15 @@ LABEL \
     "io.imagegen.cuda.version"="12.6" \
     "io.imagegen.cudnn.version"="9.5.1.17" \
     "io.imagegen.image"="v2.7" \
-    "io.imagegen.lock.spec-digest"="sha256:764efb1fb18718a66e1ebb57fd4dc8239f7de0b837b931c190633c30840dac0e" \
+    "io.imagegen.lock.spec-digest"="sha256:588ec91a449a73c78cac16de19966303322482e8f87f4207d9ca8a5ca4abf22e" \
     "io.imagegen.nccl.version"="2.26.2" \
     "io.imagegen.python.version"="3.11" \
-    "io.imagegen.torch.version"="2.7.0" \
+    "io.imagegen.torch.version"="2.7.1" \
     "org.opencontainers.image.base.name"="debian:bookworm" \
-    "org.opencontainers.image.created"="2026-11-30T21:46:23Z" \
-    "org.opencontainers.image.description"="PyTorch 2.7.0 / CUDA 12.6 / cuDNN 9 / NCCL 2.26 / Python 3.11 on Debian bookworm" \
+    "org.opencontainers.image.created"="2026-12-03T14:29:51Z" \
+    "org.opencontainers.image.description"="PyTorch 2.7.1 / CUDA 12.6 / cuDNN 9 / NCCL 2.26 / Python 3.11 on Debian bookworm" \
     "org.opencontainers.image.title"="imagegen PyTorch 2.7 (CUDA 12.6 runtime)" \
-    "org.opencontainers.image.version"="2.7.0"
+    "org.opencontainers.image.version"="2.7.1"
 EXPOSE 8888/tcp 22/tcp
 ENTRYPOINT ["/usr/local/bin/imagegen-entrypoint"]
 CMD ["jupyter", "lab", "--ip=0.0.0.0", "--port=8888", "--no-browser", "--allow-root"]

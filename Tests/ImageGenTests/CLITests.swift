@@ -125,11 +125,11 @@ struct CLITests {
         let images = ["--images", packageRoot + "/Images"]
         let tree = try imagegen(["graph", "v2.7"] + images)
         #expect(tree.status == 0, "\(tree.stderr)")
-        #expect(tree.stdout.contains("torch 2.7.0 + torchvision, torchaudio  [") && tree.stdout.contains("cuDNN 9.5.1.17"))
+        #expect(tree.stdout.contains("torch 2.7.1 + torchvision, torchaudio  [") && tree.stdout.contains("cuDNN 9.5.1.17"))
         let dot = try imagegen(["graph", "v2.7", "--format", "dot"] + images)
         #expect(dot.stdout.hasPrefix("digraph \"v2.7\" {"))
         let explain = try imagegen(["explain", "v2.7"] + images)
-        #expect(explain.stdout.contains("because the torch 2.7.0 CUDA 12.6 wheel pins nvidia-cudnn-cu12==9.5.1.17"))
+        #expect(explain.stdout.contains("because the torch 2.7.1 CUDA 12.6 wheel pins nvidia-cudnn-cu12==9.5.1.17"))
         #expect(explain.stdout.contains("\nNVIDIA_REQUIRE_CUDA=cuda>=12.6\n"), "\(explain.stdout)")
         #expect(explain.stdout.contains("driver: no forward compatibility\n    because no component ships NVIDIA's cuda-compat libraries"))
 

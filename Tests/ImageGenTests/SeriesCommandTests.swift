@@ -158,18 +158,15 @@ struct SeriesCommandTests {
     @Test("a Dockerfile of a series spec is made from the release its lock holds, not a newer one the catalog learned since")
     func dockerfileFollowsTheLock() throws {
         let scratch = try ScratchDirectory("imagegen-series-dockerfile")
-        // The shipped v2.7 following the 2.7 series, its lock re-addressed to that spec.
-        let text = try String(contentsOfFile: "\(packageRoot)/Images/v2.7.yaml", encoding: .utf8)
-        try writeFile(scratch("Images/v2.7.yaml"), text.replacingOccurrences(of: "  version: 2.7.0\n", with: "  version: \"2.7\"\n"))
-        var lock = try Lockfile.load(path: "\(packageRoot)/Images/v2.7.lock.json")
-        lock.specDigest = try Lockfile.digest(of: SpecLoader(directory: scratch("Images")).load("v2.7"))
-        try writeFile(scratch("Images/v2.7.lock.json"), try lock.encoded())
-        // A catalog that knows 2.7.0 and a 2.7.1 after it.
+        // The shipped v2.7, which follows the 2.7 series, and its lock (2.7.1).
+        for file in ["v2.7.yaml", "v2.7.lock.json"] {
+            try writeFile(scratch("Images/\(file)"), try String(contentsOfFile: "\(packageRoot)/Images/\(file)", encoding: .utf8))
+        }
+        let lock = try Lockfile.load(path: scratch("Images/v2.7.lock.json"))
+        // A catalog that knows a 2.7.2 after it.
         var catalog = try Catalog.builtin()
-        let series = TorchSeries(major: 2, minor: 7)
-        var patch = try #require(catalog.torch(try PEP440Version(parsing: "2.7.0")))
-        catalog.torch.removeAll { series.contains($0.version) && "\($0.version)" != "2.7.0" }
-        patch.version = try PEP440Version(parsing: "2.7.1")
+        var patch = try #require(catalog.torch(try PEP440Version(parsing: "2.7.1")))
+        patch.version = try PEP440Version(parsing: "2.7.2")
         catalog.torch.append(patch)
 
         var options = Builder.Options(images: scratch("Images"), catalog: catalog, cacheDirectory: "/nonexistent")
@@ -177,10 +174,10 @@ struct SeriesCommandTests {
         options.offline = true
         let generator = DockerfileGenerator(options: options, templatePath: nil, imagegenVersion: "0.1.0")
         let dockerfile = try generator.render(try generator.model("v2.7"))
-        #expect(dockerfile.contains(#""org.opencontainers.image.version"="2.7.0""#))
-        #expect(dockerfile.contains(#""io.imagegen.torch.version"="2.7.0""#))
-        #expect(!dockerfile.contains("2.7.1"))
+        #expect(dockerfile.contains(#""org.opencontainers.image.version"="2.7.1""#))
+        #expect(dockerfile.contains(#""io.imagegen.torch.version"="2.7.1""#))
+        #expect(!dockerfile.contains("2.7.2"))
         // Yet lock --check calls the lock stale.
-        #expect(try lock.staleness(for: SpecLoader(directory: scratch("Images")).load("v2.7"), catalog: catalog)?.contains("2.7.1") == true)
+        #expect(try lock.staleness(for: SpecLoader(directory: scratch("Images")).load("v2.7"), catalog: catalog)?.contains("2.7.2") == true)
     }
 }

@@ -25,10 +25,11 @@ func lineOf(_ text: String, in base: String = "v2.7") throws -> Int {
 
 @Suite("Conflicts are sentences that name the chain and the spec line")
 struct ConflictTests {
-    /// The conflicts of v2.7 with replacements, the scratch directory shown as `Images/`.
+    /// The conflicts of v2.7 with replacements, the scratch directory shown as `Images/`; v2.7
+    /// pinned to torch 2.7.0, the release whose catalog entry has three CUDA builds.
     func conflicts(_ replacements: [(String, String)]) throws -> [String] {
         do {
-            _ = try resolveVariant(replacements)
+            _ = try resolveVariant([("  version: \"2.7\"\n", "  version: 2.7.0\n")] + replacements)
             return []
         } catch let error as ConflictError {
             return error.conflicts.map { $0.replacing(#/[^\s(]*/Images/#, with: "Images") }
@@ -232,7 +233,7 @@ struct GraphTests {
         let image = try ImageResolver(catalog: .builtin()).resolve(SpecLoader(directory: packageRoot + "/Images").load("v2.7"))
         let renderer = GraphRenderer(graph: image.graph, sizes: [.torch: 865 << 20])
         let tree = renderer.tree(title: "v2.7")
-        #expect(tree.contains("└─ torch 2.7.0 + torchvision, torchaudio  [865.0 MiB]"))
+        #expect(tree.contains("└─ torch 2.7.1 + torchvision, torchaudio  [865.0 MiB]"))
         #expect(tree.contains("cuDNN 9.5.1.17  (the wheel's cuDNN pin)"))
         let dot = renderer.dot(name: "v2.7")
         #expect(dot.hasPrefix("digraph \"v2.7\" {") && dot.contains("torch -> cudnn [label=\"the wheel's cuDNN pin\"];"))
