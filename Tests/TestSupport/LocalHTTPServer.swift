@@ -10,16 +10,23 @@ public final class LocalHTTPServer {
 
     /// Starts the server and waits (at most `timeout` seconds) until it says which port it took.
     public init(serving directory: String, timeout: TimeInterval = 20) throws {
+        // -u: unbuffered, so the "Serving HTTP on … port N" line arrives while it runs.
+        (process, baseURL) = try Self.launch(
+            ["python3", "-u", "-m", "http.server", "--bind", "127.0.0.1", "--directory", directory, "0"], name: "http.server", timeout: timeout)
+    }
+
+    /// Runs a Python server (`arguments` after `/usr/bin/env`) that prints `port N` once it
+    /// listens on 127.0.0.1, and waits at most `timeout` seconds for that line. Its standard
+    /// error is dropped (one log line per request).
+    static func launch(_ arguments: [String], name: String, timeout: TimeInterval) throws -> (Process, String) {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        // -u: unbuffered, so the "Serving HTTP on … port N" line arrives while it runs.
-        process.arguments = ["python3", "-u", "-m", "http.server", "--bind", "127.0.0.1", "--directory", directory, "0"]
+        process.arguments = arguments
         let out = Pipe()
         process.standardOutput = out
-        process.standardError = FileHandle.nullDevice  // one log line per request
+        process.standardError = FileHandle.nullDevice
         process.standardInput = FileHandle.nullDevice
         try process.run()
-        self.process = process
 
         let reader = out.fileHandleForReading
         let deadline = Date().addingTimeInterval(timeout)
@@ -27,8 +34,8 @@ public final class LocalHTTPServer {
         var port: Int? = nil
         while port == nil {
             guard Date() < deadline, process.isRunning else {
-                Self.kill(process)
-                throw ServerError(message: "http.server did not report its port; it printed: \(text)")
+                kill(process)
+                throw ServerError(message: "\(name) did not report its port; it printed: \(text)")
             }
             // A bounded wait for the next chunk: poll(2) on the pipe, 200 ms at a time.
             var pfd = pollfd(fd: reader.fileDescriptor, events: Int16(POLLIN), revents: 0)
@@ -40,7 +47,7 @@ public final class LocalHTTPServer {
                 port = Int(text[range].dropFirst(5))
             }
         }
-        baseURL = "http://127.0.0.1:\(port!)"
+        return (process, "http://127.0.0.1:\(port!)")
     }
 
     /// Stops the server and waits (a bounded while) for it to exit.
@@ -51,7 +58,7 @@ public final class LocalHTTPServer {
     /// main thread it spins a run loop at full CPU.
     public func stop() { Self.kill(process) }
 
-    private static func kill(_ process: Process) {
+    static func kill(_ process: Process) {
         guard process.isRunning else { return }
         Glibc.kill(process.processIdentifier, SIGKILL)
         let deadline = Date().addingTimeInterval(5)

@@ -207,32 +207,8 @@ public final class SimpleIndexServer {
     /// so with `Accept-Ranges: bytes`), logging each with its `Range` header after the path.
     public init(serving directory: String, ranges: Bool = true, timeout: TimeInterval = 20) throws {
         logPath = directory + ".requests.log"
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", "-u", "-c", Self.script, directory, logPath, ranges ? "ranges" : "whole"]
-        let out = Pipe()
-        process.standardOutput = out
-        process.standardError = FileHandle.nullDevice
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
-        self.process = process
-        let reader = out.fileHandleForReading
-        let deadline = Date().addingTimeInterval(timeout)
-        var text = ""
-        var port: Int?
-        while port == nil {
-            guard Date() < deadline, process.isRunning else {
-                Self.kill(process)
-                throw LocalHTTPServer.ServerError(message: "the index server did not report its port; it printed: \(text)")
-            }
-            var pfd = pollfd(fd: reader.fileDescriptor, events: Int16(POLLIN), revents: 0)
-            guard poll(&pfd, 1, 200) > 0 else { continue }
-            let chunk = reader.availableData
-            if chunk.isEmpty { continue }
-            text += String(decoding: chunk, as: UTF8.self)
-            if let range = text.range(of: #"port (\d+)"#, options: .regularExpression) { port = Int(text[range].dropFirst(5)) }
-        }
-        baseURL = "http://127.0.0.1:\(port!)"
+        (process, baseURL) = try LocalHTTPServer.launch(
+            ["python3", "-u", "-c", Self.script, directory, logPath, ranges ? "ranges" : "whole"], name: "the index server", timeout: timeout)
     }
 
     /// The paths requested so far.
@@ -241,14 +217,7 @@ public final class SimpleIndexServer {
     }
 
     /// Stops the server (SIGKILL: see `LocalHTTPServer.stop()`).
-    public func stop() { Self.kill(process) }
-
-    private static func kill(_ process: Process) {
-        guard process.isRunning else { return }
-        Glibc.kill(process.processIdentifier, SIGKILL)
-        let deadline = Date().addingTimeInterval(5)
-        while process.isRunning && Date() < deadline { usleep(10_000) }
-    }
+    public func stop() { LocalHTTPServer.kill(process) }
 
     deinit { stop() }
 }
