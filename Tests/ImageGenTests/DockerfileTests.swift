@@ -74,6 +74,9 @@ struct DockerfileTests {
             #expect(DockerfileLint.check(text) { _ in "x==1 --hash=sha256:\(String(repeating: "0", count: 64))\n" }.isEmpty)
             #expect(text.contains("nvcc --version") == (model.flavour == "devel"), "\(name)")
         }
+        // NVCC's place: a folder per wheel up to CUDA 12, one shared folder from CUDA 13 on.
+        #expect(try generator.render(try generator.model("v2.7-devel")).contains("/site-packages/nvidia/cuda_nvcc/bin/nvcc --version"))
+        #expect(try generator.render(try generator.model("v2.15-devel")).contains("/site-packages/nvidia/cu13/bin/nvcc --version"))
     }
 
     @Test("the lint names each unpinned install, latest, a remote ADD and missing hashes", arguments: [

@@ -94,7 +94,8 @@ public struct DockerfileModel: Sendable {
                     checks.append("PYTHONDONTWRITEBYTECODE=1 \(layout.interpreter) -c 'import torch; print(\"torch\", torch.__version__)'")
                 }
                 if kind == .cuda, wheels.contains(where: { $0.name.hasPrefix("nvidia-cuda-nvcc") }) {
-                    checks.append("/\(layout.sitePackages)/nvidia/cuda_nvcc/bin/nvcc --version")
+                    let major = spec.cuda?.version.major ?? 12
+                    checks.append("/\(layout.sitePackages)/\(CUDAComponent.nvccPath(major: major)) --version")
                 }
             }
             components.append(Component(

@@ -89,6 +89,13 @@ public struct CUDAComponent: Hashable, Sendable, Codable {
     public static func wheelName(_ family: String, major: Int) -> String {
         major >= 13 ? family : "\(family)-cu\(major)"
     }
+
+    /// Where NVCC is below site-packages: each CUDA 12 wheel has its own folder
+    /// (`nvidia/cuda_nvcc/bin/nvcc`); from CUDA 13 on the toolkit's wheels share one
+    /// (`nvidia/cu13/bin/nvcc`).
+    public static func nvccPath(major: Int) -> String {
+        major >= 13 ? "nvidia/cu\(major)/bin/nvcc" : "nvidia/cuda_nvcc/bin/nvcc"
+    }
 }
 
 /// The cuDNN component.
