@@ -18,6 +18,7 @@
 #   - torch, CUDA, cuDNN and NCCL versions equal the image's labels
 #   - `torch.compile` on the CPU; a DataLoader with 2 workers (the container has --shm-size)
 #   - Jupyter Lab answers on a free port
+#   - a devel image (one with NVCC): nvcc compiles a kernel to an object file
 #
 # Needs root, docker.io, openssh-client and python3 on the host (scripts/install-deps.sh); no
 # internet. v2.7: about 3.5 min to load, 40 s to create the container (vfs copies the whole
@@ -204,6 +205,16 @@ from torch.utils.data import DataLoader, TensorDataset
 data = TensorDataset(torch.arange(64.0))
 print(sum(batch[0].sum().item() for batch in DataLoader(data, batch_size=8, num_workers=2)))' 2>&1)
 [[ $out == "2016.0" ]] && report ok DataLoader "2 workers, sum $out" || report FAIL DataLoader "$(tail -5 <<<"$out" | tr '\n' ' ')"
+
+# A devel image: NVCC (from NVIDIA's wheels) compiles a kernel and its host code to an object
+# file with the image's gcc — the whole toolchain: cudafe++, cicc, ptxas, fatbinary. No GPU.
+nvcc=$(in_container sh -c 'ls /opt/venv/lib/python3*/site-packages/nvidia/*/bin/nvcc 2>/dev/null | head -1')
+if [[ -n $nvcc ]]; then
+  out=$(in_container sh -c "cd /tmp && printf '%s\n' '__global__ void twice(float *x) { x[threadIdx.x] *= 2; }' \
+    'int main() { float *d; cudaMalloc(&d, 4 * sizeof(float)); twice<<<1, 4>>>(d); return cudaDeviceSynchronize(); }' >k.cu \
+    && $nvcc -c k.cu -o k.o && $nvcc --version | tail -2 | head -1 && stat -c '%s bytes' k.o" 2>&1)
+  [[ $out == *bytes ]] && report ok nvcc "$nvcc: $(tr '\n' ' ' <<<"$out")" || report FAIL nvcc "$(tail -5 <<<"$out" | tr '\n' ' ')"
+fi
 
 # Jupyter Lab on a free port.
 jupyter_port=$(free_port)

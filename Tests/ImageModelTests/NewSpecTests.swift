@@ -13,6 +13,20 @@ struct NewSpecTests {
         return (SpecLoader(directory: scratch("Images")), scratch)
     }
 
+    @Test("from the shipped v2.7 and v2.7-devel, which follow the 2.7 series: the release they name (2.7.1) becomes the new one")
+    func fromASeriesSpec() throws {
+        let (loader, scratch) = try images([:])
+        defer { withExtendedLifetime(scratch) {} }
+        for name in ["v2.7", "v2.7-devel", "v2.10"] {
+            try FileManager.default.copyItem(atPath: "\(packageRoot)/Images/\(name).yaml", toPath: scratch("Images/\(name).yaml"))
+        }
+        let new = try NewSpec(name: "v2.10-devel", from: "v2.7-devel", torch: nil, loader: loader, catalog: .builtin())
+        #expect(new.spec.extends == "v2.10")
+        #expect(new.spec.description == "PyTorch 2.10.0 / CUDA 12.8 devel (NVCC and headers) / cuDNN 9 / Python 3.11")
+        #expect(new.spec.config.tags == ["v2.10-devel", "2.10.0-cuda12.8-cudnn9-devel-py3.11"])
+        #expect(!new.text.contains("2.7.1"), "\(new.text)")
+    }
+
     @Test("v2.8 from v2.7: the torch series from the name, CUDA/cuDNN/NCCL from the catalog, the rest and the comments kept")
     func derive() throws {
         let (loader, scratch) = try images(["v2.7": seriesSpec()])

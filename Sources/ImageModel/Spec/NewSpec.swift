@@ -97,7 +97,11 @@ public struct NewSpec: Sendable {
         let oldSeries = TorchSeries(of: catalog.torch(for: oldTorch)?.version ?? oldTorch.version)
         let seriesPair = ("\(oldSeries)", "\(TorchSeries(of: release.version))")
         let ncclPair = oldSpec.nccl.map { ("\($0.version.major).\($0.version.minor)", "\(build.nccl.major).\(build.nccl.minor)") }
-        let pairs = values.map { ($0.old, $0.new) } + [seriesPair] + (ncclPair.map { [$0] } ?? []) + [(old, name)]
+        // An old spec that follows a series names its release in prose and tags (2.7.1).
+        let oldRelease = catalog.torch(for: oldTorch).map { "\($0.version)" }
+        let releasePair = oldRelease.flatMap { $0 == "\(oldTorch.version)" ? nil : ($0, "\(release.version)") }
+        let pairs = values.map { ($0.old, $0.new) } + (releasePair.map { [$0] } ?? []) + [seriesPair] + (ncclPair.map { [$0] } ?? [])
+            + [(old, name)]
 
         // A spec that extends another (v2.7-devel extends v2.7) extends the parent's successor
         // (v2.8), which must exist: the versions OLD inherits come from it.
