@@ -9,7 +9,7 @@ import Testing
 @Suite("Lockfile: the resolved date")
 struct LockfileTests {
     /// The shipped locks.
-    static let shipped = ["cuda-smoke", "v2.6", "v2.7", "v2.7-devel", "v2.8", "v2.9", "v2.10", "v2.15", "v2.15-devel"]
+    static let shipped = ["cuda-smoke", "v2.6", "v2.7", "v2.7-devel", "v2.8", "v2.8-devel", "v2.9", "v2.9-devel", "v2.10", "v2.10-devel", "v2.15", "v2.15-devel"]
 
     @Test("every shipped lock has its date and is written back to the same bytes", arguments: shipped)
     func shippedLocks(_ name: String) throws {

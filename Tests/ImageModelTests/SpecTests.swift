@@ -18,7 +18,7 @@ func loadSpec(_ name: String, _ files: [String: String]) throws -> ImageSpec {
 
 @Suite("Specs: every bad spec gets its own clear error")
 struct SpecTests {
-    @Test("the shipped specs load and resolve", arguments: ["v2.6", "v2.7", "v2.7-devel", "v2.8", "v2.9", "v2.10", "v2.15"])
+    @Test("the shipped specs load and resolve", arguments: ["v2.6", "v2.7", "v2.7-devel", "v2.8", "v2.8-devel", "v2.9", "v2.9-devel", "v2.10", "v2.10-devel", "v2.15", "v2.15-devel"])
     func shipped(_ name: String) throws {
         let spec = try SpecLoader(directory: packageRoot + "/Images").load(name)
         let image = try ImageResolver(catalog: .builtin()).resolve(spec)
