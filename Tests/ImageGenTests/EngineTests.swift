@@ -180,19 +180,11 @@ struct EngineTests {
         var Config: Config
     }
 
-    /// The image configuration imagegen wrote (`skopeo inspect --config`).
+    /// The image configuration imagegen wrote (`skopeo inspect --config`): the same fields
+    /// under `config`, as the OCI image spec names them.
     struct ImageConfig: Decodable {
-        struct Config: Decodable {
-            var Env: [String]?
-            var Labels: [String: String]?
-            var Cmd: [String]?
-            var Entrypoint: [String]?
-            var WorkingDir: String?
-            var ExposedPorts: [String: Inspected.Empty]?
-            var User: String?
-        }
         var created: String?
-        var config: Config
+        var config: Inspected.Config
     }
 
     @Test(
