@@ -57,7 +57,7 @@ struct SpecTests {
         #expect(image.environment["CUDA_VERSION"] == "13.2")
         var devel = spec
         devel.cuda?.flavour = .devel
-        #expect(devel.cuda?.wheelNames == ["nvidia-cuda-runtime", "nvidia-cuda-nvrtc", "nvidia-cuda-nvcc", "nvidia-cuda-cccl"])
+        #expect(devel.cuda?.wheelNames == ["nvidia-cuda-runtime", "nvidia-cuda-nvrtc", "nvidia-cuda-nvcc", "nvidia-cuda-cccl", "nvidia-nvvm", "nvidia-cuda-crt"])
 
         // The lock's cross-check names CUDA 13's runtime wheel: a 13.0 runtime is not CUDA 13.2.
         let wheels = [

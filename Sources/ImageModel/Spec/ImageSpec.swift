@@ -76,10 +76,13 @@ public struct CUDAComponent: Hashable, Sendable, Codable {
     /// instead of the newest of the CUDA minor release; `nil` when the spec pins none.
     public var pins: [String: PEP440Version]? = nil
 
-    /// The wheels the component itself asks for: runtime and NVRTC, plus NVCC and CCCL for devel.
+    /// The wheels the component itself asks for: runtime and NVRTC, plus NVCC and CCCL for devel
+    /// — and from CUDA 13 on, where NVCC's compiler back end (NVVM) and its headers (CRT) are
+    /// wheels of their own that NVCC does not pin, those too, so the whole compiler is of one
+    /// CUDA release (NVVM 13.5 writes PTX that the ptxas of NVCC 13.2 refuses).
     public var wheelNames: [String] {
-        (["nvidia-cuda-runtime", "nvidia-cuda-nvrtc"] + (flavour == .devel ? ["nvidia-cuda-nvcc", "nvidia-cuda-cccl"] : []))
-            .map { Self.wheelName($0, major: version.major) }
+        let devel = flavour != .devel ? [] : ["nvidia-cuda-nvcc", "nvidia-cuda-cccl"] + (version.major >= 13 ? ["nvidia-nvvm", "nvidia-cuda-crt"] : [])
+        return (["nvidia-cuda-runtime", "nvidia-cuda-nvrtc"] + devel).map { Self.wheelName($0, major: version.major) }
     }
 
     /// The project name of a CUDA toolkit wheel: up to CUDA 12 the family carries the major
