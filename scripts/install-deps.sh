@@ -13,7 +13,10 @@ tools=(skopeo umoci oci-image-tool buildah docker-registry apache2-utils
        # packages their images are repacked from (docs/building.md, "Proof in a real engine")
        docker.io openssh-client openssh-server less ca-certificates python3.11 python3.11-venv
        # the reference root for the maintainer-script comparison
-       mmdebstrap)
+       mmdebstrap
+       # linux/arm64 beside amd64: the tests compile an arm64 program and run it under QEMU
+       # in a chroot (scripts/qemu-check.sh does the same for a real image's Python)
+       qemu-user-static gcc gcc-aarch64-linux-gnu libc6-dev libc6-dev-arm64-cross)
 
 want=("${build[@]}")
 [[ "${1:-}" == "--build-only" ]] || want+=("${tools[@]}")

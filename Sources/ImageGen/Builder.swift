@@ -87,14 +87,27 @@ public struct Builder: Sendable {
         public var reused: Bool
     }
 
+    /// One platform's image of a build.
+    public struct PlatformReport: Codable, Sendable {
+        /// `linux/amd64`.
+        public var platform: String
+        /// The layers, base first.
+        public var layers: [LayerReport]
+        /// The platform's manifest digest.
+        public var manifest: Digest
+    }
+
     /// What a build made.
     public struct Report: Codable, Sendable {
         /// The image name.
         public var image: String
-        /// The layers, base first.
+        /// The first platform's layers, base first.
         public var layers: [LayerReport]
-        /// The manifest digest (the image digest).
+        /// The image digest, the one the tags name: the manifest of a one-platform image, the
+        /// image index of a multi-platform one.
         public var manifest: Digest
+        /// Each platform's image, in the spec's order.
+        public var platforms: [PlatformReport]
         /// The layout directory.
         public var layout: String
         /// The archive.
@@ -125,6 +138,43 @@ public struct Builder: Sendable {
             throw ImageGenError.invalidInput(
                 path: lockPath, reason: "stale: \(options.images)/\(name).yaml changed since it was locked; run `imagegen lock \(name)`")
         }
+        let layerCache = try LayerCache(directory: "\(options.cacheDirectory)/layers")
+        var images: [ImageWriter.PlatformImage] = []
+        var layerReports: [[LayerReport]] = []
+        var fetchedCount = 0
+        for platform in lock.platforms {
+            guard let platformLock = lock.forPlatform(platform) else { continue }
+            if lock.platforms.count > 1 { progress("\(platform):") }
+            let (image, layers, fetched) = try await build(spec.forPlatform(platform), lock: platformLock, cache: layerCache)
+            images.append(image)
+            layerReports.append(layers)
+            fetchedCount += fetched
+        }
+
+        // The image: one manifest per platform, an index of them when there are several.
+        let output = "\(options.outputDirectory)/\(name)"
+        let staging = try ImageWriter.makeStaging(for: output)
+        defer { try? FileManager.default.removeItem(atPath: staging) }
+        let layout = try LayoutWriter(path: "\(staging)/layout")
+        for image in images {
+            for layer in image.layers { try layerCache.export(layer, to: layout) }
+        }
+        let writer = ImageWriter(
+            output: output, format: .both, tags: spec.config.tags, repository: "imagegen/\(name)",
+            platform: images[0].platform, mtime: options.fileTime.seconds)
+        let written = try writer.finish(layout: layout, images: images)
+        let reports = images.indices.map {
+            PlatformReport(platform: "\(images[$0].platform)", layers: layerReports[$0], manifest: written.manifests[$0].manifest.digest)
+        }
+        return Report(
+            image: name, layers: reports[0].layers, manifest: written.target.digest, platforms: reports,
+            layout: output, archive: output + ".tar", fetched: fetchedCount)
+    }
+
+    /// One platform's layers and configuration: `spec` and `lock` are that platform's.
+    private func build(
+        _ spec: ImageSpec, lock: Lockfile, cache layerCache: LayerCache
+    ) async throws -> (ImageWriter.PlatformImage, [LayerReport], Int) {
         // A spec that follows a torch series resolves to the release its lock holds.
         let image = try ImageResolver(catalog: options.catalog).resolve(spec, lockedTorch: lock.torchVersion)
 
@@ -132,7 +182,6 @@ public struct Builder: Sendable {
         let fetched = try await options.fetcher(for: spec).fetch(debs: lock.debs, wheels: lock.wheels, offline: options.offline, progress: progress)
 
         // 2. One layer per component, from the layer cache when its inputs did not change.
-        let layerCache = try LayerCache(directory: "\(options.cacheDirectory)/layers")
         let plan = try LayerPlan(image: image, lock: lock, files: fetched.paths, options: options)
         var hits: [Int: PackedLayer] = [:]
         for (index, step) in plan.steps.enumerated() {
@@ -146,27 +195,15 @@ public struct Builder: Sendable {
             if let hit = hits[index] { return (step, hit, true) }
             return (step, made[index]!, false)  // packMissing returns every index it was given, or throws
         }
-
-        // 3. The image.
-        let output = "\(options.outputDirectory)/\(name)"
-        let staging = try ImageWriter.makeStaging(for: output)
-        defer { try? FileManager.default.removeItem(atPath: staging) }
-        let layout = try LayoutWriter(path: "\(staging)/layout")
-        for (_, layer, _) in packed { try layerCache.export(layer, to: layout) }
-        let configuration = plan.configuration(layers: packed.map { ($0.0, $0.1) })
-        let writer = ImageWriter(
-            output: output, format: .both, tags: spec.config.tags, repository: "imagegen/\(name)",
-            platform: Platform(architecture: spec.base.architecture, os: "linux"), mtime: options.fileTime.seconds,
-            annotations: plan.annotations)
-        let result = try writer.finish(layout: layout, layers: packed.map(\.1), configuration: configuration)
-        return Report(
-            image: name,
-            layers: packed.map { step, layer, reused in
-                LayerReport(
-                    component: step.component.rawValue, digest: layer.descriptor.digest, diffID: layer.diffID,
-                    size: layer.descriptor.size, uncompressedSize: layer.uncompressedSize, reused: reused)
-            },
-            manifest: result.manifest.digest, layout: output, archive: output + ".tar", fetched: fetched.fetchedCount)
+        let platformImage = ImageWriter.PlatformImage(
+            platform: Platform(architecture: spec.base.architecture, os: "linux"), layers: packed.map(\.1),
+            configuration: plan.configuration(layers: packed.map { ($0.0, $0.1) }), annotations: plan.annotations)
+        let layers = packed.map { step, layer, reused in
+            LayerReport(
+                component: step.component.rawValue, digest: layer.descriptor.digest, diffID: layer.diffID,
+                size: layer.descriptor.size, uncompressedSize: layer.uncompressedSize, reused: reused)
+        }
+        return (platformImage, layers, fetched.fetchedCount)
     }
 
     /// Makes and packs the layers the cache lacks, up to `parallelLayers` at once, the costliest

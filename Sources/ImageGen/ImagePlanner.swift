@@ -35,6 +35,11 @@ public enum ImagePlanner {
         public var reasons: [String]
         /// The locked artifacts' bytes in this layer (after the change).
         public var bytes: Int64
+        /// The platform (`linux/arm64`) of a multi-platform image's layer; nil for an image of one.
+        public var platform: String? = nil
+
+        /// `torch`, or `linux/arm64 torch` for a multi-platform image.
+        public var name: String { platform.map { "\($0) \(component)" } ?? component }
     }
 
     /// One image and what changes in it.
@@ -55,7 +60,7 @@ public enum ImagePlanner {
         public var tags: [String]
 
         /// The changed layers' components.
-        public var changedLayers: [String] { layers.filter(\.changed).map(\.component) }
+        public var changedLayers: [String] { layers.filter(\.changed).map(\.name) }
     }
 
     /// Compares two sides, image by image (sorted by name).
@@ -70,7 +75,8 @@ public enum ImagePlanner {
             guard let base else { return nil }
             let layers = base.lock.map { inputs(lock: $0, spec: base.spec) } ?? []
             return ImageChange(
-                image: name, status: "removed", layers: layers.map { LayerChange(component: $0.component, changed: false, reasons: [], bytes: $0.bytes) },
+                image: name, status: "removed",
+                layers: layers.map { LayerChange(component: $0.component, changed: false, reasons: [], bytes: $0.bytes, platform: $0.platform) },
                 reasons: ["removed from Images/"], buildBytes: 0, pushBytes: 0, tags: base.spec?.config.tags ?? [])
         }
         guard let lock = head.lock else {
@@ -81,23 +87,25 @@ public enum ImagePlanner {
         let new = inputs(lock: lock, spec: head.spec)
         let tags = head.spec?.config.tags ?? []
         guard let base, let oldLock = base.lock else {
-            let layers = new.map { LayerChange(component: $0.component, changed: true, reasons: ["new image"], bytes: $0.bytes) }
+            let layers = new.map { LayerChange(component: $0.component, changed: true, reasons: ["new image"], bytes: $0.bytes, platform: $0.platform) }
             let total = new.reduce(0) { $0 + $1.bytes }
             return ImageChange(image: name, status: "added", layers: layers, reasons: ["new image"], buildBytes: total, pushBytes: total, tags: tags)
         }
-        let old = Dictionary(inputs(lock: oldLock, spec: base.spec).map { ($0.component, $0) }, uniquingKeysWith: { a, _ in a })
+        // Layers are matched by platform and component; a platform added to or dropped from the
+        // spec shows as its layers added or removed.
+        let old = Dictionary(inputs(lock: oldLock, spec: base.spec).map { ($0.key, $0) }, uniquingKeysWith: { a, _ in a })
         var layers: [LayerChange] = []
         for layer in new {
-            guard let before = old[layer.component] else {
-                layers.append(LayerChange(component: layer.component, changed: true, reasons: ["new layer"], bytes: layer.bytes))
+            guard let before = old[layer.key] else {
+                layers.append(LayerChange(component: layer.component, changed: true, reasons: ["new layer"], bytes: layer.bytes, platform: layer.platform))
                 continue
             }
             let reasons = differences(before: before, after: layer)
-            layers.append(LayerChange(component: layer.component, changed: !reasons.isEmpty, reasons: reasons, bytes: layer.bytes))
+            layers.append(LayerChange(component: layer.component, changed: !reasons.isEmpty, reasons: reasons, bytes: layer.bytes, platform: layer.platform))
         }
         var imageReasons: [String] = []
-        for component in old.keys.sorted() where !new.contains(where: { $0.component == component }) {
-            imageReasons.append("layer \(component) removed")
+        for key in old.keys.sorted() where !new.contains(where: { $0.key == key }) {
+            imageReasons.append("layer \(key.trimmingCharacters(in: .whitespaces)) removed")
         }
         if oldLock.specDigest != lock.specDigest {
             if let a = base.spec, let b = head.spec {
@@ -123,6 +131,10 @@ public enum ImagePlanner {
     /// A layer's inputs, in words that can be compared and shown.
     struct LayerInputs {
         var component: String
+        /// The platform, for a multi-platform lock's layer.
+        var platform: String? = nil
+        /// Platform and component: what matches a layer across the two sides.
+        var key: String { "\(platform ?? "") \(component)" }
         /// Artifact name → "version sha256" for the layer's own artifacts.
         var artifacts: [String: (version: String, sha256: Digest)] = [:]
         /// The digest of the lower debs (for deb layers), or nil.
@@ -134,6 +146,18 @@ public enum ImagePlanner {
 
     /// The layers of a lock in order, with their inputs (mirrors ``LayerPlan``).
     static func inputs(lock: Lockfile, spec: ImageSpec?) -> [LayerInputs] {
+        guard lock.platforms.count > 1 else { return inputs(platformLock: lock, spec: spec) }
+        return lock.perPlatform.flatMap { one in
+            inputs(platformLock: one, spec: spec).map { layer in
+                var layer = layer
+                layer.platform = one.platform
+                return layer
+            }
+        }
+    }
+
+    /// One platform's layers.
+    static func inputs(platformLock lock: Lockfile, spec: ImageSpec?) -> [LayerInputs] {
         let pythonDeb = lock.debs.first { $0.name.hasPrefix("python3.") && $0.component == ComponentKind.python.rawValue && !$0.name.contains("-") }
         let python = pythonDeb.map { "\($0.name) \($0.version)" } ?? spec?.python.map { "\($0.version)" }
         var out: [LayerInputs] = []
@@ -197,6 +221,9 @@ public enum ImagePlanner {
         if a.base.packages != b.base.packages { out.append("base.packages changed") }
         if a.packages != b.packages { out.append("packages changed") }
         if a.tools != b.tools { out.append("tools changed") }
+        if a.platformNames != b.platformNames {
+            out.append("platforms \(a.platformNames.joined(separator: ", ")) → \(b.platformNames.joined(separator: ", "))")
+        }
         return out
     }
 

@@ -91,6 +91,8 @@ private struct Run {
     /// The entries of each layer read so far: a blob that comes again (in another manifest, or
     /// twice in one) is checked again on the tree below it there, without a second read.
     var layerEntries: [Digest: [TarEntry]] = [:]
+    /// The ELF files of each layer read so far, by machine (``ELFMachines``).
+    var layerELF: [Digest: ELFMachines] = [:]
     /// The entry problems reported for each layer blob, so a blob checked again adds only new ones.
     var reportedEntryProblems: [Digest: Set<String>] = [:]
 
@@ -138,6 +140,17 @@ private struct Run {
         if index.manifests.isEmpty {
             problem(location, "lists no manifest (expected at least one image manifest or index)")
         }
+        // Two entries for one platform leave a puller nothing to choose by (tags aside: the
+        // top index names one manifest once per tag).
+        var platforms: [String: Int] = [:]
+        for (i, descriptor) in index.manifests.enumerated() where descriptor.mediaType.isManifest {
+            guard let platform = descriptor.platform, descriptor.annotations?[AnnotationKey.refName] == nil else { continue }
+            if let first = platforms[platform.description] {
+                problem(location, "manifests \(first) and \(i + 1) are both for \(platform); a platform has one manifest in an index")
+            } else {
+                platforms[platform.description] = i + 1
+            }
+        }
         for (i, descriptor) in index.manifests.enumerated() {
             let here = "manifest \(i + 1) (\(descriptor.digest))"
             if descriptor.mediaType.isIndex {
@@ -175,6 +188,7 @@ private struct Run {
 
         let configLocation = "config (\(manifest.config.digest))"
         var diffIDs: [Digest]? = nil
+        var architecture: String?
         if !manifest.config.mediaType.isConfig {
             problem(configLocation, "unknown media type '\(manifest.config.mediaType)' (expected '\(MediaType.imageConfig)')")
         } else if let configBytes = document(manifest.config, location: configLocation, source: source) {
@@ -187,6 +201,10 @@ private struct Run {
                         "rootfs.diff_ids lists \(config.rootfs.diffIDs.count) layers but the manifest has \(manifest.layers.count)")
                 }
                 diffIDs = config.rootfs.diffIDs
+                architecture = config.architecture
+                if let platform = descriptor.platform, platform.architecture != config.architecture || platform.os != config.os {
+                    problem(location, "the index says \(platform) but the config says \(config.os)/\(config.architecture)")
+                }
             } catch {
                 problem(configLocation, "not an image configuration: \(error)")
             }
@@ -224,6 +242,12 @@ private struct Run {
             }
             if let diffIDs, j < diffIDs.count, diffIDs[j] != diffID {
                 problem(here, "diff_id mismatch: the config says \(diffIDs[j]), the uncompressed layer is \(diffID)")
+            }
+            if let architecture, let elf = layerELF[layer.digest], let foreign = elf.foreign(to: architecture) {
+                problem(
+                    here,
+                    "\(foreign.count) ELF file\(foreign.count == 1 ? "" : "s") for \(foreign.architecture) in a \(architecture) image "
+                        + "(the first: /\(foreign.example)); a \(architecture) machine cannot run \(foreign.count == 1 ? "it" : "them")")
             }
         }
     }
@@ -290,6 +314,7 @@ private struct Run {
         report.entries += scan.entries.count
         layerDiffIDs[layer.digest] = scan.diffID
         layerEntries[layer.digest] = scan.entries
+        layerELF[layer.digest] = scan.elf
         return scan.diffID
     }
 
@@ -321,6 +346,8 @@ private struct LayerScan: Sendable {
     var entries: [TarEntry]
     /// Why the blob could not be read, decompressed or parsed to its end.
     var failure: (any Error)?
+    /// The ELF files among its regular files, by machine.
+    var elf: ELFMachines
 
     private enum Chunk: Sendable {
         case bytes([UInt8])
@@ -393,12 +420,40 @@ private struct LayerScan: Sendable {
         var entries: [TarEntry] = []
         var failure: (any Error)?
         var parser = TarStreamParser { entries.append($0) }
+        var elf = ELFMachines()
+        // Regular files whose first bytes (an ELF header's machine field) are still to come.
+        var heads: [(entry: Int, bytes: [UInt8])] = []
+        var seen = 0
         while true {
             switch decompressed.take() {
             case .bytes(let bytes):
                 diffHasher.update(bytes)
                 guard failure == nil else { continue }
+                let start = parser.offset
                 do { try bytes.withUnsafeBytes { try parser.feed($0) } } catch { failure = error }
+                for index in seen..<entries.count where entries[index].header.kind == .regular && entries[index].header.size >= ELFMachines.headLength {
+                    heads.append((index, []))
+                }
+                seen = entries.count
+                let end = start + Int64(bytes.count)
+                var waiting: [(entry: Int, bytes: [UInt8])] = []
+                for head in heads {
+                    let entry = entries[head.entry]
+                    let from = entry.dataOffset + Int64(head.bytes.count)
+                    guard from < end else {
+                        waiting.append(head)
+                        continue
+                    }
+                    let take = min(ELFMachines.headLength - head.bytes.count, Int(end - from))
+                    let first = Int(from - start)
+                    let collected = head.bytes + bytes[first..<(first + take)]
+                    if collected.count < ELFMachines.headLength {
+                        waiting.append((head.entry, collected))
+                    } else {
+                        elf.note(head: collected, path: entry.header.path)
+                    }
+                }
+                heads = waiting
             case .end(let upstream, let digest, let count):
                 if failure == nil { failure = upstream }
                 if failure == nil {
@@ -409,6 +464,7 @@ private struct LayerScan: Sendable {
                 self.diffID = diffHasher.finalize()
                 self.entries = entries
                 self.failure = failure
+                self.elf = elf
                 return
             }
         }
@@ -575,5 +631,35 @@ struct EntryChecker {
             }
         }
         return out
+    }
+}
+
+/// The ELF files of a layer by the CPU they are for, from the first bytes of each regular file
+/// (`e_machine`, ELF's header field 18): the check that an arm64 image carries no x86-64
+/// program and the other way round. GPU code (`EM_CUDA`) and other machines are not counted.
+struct ELFMachines: Sendable {
+    /// How many bytes of a file the check reads.
+    static let headLength = 20
+
+    /// The OCI architectures imagegen builds for, by `e_machine`.
+    static let architectures: [UInt16: String] = [62: "amd64", 183: "arm64"]
+
+    /// Per architecture: how many files, and the first one's path.
+    private(set) var files: [String: (count: Int, example: String)] = [:]
+
+    /// Counts a file whose first ``headLength`` bytes are `head`, when it is an ELF file for
+    /// one of ``architectures``.
+    mutating func note(head: [UInt8], path: String) {
+        guard head.count >= Self.headLength, head[0] == 0x7F, head[1] == 0x45, head[2] == 0x4C, head[3] == 0x46 else { return }
+        // EI_DATA: 1 little-endian, 2 big-endian.
+        let machine = head[5] == 2 ? UInt16(head[18]) << 8 | UInt16(head[19]) : UInt16(head[19]) << 8 | UInt16(head[18])
+        guard let architecture = Self.architectures[machine] else { return }
+        let known = files[architecture]
+        files[architecture] = ((known?.count ?? 0) + 1, known?.example ?? path)
+    }
+
+    /// The files for another architecture than `architecture` (the first such one), if any.
+    func foreign(to architecture: String) -> (architecture: String, count: Int, example: String)? {
+        files.filter { $0.key != architecture }.sorted { $0.key < $1.key }.first.map { ($0.key, $0.value.count, $0.value.example) }
     }
 }

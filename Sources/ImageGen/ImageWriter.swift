@@ -35,40 +35,73 @@ struct ImageWriter {
         return staging
     }
 
+    /// One platform's image: its layers (their blobs in the layout already) and configuration.
+    struct PlatformImage {
+        var platform: Platform
+        var layers: [PackedLayer]
+        var configuration: ImageConfiguration
+        var annotations: [String: String]?
+    }
+
+    /// What ``finish(layout:images:)`` wrote: each platform's manifest (in order) and the
+    /// descriptor the tags name — the manifest of a one-platform image, else the image index.
+    struct Written {
+        var manifests: [ImagePacker.Result]
+        var target: Descriptor
+    }
+
     /// Writes config, manifest and index into `layout` (whose layer blobs are in place), then
     /// the archive, then moves the layout to `output`.
     func finish(layout: LayoutWriter, layers: [PackedLayer], configuration: ImageConfiguration) throws -> ImagePacker.Result {
-        let configDescriptor = try layout.write(document: configuration, mediaType: .imageConfig)
-        let manifest = Manifest(config: configDescriptor, layers: layers.map(\.descriptor), annotations: annotations)
-        var manifestDescriptor = try layout.write(document: manifest, mediaType: .imageManifest)
-        manifestDescriptor.platform = platform
+        let image = PlatformImage(platform: platform, layers: layers, configuration: configuration, annotations: annotations)
+        return try finish(layout: layout, images: [image]).manifests[0]
+    }
+
+    /// Writes each platform's config and manifest, and — for more than one platform — an image
+    /// index of the manifests with their platforms; `index.json` names the manifest or that
+    /// index once per tag. The archive's `manifest.json` (what `docker load` reads) lists the
+    /// image of the host's architecture, or the first. Then the layout is moved into place.
+    func finish(layout: LayoutWriter, images: [PlatformImage]) throws -> Written {
+        precondition(!images.isEmpty, "an image has at least one platform")
+        var results: [ImagePacker.Result] = []
+        for image in images {
+            let configDescriptor = try layout.write(document: image.configuration, mediaType: .imageConfig)
+            let manifest = Manifest(config: configDescriptor, layers: image.layers.map(\.descriptor), annotations: image.annotations)
+            var manifestDescriptor = try layout.write(document: manifest, mediaType: .imageManifest)
+            manifestDescriptor.platform = image.platform
+            results.append(ImagePacker.Result(manifest: manifestDescriptor, config: configDescriptor, layers: image.layers))
+        }
+        var target = results[0].manifest
+        if results.count > 1 {
+            target = try layout.write(document: Index(manifests: results.map(\.manifest), annotations: images[0].annotations), mediaType: .imageIndex)
+        }
         let entries = tags.isEmpty
-            ? [manifestDescriptor]
+            ? [target]
             : tags.map { tag -> Descriptor in
-                var d = manifestDescriptor
+                var d = target
                 d.annotations = [AnnotationKey.refName: tag]
                 return d
             }
         try layout.writeIndex(Index(manifests: entries))
 
-        var result = ImagePacker.Result(manifest: manifestDescriptor, config: configDescriptor, layers: layers)
         let archiveTarget: String? = switch format {
         case .layout: nil
         case .archive: output
         case .both: output + ".tar"
         }
         if let archiveTarget {
+            let loaded = results.first { $0.manifest.platform?.architecture == Platform.hostArchitecture } ?? results[0]
             let docker = DockerArchiveManifest(
-                config: "blobs/sha256/\(configDescriptor.digest.encoded)", repoTags: tags.map { "\(repository):\($0)" },
-                layers: layers.map { "blobs/sha256/\($0.descriptor.digest.encoded)" })
+                config: "blobs/sha256/\(loaded.config.digest.encoded)", repoTags: tags.map { "\(repository):\($0)" },
+                layers: loaded.layers.map { "blobs/sha256/\($0.descriptor.digest.encoded)" })
             try ArchiveWriter.write(layout: LayoutDirectory(path: layout.path), dockerManifest: [docker], to: archiveTarget, mtime: mtime)
-            result.archivePath = archiveTarget
+            for index in results.indices { results[index].archivePath = archiveTarget }
         }
         if format != .archive {
             try Self.replace(output, with: layout.path)
-            result.layoutPath = output
+            for index in results.indices { results[index].layoutPath = output }
         }
-        return result
+        return Written(manifests: results, target: target)
     }
 
     /// Moves the finished staging directory to `path`, replacing what was there — except the

@@ -75,7 +75,7 @@ struct LayerPlan {
             // Reused deflate streams give other blob bytes than recompression (the same diff_id).
             let encoding = options.compression.kind == .gzip && !wheels.isEmpty
                 ? (options.reuseDeflateStreams ? "+reuse-\(LayerPacker.reuseRule)" : "+recompress") : ""
-            let keyParts = [Builder.recipeVersion, kind.rawValue, python.map { "\($0)" } ?? "-", options.compression.description + encoding,
+            let keyParts = [Builder.recipeVersion, "linux/\(architecture)", kind.rawValue, python.map { "\($0)" } ?? "-", options.compression.description + encoding,
                             "\(options.fileTime.seconds)", "debs:"] + debHashes + ["lower:"] + lowerHashes + ["wheels:"] + wheelHashes
                 + ["bytecode:", bytecode?.identity ?? "-"]
             let key = Digest.of(Array(keyParts.joined(separator: "\n").utf8))
@@ -146,7 +146,7 @@ struct LayerPlan {
             entries.append(.directory("home/\(user.name)", uid: UInt32(user.uid), gid: UInt32(user.gid)))
         }
         let configEntries = entries
-        let configKey = Digest.of(Array(([Builder.recipeVersion, "config", options.compression.description, "\(options.fileTime.seconds)"]
+        let configKey = Digest.of(Array(([Builder.recipeVersion, "linux/\(spec.base.architecture)", "config", options.compression.description, "\(options.fileTime.seconds)"]
             + configEntries.map { "\($0.header)" } + configEntries.map { entry -> String in
                 if case .bytes(let bytes) = entry.content { return Digest.of(bytes).description }
                 return ""

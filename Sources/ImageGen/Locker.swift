@@ -65,18 +65,34 @@ public struct Locker: Sendable {
     /// the lock's `resolved` is ``Options/resolutionTime`` or the clock.
     public func resolve(_ name: String) async throws -> Lockfile {
         let spec = try SpecLoader(directory: options.images).load(name)
-        let image = try ImageResolver(catalog: options.catalog).resolve(spec)
+        // Every platform is checked against the catalog before any of them touches the network.
+        let resolver = ImageResolver(catalog: options.catalog)
+        _ = try resolver.resolve(spec)
+        let platforms = spec.platformNames
+        var locks: [Lockfile] = []
+        for platform in platforms {
+            if platforms.count > 1 { progress("\(platform):") }
+            locks.append(try await resolve(name, spec: spec, image: try resolver.resolve(spec.forPlatform(platform))))
+        }
+        var lock = Lockfile.combining(locks)
+        lock.resolved = options.resolutionTime ?? BuildTime.now()
+        return lock
+    }
 
+    /// One platform's resolution (`image` is the spec resolved for it).
+    private func resolve(_ name: String, spec: ImageSpec, image: ResolvedImage) async throws -> Lockfile {
         let debs = try await resolveDebs(image)
         let wheels = try await resolveWheels(image)
         let conflicts = LockCheck.conflicts(
             image, wheels: wheels.map { WheelFacts(name: $0.wheel.normalizedName, version: $0.wheel.version, requiresDist: $0.wheel.requiresDist) })
-        guard conflicts.isEmpty else { throw ConflictError(image: name, conflicts: conflicts) }
+        guard conflicts.isEmpty else {
+            throw ConflictError(image: spec.platforms == nil ? name : "\(name) (linux/\(image.spec.base.architecture))", conflicts: conflicts)
+        }
 
         var components: [String: String] = [:]
         for node in image.graph.nodes where node.kind != .config { components[node.kind.rawValue] = node.label }
-        let lock = Lockfile(
-            image: name, specDigest: try Lockfile.digest(of: spec), platform: "linux/\(spec.base.architecture)",
+        return Lockfile(
+            image: name, specDigest: try Lockfile.digest(of: spec), platform: "linux/\(image.spec.base.architecture)",
             components: components,
             debs: debs.map {
                 LockedDeb(
@@ -87,9 +103,7 @@ public struct Locker: Sendable {
                 LockedWheel(
                     component: $0.component.rawValue, name: $0.wheel.normalizedName, version: $0.wheel.version,
                     fileName: $0.wheel.fileName, size: $0.wheel.size, sha256: $0.wheel.sha256)
-            },
-            resolved: options.resolutionTime ?? BuildTime.now())
-        return lock
+            })
     }
 
     /// Debian packages, component by component in layer order: each component's packages are
@@ -128,7 +142,7 @@ public struct Locker: Sendable {
         let resolver = PipResolver(
             pythonVersion: "\(python.version.majorMinor)",
             platforms: PipResolver.manylinuxPlatforms(
-                glibcMinor: options.glibcMinor, architecture: image.spec.base.architecture == "arm64" ? "aarch64" : "x86_64"),
+                glibcMinor: options.glibcMinor, architecture: ImageSpec.machine(of: image.spec.base.architecture)),
             indexURL: options.pipIndexURL, extraIndexURLs: options.pipExtraIndexURLs, pipCommand: options.pipCommand,
             usesHostConfiguration: options.pipUsesHostConfiguration)
         progress("pip: resolving \(requirements.count) requirements for Python \(python.version.majorMinor)")

@@ -64,14 +64,35 @@ public struct RunCheck {
 
     // MARK: - The image
 
-    /// The image's manifest and configuration (the first manifest of its index).
-    public static func read(_ source: any ImageSource) throws -> (Manifest, ImageConfiguration) {
+    /// The image's manifest and configuration for `architecture` (default: this machine's): the
+    /// first manifest `index.json` names, or — for a multi-platform image — that platform's
+    /// manifest in the image index it names. Refuses an image with no manifest for it, naming
+    /// the platforms the image has: run-check runs programs of the image on this machine.
+    public static func read(_ source: any ImageSource, architecture: String = Platform.hostArchitecture) throws -> (Manifest, ImageConfiguration) {
         let index = try source.index()
-        guard let descriptor = index.manifests.first else {
+        guard var descriptor = index.manifests.first else {
             throw ImageGenError.invalidInput(path: source.path, reason: "index.json lists no manifest")
+        }
+        if descriptor.mediaType.isIndex {
+            let nested = try CanonicalJSON.decode(Index.self, from: try source.blob(descriptor.digest), name: "image index")
+            let manifests = nested.manifests.filter(\.mediaType.isManifest)
+            guard let chosen = manifests.first(where: { $0.platform?.architecture == architecture && $0.platform?.os == "linux" }) else {
+                let platforms = manifests.map { $0.platform.map { "\($0)" } ?? "no platform" }
+                throw ImageGenError.invalidInput(
+                    path: source.path,
+                    reason: "the image has no linux/\(architecture) manifest (it has \(platforms.joined(separator: ", "))); run-check runs "
+                        + "the image on this machine, so it takes this machine's platform only")
+            }
+            descriptor = chosen
         }
         let manifest = try CanonicalJSON.decode(Manifest.self, from: try source.blob(descriptor.digest), name: "manifest")
         let config = try CanonicalJSON.decode(ImageConfiguration.self, from: try source.blob(manifest.config.digest), name: "config")
+        guard config.architecture == architecture, config.os == "linux" else {
+            throw ImageGenError.invalidInput(
+                path: source.path,
+                reason: "the image is for \(config.os)/\(config.architecture), not linux/\(architecture); run-check runs the image on this "
+                    + "machine (scripts/qemu-check.sh runs an arm64 image's Python under emulation)")
+        }
         return (manifest, config)
     }
 

@@ -72,4 +72,15 @@ public struct Platform: Codable, Hashable, Sendable, CustomStringConvertible {
 
     /// `os/arch[/variant]`.
     public var description: String { [os, architecture, variant].compactMap { $0 }.joined(separator: "/") }
+
+    /// The architecture of the machine this runs on, Go's spelling (`amd64`, `arm64`).
+    public static var hostArchitecture: String {
+        #if arch(x86_64)
+        "amd64"
+        #elseif arch(arm64)
+        "arm64"
+        #else
+        "unknown"
+        #endif
+    }
 }

@@ -14,6 +14,11 @@ struct BuildCommand: AsyncParsableCommand {
         commandName: "build",
         abstract: "Build an image from its lock: out/NAME/ (OCI layout) and out/NAME.tar (archive).",
         discussion: """
+            A spec that lists platforms (linux/amd64, linux/arm64) gets one image per platform \
+            and an OCI image index of them, which the tags name; each platform is built natively \
+            on this machine (imagegen runs nothing from the image), and docker load takes the \
+            host's platform from the archive.
+
             Reads only Images/NAME.lock.json (refusing a stale one), fetches the artifacts it \
             lists through apt and pip into a content-addressed cache (verifying every SHA-256), \
             builds one layer per component from that component's artifacts alone, reuses every \
@@ -95,18 +100,24 @@ struct BuildCommand: AsyncParsableCommand {
             print(try CanonicalJSON.pretty(report))
         }
         if !quiet {
-            Console.status("")
-            Console.status("component  reused  size        digest")
-            for layer in report.layers {
-                let size = ByteCount.text(layer.size)
-                Console.status(
-                    layer.component.padding(toLength: 11, withPad: " ", startingAt: 0) + (layer.reused ? "yes     " : "no      ")
-                        + size.padding(toLength: 12, withPad: " ", startingAt: 0) + layer.digest.description)
+            let several = report.platforms.count > 1
+            for platform in report.platforms {
+                Console.status("")
+                if several { Console.status("\(platform.platform): manifest \(platform.manifest)") }
+                Console.status("component  reused  size        digest")
+                for layer in platform.layers {
+                    let size = ByteCount.text(layer.size)
+                    Console.status(
+                        layer.component.padding(toLength: 11, withPad: " ", startingAt: 0) + (layer.reused ? "yes     " : "no      ")
+                            + size.padding(toLength: 12, withPad: " ", startingAt: 0) + layer.digest.description)
+                }
             }
-            let total = report.layers.reduce(0) { $0 + $1.size }
+            let layers = report.platforms.flatMap(\.layers)
+            let total = layers.reduce(0) { $0 + $1.size }
             let seconds = (ContinuousClock.now - started).components.seconds
-            Console.status("\(report.layers.count) layers, \(ByteCount.text(total)), \(seconds)s; wrote \(report.layout) and \(report.archive)")
-            Console.status("image \(report.manifest)")
+            let platforms = several ? " for \(report.platforms.map(\.platform).joined(separator: ", "))" : ""
+            Console.status("\(layers.count) layers\(platforms), \(ByteCount.text(total)), \(seconds)s; wrote \(report.layout) and \(report.archive)")
+            Console.status(several ? "image index \(report.manifest)" : "image \(report.manifest)")
         }
     }
 }

@@ -81,8 +81,13 @@ struct LockCommand: AsyncParsableCommand {
     }
 
     /// `wrote PATH: N debs, N wheels, SIZE`.
+    /// For a multi-platform lock, one such clause per platform.
     static func report(_ lock: Lockfile, path: String) {
-        let bytes = lock.debs.reduce(0) { $0 + $1.size } + lock.wheels.reduce(0) { $0 + $1.size }
-        Console.status("wrote \(path): \(lock.debs.count) debs, \(lock.wheels.count) wheels, \(ByteCount.text(bytes))")
+        let clauses = lock.perPlatform.map { one -> String in
+            let bytes = one.debs.reduce(0) { $0 + $1.size } + one.wheels.reduce(0) { $0 + $1.size }
+            let counts = "\(one.debs.count) debs, \(one.wheels.count) wheels, \(ByteCount.text(bytes))"
+            return lock.platforms.count > 1 ? "\(one.platform) \(counts)" : counts
+        }
+        Console.status("wrote \(path): \(clauses.joined(separator: "; "))")
     }
 }

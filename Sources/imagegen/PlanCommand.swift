@@ -85,8 +85,8 @@ struct PlanCommand: AsyncParsableCommand {
                     + ByteCount.text(change.pushBytes).padding(toLength: 12, withPad: " ", startingAt: 0)
                     + (layers.isEmpty ? (change.status == "changed" ? "(image config only)" : "") : layers))
             for layer in change.layers where layer.changed && change.status == "changed" {
-                for reason in layer.reasons.prefix(8) { Console.status("    \(layer.component): \(reason)") }
-                if layer.reasons.count > 8 { Console.status("    \(layer.component): … and \(layer.reasons.count - 8) more") }
+                for reason in layer.reasons.prefix(8) { Console.status("    \(layer.name): \(reason)") }
+                if layer.reasons.count > 8 { Console.status("    \(layer.name): … and \(layer.reasons.count - 8) more") }
             }
             for reason in change.reasons where change.status == "changed" { Console.status("    image: \(reason)") }
         }

@@ -17,13 +17,17 @@ public struct DebianRepositoryFixture: Sendable {
         /// Further control-file lines, written as given: `Depends: a (>= 1.0)`,
         /// `Essential: yes`, `Priority: required`.
         public var control: [String]
+        /// More files of the package, by path below the root (`usr/bin/hello`); a file under a
+        /// `bin/` folder is executable (0755), the others 0644.
+        public var files: [String: [UInt8]]
 
         /// A package to build.
-        public init(name: String, version: String, architecture: String = "all", control: [String] = []) {
+        public init(name: String, version: String, architecture: String = "all", control: [String] = [], files: [String: [UInt8]] = [:]) {
             self.name = name
             self.version = version
             self.architecture = architecture
             self.control = control
+            self.files = files
         }
 
         /// Debian's pool name: the version without its epoch.
@@ -72,6 +76,9 @@ public struct DebianRepositoryFixture: Sendable {
             ] + package.control + ["Description: \(package.name) for imagegen's tests", ""]).joined(separator: "\n")
             try writeFile("\(tree)/DEBIAN/control", control)
             try writeFile("\(tree)/usr/share/doc/\(package.name)/README", "\(package.name) \(package.version)\n")
+            for (path, bytes) in package.files {
+                try writeFile("\(tree)/\(path)", bytes, mode: path.contains("bin/") ? 0o755 : 0o644)
+            }
             try FileManager.default.createDirectory(atPath: "\(root)/pool", withIntermediateDirectories: true)
             try FixtureError.check(run("dpkg-deb", ["--root-owner-group", "--build", tree, "\(root)/pool/\(package.fileName)"]))
         }

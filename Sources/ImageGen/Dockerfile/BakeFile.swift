@@ -38,7 +38,7 @@ public struct BakeFile: Sendable {
             return Target(
                 name: Self.targetName(spec.name), image: spec.name, context: contextOf(model),
                 tags: spec.config.tags.map { "${REPOSITORY}:\($0)" }, labels: model.labels,
-                platforms: ["linux/\(spec.base.architecture)"], arguments: ["BASE": model.base])
+                platforms: spec.platformNames, arguments: ["BASE": model.base])
         }
     }
 

@@ -274,3 +274,47 @@ public enum CatalogRefresh {
         var torch: [TorchRelease]
     }
 }
+
+extension Requirement {
+    /// Whether the marker's `platform_machine` clauses let it apply on `machine` (`x86_64`,
+    /// `aarch64`): true without such a clause, or when an `==` clause names the machine (and no
+    /// `!=` clause does). Other parts of the marker are not evaluated.
+    public func applies(onMachine machine: String) -> Bool {
+        var equal: [String] = []
+        var rest = Substring(marker)
+        while let range = rest.range(of: "platform_machine") {
+            rest = rest[range.upperBound...].drop { $0 == " " }
+            let negated = rest.hasPrefix("!=")
+            guard rest.hasPrefix("==") || negated else { continue }
+            rest = rest.dropFirst(2).drop { $0 == " " }
+            guard let quote = rest.first, quote == "\"" || quote == "'" else { continue }
+            let value = rest.dropFirst().prefix { $0 != quote }
+            rest = rest.dropFirst(value.count + 1)
+            if negated {
+                if value == machine { return false }
+            } else {
+                equal.append(String(value))
+            }
+        }
+        return equal.isEmpty || equal.contains(machine)
+    }
+}
+
+extension TorchRelease {
+    /// The Linux machines (`x86_64`, `aarch64`) whose wheel of this release asks for NVIDIA's
+    /// CUDA libraries there: a `nvidia-*` or `cuda-toolkit` pin whose marker applies on that
+    /// machine. Before 2.11.0 the aarch64 wheel's CUDA pins carry `platform_machine == "x86_64"`,
+    /// so it is a CPU build. Hand-kept releases (no `wheels`) are facts for x86_64 alone.
+    public var cudaMachines: [String] {
+        guard let wheels else { return ["x86_64"] }
+        var machines: [String] = []
+        for wheel in wheels {
+            guard let machine = WheelFileName(wheel.file)?.linuxMachine, !machines.contains(machine) else { continue }
+            let asksForCUDA = wheel.pins.compactMap(Requirement.init).contains {
+                ($0.name.hasPrefix("nvidia-") || $0.name == "cuda-toolkit") && !$0.needsExtra && $0.applies(onMachine: machine)
+            }
+            if asksForCUDA { machines.append(machine) }
+        }
+        return machines
+    }
+}

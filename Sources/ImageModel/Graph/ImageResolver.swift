@@ -232,6 +232,20 @@ public struct ImageResolver: Sendable {
                             + "but the spec pins CUDA \(cuda.version) (\(spec.whereIs("cuda.version")))")
                 }
             }
+            if spec.cuda != nil {
+                let machines = release.cudaMachines
+                for platform in spec.platformNames {
+                    let machine = ImageSpec.machine(of: ImageSpec.architecture(of: platform))
+                    guard !machines.contains(machine) else { continue }
+                    let first = catalog.torch.filter { $0.cudaMachines.contains(machine) }.map(\.version).min()
+                    conflicts.append(
+                        "torch \(release.version) has no CUDA wheels for \(platform) (\(spec.whereIs(spec.platforms == nil ? "base" : "platforms"))): "
+                            + (release.wheels == nil
+                                ? "the catalog's facts for it are for x86_64 alone"
+                                : "its \(machine) wheel on the index asks for no CUDA libraries there")
+                            + (first.map { "; the first release with CUDA wheels for \(platform) in the catalog is \($0)" } ?? "; no release in the catalog has them"))
+                }
+            }
             for companion in torch.companions where release.companions[companion] == nil {
                 conflicts.append("the catalog lists no \(companion) for torch \(release.version) (\(spec.whereIs("torch.with")))")
             }

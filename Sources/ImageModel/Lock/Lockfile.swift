@@ -29,11 +29,15 @@ public struct Lockfile: Codable, Hashable, Sendable {
     /// `created` date unless `SOURCE_DATE_EPOCH` is set. Optional: locks written before the
     /// field existed load, and their images keep the epoch as `created`.
     public var resolved: BuildTime?
+    /// The resolutions of the spec's other platforms (`platforms:`), in the spec's order; the
+    /// fields above are the first platform's. Absent for an image of one platform, so its lock
+    /// keeps the bytes it had before the field existed.
+    public var otherPlatforms: [PlatformResolution]?
 
     /// A lock.
     public init(
         image: String, specDigest: Digest, platform: String, components: [String: String], debs: [LockedDeb], wheels: [LockedWheel],
-        resolved: BuildTime? = nil
+        resolved: BuildTime? = nil, otherPlatforms: [PlatformResolution]? = nil
     ) {
         self.lockVersion = Self.currentVersion
         self.image = image
@@ -43,6 +47,38 @@ public struct Lockfile: Codable, Hashable, Sendable {
         self.debs = debs.sorted { ($0.component, $0.name) < ($1.component, $1.name) }
         self.wheels = wheels.sorted { ($0.component, $0.name) < ($1.component, $1.name) }
         self.resolved = resolved
+        self.otherPlatforms = otherPlatforms
+    }
+
+    /// The platforms this lock resolves, the first one's fields at the top.
+    public var platforms: [String] { [platform] + (otherPlatforms ?? []).map(\.platform) }
+
+    /// The lock of one platform alone (no ``otherPlatforms``): what a build of that platform
+    /// reads; nil when the lock does not resolve `platform`.
+    public func forPlatform(_ platform: String) -> Lockfile? {
+        if platform == self.platform {
+            var copy = self
+            copy.otherPlatforms = nil
+            return copy
+        }
+        guard let other = otherPlatforms?.first(where: { $0.platform == platform }) else { return nil }
+        return Lockfile(
+            image: image, specDigest: specDigest, platform: other.platform, components: other.components, debs: other.debs,
+            wheels: other.wheels, resolved: resolved)
+    }
+
+    /// Every platform's lock alone, in order.
+    public var perPlatform: [Lockfile] { platforms.compactMap { forPlatform($0) } }
+
+    /// One lock of several platforms' locks of the same spec (the first one's fields at the top).
+    public static func combining(_ locks: [Lockfile]) -> Lockfile {
+        precondition(!locks.isEmpty, "a lock resolves at least one platform")
+        var first = locks[0]
+        let others = locks.dropFirst().map {
+            PlatformResolution(platform: $0.platform, components: $0.components, debs: $0.debs, wheels: $0.wheels)
+        }
+        first.otherPlatforms = others.isEmpty ? nil : others
+        return first
     }
 
     /// Whether `other` pins the same things, whatever the two `resolved` dates.
@@ -79,11 +115,17 @@ public struct Lockfile: Codable, Hashable, Sendable {
                 throw SpecError(file: path, line: nil, message: "\(error)")
             }
         }
+        let lock: Lockfile
         do {
-            return try CanonicalJSON.decode(Lockfile.self, from: Array(data), name: path)
+            lock = try CanonicalJSON.decode(Lockfile.self, from: Array(data), name: path)
         } catch {
             throw SpecError(file: path, line: nil, message: "\(error)")
         }
+        var seen = Set<String>()
+        for platform in lock.platforms where !seen.insert(platform).inserted {
+            throw SpecError(file: path, line: nil, message: "otherPlatforms: platform '\(platform)' is resolved twice; run `imagegen lock \(lock.image)` again")
+        }
+        return lock
     }
 
     /// Whether this lock was made from `spec` as it is now (not stale).
@@ -96,6 +138,27 @@ public struct Lockfile: Codable, Hashable, Sendable {
         var normalised = spec
         normalised.locations = [:]  // where a value was written does not change the image
         return Digest.of(try CanonicalJSON.encode(normalised))
+    }
+}
+
+/// One more platform's resolution in a multi-platform lock: what the top of the lock holds
+/// for the first platform.
+public struct PlatformResolution: Codable, Hashable, Sendable {
+    /// `linux/arm64`.
+    public var platform: String
+    /// The version of each component on this platform.
+    public var components: [String: String]
+    /// Debian packages of this architecture (and `all`).
+    public var debs: [LockedDeb]
+    /// Wheels for this platform.
+    public var wheels: [LockedWheel]
+
+    /// A resolution; artifacts sorted as the lock sorts them.
+    public init(platform: String, components: [String: String], debs: [LockedDeb], wheels: [LockedWheel]) {
+        self.platform = platform
+        self.components = components
+        self.debs = debs.sorted { ($0.component, $0.name) < ($1.component, $1.name) }
+        self.wheels = wheels.sorted { ($0.component, $0.name) < ($1.component, $1.name) }
     }
 }
 

@@ -29,6 +29,33 @@ public struct ImageSpec: Hashable, Sendable, Codable {
     public var config: ImageConfigSpec
     /// Where each value came from, by dotted key (`cuda.version` → file and line).
     public var locations: [String: SpecLocation]
+    /// The platforms of one multi-platform image (`linux/amd64`, `linux/arm64`), the first the
+    /// one `base.architecture` names; `nil` when the spec names none (one platform, the base's
+    /// architecture), which keeps the spec digest of specs that predate the key.
+    public var platforms: [String]? = nil
+
+    /// The platforms the image is built for: ``platforms`` or the base's architecture alone.
+    public var platformNames: [String] { platforms ?? ["linux/\(base.architecture)"] }
+
+    /// The spec as one platform of it resolves: `base.architecture` set to the platform's.
+    public func forPlatform(_ platform: String) -> ImageSpec {
+        var copy = self
+        copy.base.architecture = Self.architecture(of: platform)
+        return copy
+    }
+
+    /// The platforms a spec may list, with their Debian architectures.
+    public static let supportedPlatforms = ["linux/amd64", "linux/arm64"]
+
+    /// The Debian (and OCI) architecture of `linux/ARCH`.
+    public static func architecture(of platform: String) -> String {
+        String(platform.split(separator: "/").dropFirst().first ?? Substring(platform))
+    }
+
+    /// The Linux machine (`uname -m`, the wheels' platform tags) of a Debian architecture.
+    public static func machine(of architecture: String) -> String {
+        ["amd64": "x86_64", "arm64": "aarch64"][architecture] ?? architecture
+    }
 
     /// Where a dotted key was written, as `FILE, line N` (or the file alone).
     public func whereIs(_ key: String) -> String {

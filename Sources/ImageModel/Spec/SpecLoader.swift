@@ -112,9 +112,22 @@ public struct SpecLoader: Sendable {
             throw SpecError(at: baseReader.line("distribution"), "base.distribution: only 'debian' is supported, got '\(distribution)'")
         }
         let release = try baseReader.requiredString("release", example: "bookworm")
-        let architecture = try baseReader.string("architecture") ?? "amd64"
+        var architecture = try baseReader.string("architecture") ?? "amd64"
         guard ["amd64", "arm64"].contains(architecture) else {
             throw SpecError(at: baseReader.line("architecture"), "base.architecture: expected amd64 or arm64, got '\(architecture)'")
+        }
+        let platforms = try platformList(&top)
+        if let first = platforms?.first {
+            // The first platform is the base's: a written base.architecture must agree.
+            let firstArchitecture = ImageSpec.architecture(of: first.0)
+            if baseReader.entries.contains(where: { $0.key == "architecture" }), architecture != firstArchitecture {
+                throw SpecError(
+                    at: baseReader.line("architecture"),
+                    "base.architecture '\(architecture)' is not the first of platforms (\(first.0), \(first.1)); "
+                        + "leave base.architecture out when the spec lists platforms")
+            }
+            architecture = firstArchitecture
+            locations["platforms"] = top.line("platforms")
         }
         let basePackages = try uniqueList(&baseReader, "packages", what: "package")
         for (package, location) in basePackages { locations["base.packages.\(package)"] = location }
@@ -264,7 +277,21 @@ public struct SpecLoader: Sendable {
             base: BaseOS(distribution: distribution, release: release, architecture: architecture, packages: basePackages.map(\.0), minimal: minimal),
             driver: driver, cuda: cuda, cudnn: cudnn, nccl: nccl, python: python, torch: torch,
             packages: PackageSet(requirements: packageLines.map(\.0)), tools: tools, config: config,
-            locations: locations)
+            locations: locations, platforms: platforms?.map(\.0))
+    }
+
+    /// `platforms:` — `linux/amd64` and/or `linux/arm64`, each once; nil when not written.
+    private static func platformList(_ top: inout MappingReader) throws -> [(String, SpecLocation)]? {
+        let written = top.entries.contains { $0.key == "platforms" }
+        let items = try uniqueList(&top, "platforms", what: "platform")
+        guard written else { return nil }
+        guard !items.isEmpty else {
+            throw SpecError(at: top.line("platforms"), "platforms: an empty list; name linux/amd64, linux/arm64 or both (or leave the key out)")
+        }
+        for (platform, location) in items where !ImageSpec.supportedPlatforms.contains(platform) {
+            throw SpecError(at: location, "platforms: expected linux/amd64 or linux/arm64, got '\(platform)'")
+        }
+        return items
     }
 
     /// A list of names, none empty, none twice, each with where it was written.
