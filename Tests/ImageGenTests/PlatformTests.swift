@@ -68,7 +68,11 @@ struct PlatformTests {
             let repository = try DebianRepositoryFixture(at: "\(scratch)/repo", packages: [
                 .init(name: "imagegen-fixture-hello", version: "1.0", architecture: "amd64", files: [program: amd64]),
                 .init(name: "imagegen-fixture-hello", version: "1.0", architecture: "arm64", files: [program: arm64]),
-                .init(name: "imagegen-fixture-foreign", version: "1.0", architecture: "arm64", files: ["usr/bin/imagegen-foreign": amd64]),
+                .init(name: "imagegen-fixture-foreign", version: "1.0", architecture: "arm64", files: [
+                    "usr/bin/imagegen-foreign": amd64,
+                    // named for its machine: a payload chosen by name at run time, which verify lets be
+                    "usr/lib/imagegen-fixture/attach_linux_amd64.so": amd64,
+                ]),
             ])
             let server = try LocalHTTPServer(serving: repository.root)
             let images = "\(scratch)/Images"
@@ -189,13 +193,13 @@ struct PlatformTests {
         #expect(verified.stdout.contains("2 manifests") || verified.stderr.contains("2 manifests"), "\(verified.stdout) \(verified.stderr)")
     }
 
-    @Test("verify finds the x86-64 program in the arm64 image, naming the file; run-check refuses an image for another machine")
+    @Test("verify finds the x86-64 program in the arm64 image, naming the file (not the one named for its machine); run-check refuses an image for another machine")
     func foreignPrograms() async throws {
         let built = try await Built.shared.value
         let verified = try run(imagegenBinary, ["verify", "\(built.out)/foreign"])
         #expect(verified.status == 1)
         #expect(
-            (verified.stdout + verified.stderr).contains("1 ELF file for amd64 in a arm64 image (the first: /usr/bin/imagegen-foreign)"),
+            (verified.stdout + verified.stderr).contains("1 ELF file for amd64 in an arm64 image (the first: /usr/bin/imagegen-foreign)"),
             "\(verified.stdout) \(verified.stderr)")
         #expect(throws: ImageGenError.self) { try RunCheck.read(try openImage("\(built.out)/foreign")) }
         do {

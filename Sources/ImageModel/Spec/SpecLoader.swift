@@ -123,7 +123,7 @@ public struct SpecLoader: Sendable {
             if baseReader.entries.contains(where: { $0.key == "architecture" }), architecture != firstArchitecture {
                 throw SpecError(
                     at: baseReader.line("architecture"),
-                    "base.architecture '\(architecture)' is not the first of platforms (\(first.0), \(first.1)); "
+                    "base.architecture '\(architecture)' disagrees with platforms, whose first entry (\(first.0)) is the base's; "
                         + "leave base.architecture out when the spec lists platforms")
             }
             architecture = firstArchitecture
