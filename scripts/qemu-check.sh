@@ -6,7 +6,8 @@
 # Copies the linux/arm64 manifest out of the image index with skopeo (`--override-arch arm64`,
 # so the choice is skopeo's, not imagegen's), unpacks it with umoci, copies Debian's static
 # `qemu-aarch64-static` into the root for the run only (no binfmt handler is needed: the
-# emulator is the program chroot starts) and checks, one line each:
+# emulator is the program chroot starts), gives the root what an engine gives a container
+# (/dev/null, zero, random, urandom; /proc) and checks, one line each:
 #
 #   - the copied image's config says arm64
 #   - `dpkg --print-architecture` (dpkg itself, emulated) says arm64
@@ -51,7 +52,16 @@ if [[ -z $tag ]]; then
 fi
 
 R=$(mktemp -d "${TMPDIR:-/tmp}/imagegen-qemu-check-XXXXXX")
-cleanup() { rm -rf "$R"; }
+root=$R/bundle/rootfs
+cleanup() {
+  umount "$root/proc" 2>/dev/null
+  # Never remove through a mount: only when nothing is mounted below the scratch directory.
+  if grep -q " $R/" /proc/self/mountinfo; then
+    echo "qemu-check: $R still has a mount below it; left in place" >&2
+  else
+    rm -rf "$R"
+  fi
+}
 trap cleanup EXIT
 failures=0
 check() {  # check NAME EXPECTED ACTUAL
@@ -75,9 +85,15 @@ check "skopeo copy --override-arch arm64: the config's architecture" arm64 "$arc
 if ! umoci unpack --image "$R/arm64:arm64" "$R/bundle" >"$R/unpack.log" 2>&1; then
   echo "qemu-check: umoci unpack failed: $(tail -1 "$R/unpack.log")" >&2; exit 2
 fi
-root=$R/bundle/rootfs
-cp /usr/bin/qemu-aarch64-static "$root/usr/bin/qemu-aarch64-static"
 echo "      unpacked in $(( $(date +%s) - started )) s: $(du -sh "$root" | cut -f1)"
+cp /usr/bin/qemu-aarch64-static "$root/usr/bin/qemu-aarch64-static"
+# What a container engine gives every container: the usual device nodes and /proc.
+mkdir -p "$root/dev" "$root/proc"
+for node in "null 1 3" "zero 1 5" "random 1 8" "urandom 1 9"; do
+  set -- $node
+  mknod -m 666 "$root/dev/$1" c "$2" "$3"
+done
+mount -t proc proc "$root/proc"
 
 emulate() { chroot "$root" /usr/bin/qemu-aarch64-static "$@"; }
 check "dpkg --print-architecture (emulated)" arm64 "$(emulate /usr/bin/dpkg --print-architecture 2>&1)"

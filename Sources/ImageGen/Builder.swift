@@ -50,6 +50,9 @@ public struct Builder: Sendable {
         public var sourceURL: String?
         /// Draw a progress bar on stderr while a layer is packed (for a terminal).
         public var progressBars = false
+        /// The platforms to build of a multi-platform lock (`--platform`); nil for every one.
+        /// One platform gives that platform's image alone, as a spec that lists only it would.
+        public var platforms: [String]?
         /// Where to look for the host `python3.X` that byte-compiles the image's Python files: a
         /// `PATH`-style list of directories; nil for `PATH` (``HostPython``, docs/building.md).
         public var hostPythonPath: String?
@@ -138,13 +141,21 @@ public struct Builder: Sendable {
             throw ImageGenError.invalidInput(
                 path: lockPath, reason: "stale: \(options.images)/\(name).yaml changed since it was locked; run `imagegen lock \(name)`")
         }
+        var platforms = lock.platforms
+        if let wanted = options.platforms {
+            for platform in wanted where !platforms.contains(platform) {
+                throw ImageGenError.invalidOption(
+                    name: "--platform", value: platform, expected: "a platform \(lockPath) resolves: \(platforms.joined(separator: ", "))")
+            }
+            platforms = platforms.filter(wanted.contains)
+        }
         let layerCache = try LayerCache(directory: "\(options.cacheDirectory)/layers")
         var images: [ImageWriter.PlatformImage] = []
         var layerReports: [[LayerReport]] = []
         var fetchedCount = 0
-        for platform in lock.platforms {
+        for platform in platforms {
             guard let platformLock = lock.forPlatform(platform) else { continue }
-            if lock.platforms.count > 1 { progress("\(platform):") }
+            if platforms.count > 1 { progress("\(platform):") }
             let (image, layers, fetched) = try await build(spec.forPlatform(platform), lock: platformLock, cache: layerCache)
             images.append(image)
             layerReports.append(layers)

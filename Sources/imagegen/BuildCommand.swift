@@ -34,6 +34,8 @@ struct BuildCommand: AsyncParsableCommand {
               imagegen build v2.7 --offline          # from the cache alone
               imagegen build v2.7 --json > report.json
               imagegen build v2.7 --recompress       # gzip layers deflated anew, as before
+              imagegen build v2.15                   # an index: linux/amd64 and linux/arm64
+              imagegen build v2.15 --platform linux/arm64   # that platform's image alone
               docker load -i out/v2.7.tar
             """
     )
@@ -46,6 +48,9 @@ struct BuildCommand: AsyncParsableCommand {
 
     @Flag(help: "Fetch nothing; build from the cache alone.")
     var offline = false
+
+    @Option(name: .customLong("platform"), help: "Build only this platform of a multi-platform spec (linux/amd64, linux/arm64); repeat for several. Default: every platform the lock resolves.")
+    var platforms: [String] = []
 
     @OptionGroup var sources: SourceOptions
 
@@ -82,6 +87,7 @@ struct BuildCommand: AsyncParsableCommand {
         var options = Builder.Options(images: specs.images, catalog: try specs.loadCatalog(), cacheDirectory: sources.cacheDirectory)
         options.outputDirectory = out
         options.offline = offline
+        options.platforms = platforms.isEmpty ? nil : platforms
         options.aptSources = sources.apt
         options.pipIndexURL = sources.pipIndexURL
         options.pipExtraIndexURLs = sources.extraIndexURL

@@ -57,6 +57,41 @@ struct DockerfileTests {
         #expect(text.contains("EXPOSE 8888/tcp 22/tcp"))
     }
 
+    @Test("a multi-platform lock: one Dockerfile, each architecture's own debs in a case on dpkg's architecture, a wheel's hashes for every platform")
+    func multiPlatform() throws {
+        let generator = try Self.generator()
+        let model = try generator.model("v2.15")
+        let text = try generator.render(model)  // throws on a lint problem
+        let lock = model.lock
+        let arm64 = try #require(lock.forPlatform("linux/arm64"))
+        #expect(text.contains("#   docker buildx build --platform linux/amd64,linux/arm64 -t v2.15 ."))
+        // Every deb of either platform is pinned: in the common list, or in its architecture's branch.
+        let amd64Branch = try #require(text.split(separator: "\n").first { $0.contains("amd64) set -- \"$@\"") })
+        let arm64Branch = try #require(text.split(separator: "\n").first { $0.contains("arm64) set -- \"$@\"") })
+        for (debs, branch) in [(lock.debs, amd64Branch), (arm64.debs, arm64Branch)] {
+            for deb in debs {
+                #expect(text.contains("        \(deb.name)=\(deb.version) \\\n") || branch.contains(" \(deb.name)=\(deb.version)"), "\(deb.name)")
+            }
+        }
+        #expect(arm64Branch.contains(" binutils-aarch64-linux-gnu=") && !arm64Branch.contains("x86-64"))
+        #expect(text.contains("case \"$(dpkg --print-architecture)\" in"))
+        // Wheels: one line with both platforms' hashes when the version is the same.
+        let requirements = model.components.map(model.requirements).joined()
+        let torch = (lock.wheels.first { $0.name == "torch" }!, arm64.wheels.first { $0.name == "torch" }!)
+        #expect(torch.0.version == torch.1.version)
+        let line = try #require(requirements.split(separator: "\n").first { $0.hasPrefix("torch==") })
+        #expect(line.contains("--hash=sha256:\(torch.0.sha256.encoded)") && line.contains("--hash=sha256:\(torch.1.sha256.encoded)"))
+        for wheel in lock.wheels + arm64.wheels { #expect(requirements.contains("--hash=sha256:\(wheel.sha256.encoded)"), "\(wheel.fileName)") }
+        #expect(DockerfileLint.check(text) { path in
+            model.contextFiles.first { "imagegen/" + $0.path == path || "/run/imagegen/" + $0.path == path }.map { String(decoding: $0.bytes, as: UTF8.self) }
+        }.isEmpty)
+
+        // The bake file builds both platforms.
+        let bake = BakeFile(models: [model], repository: "ghcr.io/acme/pytorch", cacheRepository: nil) { _ in "." }
+        #expect(bake.targets.map(\.platforms) == [["linux/amd64", "linux/arm64"]])
+        #expect(bake.hcl.contains("platforms = [\"linux/amd64\", \"linux/arm64\"]"), "\(bake.hcl)")
+    }
+
     @Test("every spec of Images/ renders a Dockerfile that passes the lint; devel checks nvcc")
     func everySpecLints() throws {
         let generator = try Self.generator()
@@ -92,6 +127,8 @@ struct DockerfileTests {
         ("FROM scratch\nRUN pip install --require-hashes --no-deps --only-binary=:all: -r imagegen/requirements/nohash.txt\n", "has no --hash=sha256:"),
         ("FROM scratch\nRUN pip install --require-hashes --no-deps --only-binary=:all: -r missing.txt\n", "not in the build context"),
         ("FROM scratch\nADD https://example.invalid/x.tar.gz /\n", "a remote URL"),
+        ("FROM scratch\nRUN case x in amd64) set -- \"$@\" binutils ;; esac; apt-get \"$@\" install -y --no-install-recommends a=1; rm -rf /var/lib/apt/lists/*\n",
+         "apt-get install binutils: not pinned"),
     ])
     func lintFindsProblems(dockerfile: String, message: String) {
         let files = [

@@ -56,6 +56,29 @@ struct PlanTests {
         #expect(plan.first { $0.image == "v2.6" }?.pushBytes == 0)
     }
 
+    @Test("platforms: adding arm64 adds its layers and leaves amd64's; a change on one platform is that platform's layer; update's diff says which platform")
+    func platforms() throws {
+        func multi(_ amd64: Lockfile, _ arm64: Lockfile, spec: String = "two") -> Lockfile {
+            var first = amd64, second = arm64
+            first.specDigest = Self.sha(spec)
+            second.platform = "linux/arm64"
+            return Lockfile.combining([first, second])
+        }
+        let added = ImagePlanner.plan(base: Self.side(Self.lock("v2.15")), head: Self.side(multi(Self.lock("v2.15"), Self.lock("v2.15"))))
+        let image = try #require(added.first)
+        #expect(image.changedLayers == ["linux/arm64 base", "linux/arm64 python", "linux/arm64 cuda", "linux/arm64 torch",
+                                        "linux/arm64 packages", "linux/arm64 tools", "linux/arm64 config"])
+        #expect(image.layers.filter { $0.platform == "linux/amd64" }.allSatisfy { !$0.changed })
+
+        let moved = ImagePlanner.plan(
+            base: Self.side(multi(Self.lock("v2.15"), Self.lock("v2.15"))), head: Self.side(multi(Self.lock("v2.15"), Self.lock("v2.15", torch: "2.7.1"))))
+        #expect(moved.first?.changedLayers == ["linux/arm64 torch"])
+        #expect(moved.first?.layers.first { $0.name == "linux/arm64 torch" }?.reasons == ["wheel torch 2.7.0 → 2.7.1"])
+
+        let diff = LockDiff(old: multi(Self.lock("v2.15"), Self.lock("v2.15")), new: multi(Self.lock("v2.15"), Self.lock("v2.15", torch: "2.7.1")))
+        #expect(diff.changes.map(\.description) == ["linux/arm64  wheel torch     torch  2.7.0 → 2.7.1"])
+    }
+
     @Test("a Debian security update in base changes base, every deb layer above it (their dpkg status) and nothing else")
     func debUpdate() throws {
         let plan = ImagePlanner.plan(base: Self.side(Self.lock("v2.7")), head: Self.side(Self.lock("v2.7", libssl: "3.0.16-1~deb12u1")))

@@ -173,6 +173,22 @@ struct PlatformTests {
         #expect(emulated.stdout == "imagegen-hello on aarch64\n")
     }
 
+    @Test("docker load of the multi-platform archive takes this machine's platform, and runs its program",
+          .disabled(if: DockerEngine.unavailableReason != nil, Comment(rawValue: DockerEngine.unavailableReason ?? "")))
+    func dockerLoad() async throws {
+        let built = try await Built.shared.value
+        let engine = try DockerEngine()
+        defer { engine.stop() }
+        let loaded = try await engine.load("\(built.out)/duo.tar")
+        #expect(loaded == ["imagegen/duo:duo"])
+        let inspected = try engine.docker(["image", "inspect", "--format", "{{.Architecture}} {{.Id}}", "imagegen/duo:duo"])
+        let amd64 = try RunCheck.read(try openImage("\(built.out)/duo"), architecture: "amd64").0
+        #expect(inspected.stdout == "amd64 \(amd64.config.digest)\n", "\(inspected.stderr)")
+        let ran = try engine.docker(["run", "--rm", "--entrypoint", "/usr/bin/imagegen-hello", "imagegen/duo:duo"])
+        #expect(ran.status == 0, "\(ran.stderr)")
+        #expect(ran.stdout == "imagegen-hello on x86_64\n")
+    }
+
     @Test("push to docker-registry and pull back keep the index digest; pull writes both platforms")
     func pushPull() async throws {
         let built = try await Built.shared.value

@@ -6,7 +6,8 @@ import Foundation
 /// - the base is pinned by digest (`FROM …@sha256:`, or `ARG NAME=…@sha256:` for `FROM ${NAME}`)
 ///   and never names `latest`;
 /// - every `apt-get install` names `PACKAGE=VERSION` only, with `--no-install-recommends`, and its
-///   `RUN` removes `/var/lib/apt/lists/*`;
+///   `RUN` removes `/var/lib/apt/lists/*`; so does every `set -- "$@" …` that adds one
+///   architecture's packages to its arguments;
 /// - every `pip install` has `--require-hashes`, `--no-deps` and `--only-binary=:all:`, installs
 ///   from requirements files (`-r FILE`) only, and each such file of the context pins every
 ///   line as `NAME==VERSION --hash=sha256:HEX`;
@@ -79,6 +80,13 @@ public enum DockerfileLint {
                     problems.append(Problem(line: line, message: "apt-get install without --no-install-recommends"))
                 }
                 for package in arguments where !package.hasPrefix("-") && !package.contains("=") {
+                    problems.append(Problem(line: line, message: "apt-get install \(package): not pinned (PACKAGE=VERSION)"))
+                }
+            }
+            // Packages of one architecture join apt-get's arguments as `set -- "$@" PACKAGE=VERSION…`
+            // in a `case "$(dpkg --print-architecture)"` branch: pinned like the others.
+            if let set = words.firstIndex(of: "set"), words.indices.contains(set + 2), words[set + 1] == "--", words[set + 2] == "$@" {
+                for package in words[(set + 3)...] where !package.hasPrefix("-") && !package.contains("=") {
                     problems.append(Problem(line: line, message: "apt-get install \(package): not pinned (PACKAGE=VERSION)"))
                 }
             }

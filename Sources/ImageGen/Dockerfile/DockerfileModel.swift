@@ -16,8 +16,16 @@ public struct DockerfileModel: Sendable {
         public var kind: ComponentKind
         /// The graph's label for it (`CUDA 12.6 runtime`).
         public var label: String
+        /// The debs every platform installs, at the same version.
         public var debs: [LockedDeb]
+        /// The first platform's wheels.
         public var wheels: [LockedWheel]
+        /// For a multi-platform lock, each architecture's debs that are not in ``debs`` (its
+        /// `binutils-x86-64-linux-gnu`, …); empty for one platform.
+        public var platformDebs: [(architecture: String, debs: [LockedDeb])] = []
+        /// For a multi-platform lock, each platform's wheels by Linux machine (`x86_64`,
+        /// `aarch64`); empty for one platform.
+        public var platformWheels: [(machine: String, wheels: [LockedWheel])] = []
         /// Whether this step makes the venv (the Python component).
         public var makesVenv: Bool
         /// Commands that check the step worked (they change nothing in the image).
@@ -83,11 +91,18 @@ public struct DockerfileModel: Sendable {
             revision: revision, sourceURL: nil)
 
         var components: [Component] = []
+        // A multi-platform lock: one Dockerfile for every platform (`docker buildx build
+        // --platform …` runs it once per platform), so what differs between them is chosen
+        // where it runs — debs by `dpkg --print-architecture`, wheels by pip's markers.
+        let platforms = lock.perPlatform
         for kind in ComponentKind.allCases where kind != .driver && kind != .config {
-            let debs = lock.debs.filter { $0.component == kind.rawValue }
+            let platformDebs = platforms.map { one in one.debs.filter { $0.component == kind.rawValue } }
+            let debs = platformDebs[0].filter { deb in
+                platformDebs.dropFirst().allSatisfy { $0.contains { $0.name == deb.name && $0.version == deb.version } }
+            }
             let wheels = lock.wheels.filter { $0.component == kind.rawValue }
             let makesVenv = kind == .python && python != nil
-            guard !debs.isEmpty || !wheels.isEmpty || makesVenv else { continue }
+            guard platformDebs.contains(where: { !$0.isEmpty }) || !wheels.isEmpty || makesVenv else { continue }
             var checks: [String] = []
             if let layout = python.map(VenvLayout.init(python:)) {
                 if kind == .torch, wheels.contains(where: { $0.name == "torch" }) {
@@ -98,17 +113,49 @@ public struct DockerfileModel: Sendable {
                     checks.append("/\(layout.sitePackages)/\(CUDAComponent.nvccPath(major: major)) --version")
                 }
             }
-            components.append(Component(
+            var component = Component(
                 kind: kind, label: image.graph.node(kind)?.label ?? kind.rawValue, debs: debs, wheels: wheels,
-                makesVenv: makesVenv, checks: checks))
+                makesVenv: makesVenv, checks: checks)
+            if platforms.count > 1 {
+                let common = Set(debs.map(\.name))
+                component.platformDebs = zip(platforms, platformDebs).map { one, own in
+                    (ImageSpec.architecture(of: one.platform), own.filter { !common.contains($0.name) })
+                }.filter { !$0.debs.isEmpty }
+                component.platformWheels = platforms.map { one in
+                    (ImageSpec.machine(of: ImageSpec.architecture(of: one.platform)), one.wheels.filter { $0.component == kind.rawValue })
+                }
+            }
+            components.append(component)
         }
         self.components = components
     }
 
     /// `requirements/COMPONENT.txt` of the context: each locked wheel as
     /// `name==version --hash=sha256:…`, sorted by name.
+    ///
+    /// For a multi-platform lock, a wheel every platform has at one version is one line with
+    /// each platform's hash (pip takes the file whose hash is listed); any other wheel is a line
+    /// per platform with a `platform_machine` marker.
     public func requirements(_ component: Component) -> String {
-        component.wheels.sorted { $0.name < $1.name }.map { "\($0.name)==\($0.version) --hash=sha256:\($0.sha256.encoded)\n" }.joined()
+        guard !component.platformWheels.isEmpty else {
+            return component.wheels.sorted { $0.name < $1.name }.map { "\($0.name)==\($0.version) --hash=sha256:\($0.sha256.encoded)\n" }.joined()
+        }
+        let names = Set(component.platformWheels.flatMap { $0.wheels.map(\.name) }).sorted()
+        var lines: [String] = []
+        for name in names {
+            let found = component.platformWheels.compactMap { machine, wheels in wheels.first { $0.name == name }.map { (machine, $0) } }
+            func hashes(_ wheels: [LockedWheel]) -> String {
+                Set(wheels.map(\.sha256.encoded)).sorted().map { " --hash=sha256:\($0)" }.joined()
+            }
+            if found.count == component.platformWheels.count, Set(found.map(\.1.version)).count == 1 {
+                lines.append("\(name)==\(found[0].1.version)" + hashes(found.map(\.1)))
+            } else {
+                for (machine, wheel) in found {
+                    lines.append("\(name)==\(wheel.version) ; platform_machine == \"\(machine)\"" + hashes([wheel]))
+                }
+            }
+        }
+        return lines.map { $0 + "\n" }.joined()
     }
 
     /// The files of the context below ``contextDirectory``, by relative path, with their modes;
@@ -131,8 +178,12 @@ public struct DockerfileModel: Sendable {
                 "name": component.kind.rawValue,
                 "label": component.label,
                 "summary": summary(component),
-                "hasDebs": !component.debs.isEmpty,
+                "hasDebs": !component.debs.isEmpty || !component.platformDebs.isEmpty,
                 "debs": component.debs.map { ["name": $0.name, "version": $0.version, "sha256": $0.sha256.encoded] },
+                "hasPlatformDebs": !component.platformDebs.isEmpty,
+                "platformDebs": component.platformDebs.map { architecture, debs in
+                    ["architecture": architecture, "debs": debs.map { ["name": $0.name, "version": $0.version, "sha256": $0.sha256.encoded] }] as [String: Any]
+                },
                 "hasWheels": !component.wheels.isEmpty,
                 "wheels": component.wheels.map { ["name": $0.name, "version": $0.version, "sha256": $0.sha256.encoded] },
                 "checks": component.checks,
@@ -164,7 +215,10 @@ public struct DockerfileModel: Sendable {
         }
         return [
             "imagegen": ["version": imagegenVersion],
-            "image": ["name": spec.name, "description": spec.description ?? spec.name, "flavour": flavour],
+            "image": [
+                "name": spec.name, "description": spec.description ?? spec.name, "flavour": flavour,
+                "multiPlatform": lock.platforms.count > 1, "platforms": lock.platforms.joined(separator: ","),
+            ] as [String: Any],
             "lock": ["path": lockPath, "sha256": lockSHA256.encoded, "specDigest": lock.specDigest.description],
             "base": base,
             "components": components,
@@ -189,6 +243,7 @@ public struct DockerfileModel: Sendable {
     func summary(_ component: Component) -> String {
         var parts: [String] = []
         if !component.debs.isEmpty { parts.append("\(component.debs.count) deb\(component.debs.count == 1 ? "" : "s")") }
+        for (architecture, debs) in component.platformDebs { parts.append("\(debs.count) \(architecture) only") }
         if !component.wheels.isEmpty { parts.append("\(component.wheels.count) wheel\(component.wheels.count == 1 ? "" : "s")") }
         if component.makesVenv { parts.append("the venv at /\(VenvLayout.prefix)") }
         return parts.joined(separator: ", ")
