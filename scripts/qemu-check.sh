@@ -22,7 +22,8 @@
 set -uo pipefail
 
 usage="usage: qemu-check.sh IMAGE [TAG] [-- COMMAND…]"
-image=${1:?$usage}
+[[ $# -ge 1 ]] || { echo "qemu-check: $usage" >&2; exit 2; }
+image=$1
 shift
 tag=""
 if [[ $# -gt 0 && $1 != "--" ]]; then tag=$1; shift; fi
@@ -54,12 +55,12 @@ fi
 R=$(mktemp -d "${TMPDIR:-/tmp}/imagegen-qemu-check-XXXXXX")
 root=$R/bundle/rootfs
 cleanup() {
-  umount "$root/proc" 2>/dev/null
-  # Never remove through a mount: only when nothing is mounted below the scratch directory.
-  if grep -q " $R/" /proc/self/mountinfo; then
-    echo "qemu-check: $R still has a mount below it; left in place" >&2
+  mountpoint -q "$root/proc" 2>/dev/null && umount "$root/proc"
+  # Never remove through a mount: not while /proc is mounted, and never across file systems.
+  if mountpoint -q "$root/proc" 2>/dev/null; then
+    echo "qemu-check: $root/proc is still mounted; $R left in place" >&2
   else
-    rm -rf "$R"
+    rm -rf --one-file-system "$R"
   fi
 }
 trap cleanup EXIT
@@ -86,12 +87,16 @@ if ! umoci unpack --image "$R/arm64:arm64" "$R/bundle" >"$R/unpack.log" 2>&1; th
   echo "qemu-check: umoci unpack failed: $(tail -1 "$R/unpack.log")" >&2; exit 2
 fi
 echo "      unpacked in $(( $(date +%s) - started )) s: $(du -sh "$root" | cut -f1)"
+# What is written into the root as root must not go through one of the image's symlinks.
+for path in usr usr/bin dev proc usr/bin/qemu-aarch64-static; do
+  [[ ! -L $root/$path ]] || { echo "qemu-check: /$path in the image is a symlink; refusing to write through it" >&2; exit 2; }
+done
 cp /usr/bin/qemu-aarch64-static "$root/usr/bin/qemu-aarch64-static"
 # What a container engine gives every container: the usual device nodes and /proc.
 mkdir -p "$root/dev" "$root/proc"
 for node in "null 1 3" "zero 1 5" "random 1 8" "urandom 1 9"; do
   set -- $node
-  mknod -m 666 "$root/dev/$1" c "$2" "$3"
+  [[ -e $root/dev/$1 || -L $root/dev/$1 ]] || mknod -m 666 "$root/dev/$1" c "$2" "$3"
 done
 mount -t proc proc "$root/proc"
 

@@ -104,8 +104,8 @@ public enum ImagePlanner {
             layers.append(LayerChange(component: layer.component, changed: !reasons.isEmpty, reasons: reasons, bytes: layer.bytes, platform: layer.platform))
         }
         var imageReasons: [String] = []
-        for key in old.keys.sorted() where !new.contains(where: { $0.key == key }) {
-            imageReasons.append("layer \(key.trimmingCharacters(in: .whitespaces)) removed")
+        for (key, layer) in old.sorted(by: { $0.key < $1.key }) where !new.contains(where: { $0.key == key }) {
+            imageReasons.append("layer \(layer.platform.map { "\($0) " } ?? "")\(layer.component) removed")
         }
         if oldLock.specDigest != lock.specDigest {
             if let a = base.spec, let b = head.spec {
@@ -131,10 +131,13 @@ public enum ImagePlanner {
     /// A layer's inputs, in words that can be compared and shown.
     struct LayerInputs {
         var component: String
-        /// The platform, for a multi-platform lock's layer.
+        /// The platform, for a multi-platform lock's layer (what the plan shows).
         var platform: String? = nil
-        /// Platform and component: what matches a layer across the two sides.
-        var key: String { "\(platform ?? "") \(component)" }
+        /// The platform of the lock it comes from, one platform or several.
+        var lockPlatform = ""
+        /// Platform and component: what matches a layer across the two sides, so that adding a
+        /// platform to a spec leaves the first platform's layers matched with the ones before.
+        var key: String { "\(lockPlatform) \(component)" }
         /// Artifact name → "version sha256" for the layer's own artifacts.
         var artifacts: [String: (version: String, sha256: Digest)] = [:]
         /// The digest of the lower debs (for deb layers), or nil.
@@ -146,11 +149,12 @@ public enum ImagePlanner {
 
     /// The layers of a lock in order, with their inputs (mirrors ``LayerPlan``).
     static func inputs(lock: Lockfile, spec: ImageSpec?) -> [LayerInputs] {
-        guard lock.platforms.count > 1 else { return inputs(platformLock: lock, spec: spec) }
+        let several = lock.platforms.count > 1
         return lock.perPlatform.flatMap { one in
             inputs(platformLock: one, spec: spec).map { layer in
                 var layer = layer
-                layer.platform = one.platform
+                layer.lockPlatform = one.platform
+                layer.platform = several ? one.platform : nil
                 return layer
             }
         }

@@ -637,7 +637,7 @@ struct EntryChecker {
 /// The ELF files of a layer by the CPU they are for, from the first bytes of each regular file
 /// (`e_machine`, ELF's header field 18): the check that an arm64 image carries no x86-64
 /// program and the other way round. GPU code (`EM_CUDA`) and other machines are not counted,
-/// nor is a file whose path names its own architecture (`attach_linux_amd64.so`, which
+/// nor is a file whose name names its own architecture (`attach_linux_amd64.so`, which
 /// debugpy's aarch64 wheel ships beside the arm64 one): a payload for several machines, which
 /// its program chooses from by name at run time.
 struct ELFMachines: Sendable {
@@ -648,7 +648,7 @@ struct ELFMachines: Sendable {
     static let architectures: [UInt16: String] = [62: "amd64", 183: "arm64"]
 
     /// How file names spell each architecture.
-    static let names: [String: [String]] = ["amd64": ["amd64", "x86_64", "x86-64", "x64"], "arm64": ["arm64", "aarch64"]]
+    static let names: [String: [String]] = ["amd64": ["amd64", "x86_64", "x86-64"], "arm64": ["arm64", "aarch64"]]
 
     /// Per architecture: how many files, and the first one's path.
     private(set) var files: [String: (count: Int, example: String)] = [:]
@@ -660,7 +660,9 @@ struct ELFMachines: Sendable {
         // EI_DATA: 1 little-endian, 2 big-endian.
         let machine = head[5] == 2 ? UInt16(head[18]) << 8 | UInt16(head[19]) : UInt16(head[19]) << 8 | UInt16(head[18])
         guard let architecture = Self.architectures[machine] else { return }
-        let name = path.lowercased()
+        // The file's own name, not its folder: /usr/lib/x86_64-linux-gnu/ in an arm64 image is
+        // exactly what the check is for.
+        let name = (path.split(separator: "/").last.map(String.init) ?? path).lowercased()
         if (Self.names[architecture] ?? []).contains(where: { name.contains($0) }) { return }
         let known = files[architecture]
         files[architecture] = ((known?.count ?? 0) + 1, known?.example ?? path)

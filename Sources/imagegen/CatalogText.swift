@@ -4,14 +4,15 @@ import ImageModel
 enum CatalogText {
     /// One line per torch release, then the CUDA driver table.
     static func summary(_ catalog: Catalog) -> [String] {
-        var lines = ["torch    python      default build                                   companions"]
+        var lines = ["torch    python      default build                                   CUDA on         companions"]
         for release in catalog.torch {
             let python = pythonRange(release.python)
             let build = release.defaultBuild.map { b in
                 "CUDA \(b.cuda), cuDNN \(b.cudnn), NCCL \(b.nccl)" + (b.triton.map { ", triton \($0)" } ?? "")
             } ?? "-"
             let companions = release.companions.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
-            lines.append(pad("\(release.version)", 8) + " " + pad(python, 11) + " " + pad(build, 47) + " " + companions)
+            let machines = release.cudaMachines.joined(separator: ", ")
+            lines.append(pad("\(release.version)", 8) + " " + pad(python, 11) + " " + pad(build, 47) + " " + pad(machines, 15) + " " + companions)
         }
         lines.append("")
         lines.append("CUDA  toolkit driver  minor-version minimum  forward branches")
@@ -28,6 +29,8 @@ enum CatalogText {
         lines.append("  python: \(release.python.map(\.description).joined(separator: ", "))")
         if let platforms = release.platforms { lines.append("  platforms: \(platforms.joined(separator: ", "))") }
         lines.append("    source: \(release.source)")
+        lines.append("  CUDA wheels for: \(release.cudaMachines.joined(separator: ", "))"
+            + (release.wheels == nil ? " (hand-kept facts, for x86_64)" : " (where its wheels' NVIDIA pins apply)"))
         for (name, version) in release.companions.sorted(by: { $0.key < $1.key }) {
             lines.append("  \(name): \(version)")
             if let source = release.companionSources?[name] { lines.append("    source: \(source)") }

@@ -66,8 +66,8 @@ struct DockerfileTests {
         let arm64 = try #require(lock.forPlatform("linux/arm64"))
         #expect(text.contains("#   docker buildx build --platform linux/amd64,linux/arm64 -t v2.15 ."))
         // Every deb of either platform is pinned: in the common list, or in its architecture's branch.
-        let amd64Branch = try #require(text.split(separator: "\n").first { $0.contains("amd64) set -- \"$@\"") })
-        let arm64Branch = try #require(text.split(separator: "\n").first { $0.contains("arm64) set -- \"$@\"") })
+        let amd64Branch = try #require(text.split(separator: "\n").first { $0.contains("amd64) imagegen_debs=\"") })
+        let arm64Branch = try #require(text.split(separator: "\n").first { $0.contains("arm64) imagegen_debs=\"") })
         for (debs, branch) in [(lock.debs, amd64Branch), (arm64.debs, arm64Branch)] {
             for deb in debs {
                 #expect(text.contains("        \(deb.name)=\(deb.version) \\\n") || branch.contains(" \(deb.name)=\(deb.version)"), "\(deb.name)")
@@ -75,6 +75,28 @@ struct DockerfileTests {
         }
         #expect(arm64Branch.contains(" binutils-aarch64-linux-gnu=") && !arm64Branch.contains("x86-64"))
         #expect(text.contains("case \"$(dpkg --print-architecture)\" in"))
+
+        // The step as a shell runs it, with dpkg saying arm64 and apt-get (a stub) recording its
+        // arguments: install comes first, then the common packages and arm64's own.
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        let caseLine = try #require(lines.firstIndex { $0.contains("imagegen_debs=\"\"") })
+        let runLine = try #require(lines[..<caseLine].lastIndex { $0.hasPrefix("RUN ") })
+        var end = caseLine
+        while lines[end].hasSuffix("\\") { end += 1 }
+        let scratch = try ScratchDirectory()
+        try writeFile(scratch("bin/dpkg"), "#!/bin/sh\necho arm64\n", mode: 0o755)
+        try writeFile(scratch("bin/apt-get"), "#!/bin/sh\necho \"$*\" >> \"$APT_LOG\"\n", mode: 0o755)
+        try writeFile(scratch("bin/rm"), "#!/bin/sh\nexit 0\n", mode: 0o755)  // the step removes apt's lists
+        try writeFile(scratch("step.sh"), lines[(runLine + 1)...end].joined(separator: "\n") + "\n")
+        _ = try run("/bin/sh", [scratch("step.sh")], environment: [
+            "PATH": scratch("bin") + ":/usr/bin:/bin", "APT_LOG": scratch("apt.log"), "APT_SOURCES": "",
+        ])
+        let calls = try String(contentsOfFile: scratch("apt.log"), encoding: .utf8).split(separator: "\n")
+        #expect(calls.first == "update")
+        let install = try #require(calls.dropFirst().first).split(separator: " ").map(String.init)
+        #expect(Array(install.prefix(4)) == ["install", "-y", "--no-install-recommends", "--allow-downgrades"])
+        #expect(install.contains("binutils-aarch64-linux-gnu=2.40-2") && install.contains("binutils=2.40-2"), "\(install)")
+        #expect(!install.contains { $0.contains("x86-64") }, "\(install)")
         // Wheels: one line with both platforms' hashes when the version is the same.
         let requirements = model.components.map(model.requirements).joined()
         let torch = (lock.wheels.first { $0.name == "torch" }!, arm64.wheels.first { $0.name == "torch" }!)
@@ -127,7 +149,7 @@ struct DockerfileTests {
         ("FROM scratch\nRUN pip install --require-hashes --no-deps --only-binary=:all: -r imagegen/requirements/nohash.txt\n", "has no --hash=sha256:"),
         ("FROM scratch\nRUN pip install --require-hashes --no-deps --only-binary=:all: -r missing.txt\n", "not in the build context"),
         ("FROM scratch\nADD https://example.invalid/x.tar.gz /\n", "a remote URL"),
-        ("FROM scratch\nRUN case x in amd64) set -- \"$@\" binutils ;; esac; apt-get \"$@\" install -y --no-install-recommends a=1; rm -rf /var/lib/apt/lists/*\n",
+        ("FROM scratch\nRUN case x in amd64) imagegen_debs=\" binutils a=1\" ;; esac; apt-get install -y --no-install-recommends a=1 $imagegen_debs; rm -rf /var/lib/apt/lists/*\n",
          "apt-get install binutils: not pinned"),
     ])
     func lintFindsProblems(dockerfile: String, message: String) {

@@ -6,8 +6,8 @@ import Foundation
 /// - the base is pinned by digest (`FROM …@sha256:`, or `ARG NAME=…@sha256:` for `FROM ${NAME}`)
 ///   and never names `latest`;
 /// - every `apt-get install` names `PACKAGE=VERSION` only, with `--no-install-recommends`, and its
-///   `RUN` removes `/var/lib/apt/lists/*`; so does every `set -- "$@" …` that adds one
-///   architecture's packages to its arguments;
+///   `RUN` removes `/var/lib/apt/lists/*`; the packages of one architecture that it takes as
+///   `$imagegen_debs` are assigned `PACKAGE=VERSION` only;
 /// - every `pip install` has `--require-hashes`, `--no-deps` and `--only-binary=:all:`, installs
 ///   from requirements files (`-r FILE`) only, and each such file of the context pins every
 ///   line as `NAME==VERSION --hash=sha256:HEX`;
@@ -20,6 +20,9 @@ public enum DockerfileLint {
         public var message: String
         public var description: String { "line \(line): \(message)" }
     }
+
+    /// The shell variable that holds one architecture's packages in a multi-platform Dockerfile.
+    static let platformDebsVariable = "imagegen_debs"
 
     /// The problems of `dockerfile`; `contextFile` reads a requirements file of the build
     /// context by the path the Dockerfile names (nil: not in the context).
@@ -79,14 +82,17 @@ public enum DockerfileLint {
                 if !arguments.contains("--no-install-recommends") {
                     problems.append(Problem(line: line, message: "apt-get install without --no-install-recommends"))
                 }
-                for package in arguments where !package.hasPrefix("-") && !package.contains("=") {
+                for package in arguments where !package.hasPrefix("-") && !package.contains("=") && package != "$" + platformDebsVariable {
                     problems.append(Problem(line: line, message: "apt-get install \(package): not pinned (PACKAGE=VERSION)"))
                 }
             }
-            // Packages of one architecture join apt-get's arguments as `set -- "$@" PACKAGE=VERSION…`
-            // in a `case "$(dpkg --print-architecture)"` branch: pinned like the others.
-            if let set = words.firstIndex(of: "set"), words.indices.contains(set + 2), words[set + 1] == "--", words[set + 2] == "$@" {
-                for package in words[(set + 3)...] where !package.hasPrefix("-") && !package.contains("=") {
+            // One architecture's packages: `imagegen_debs=" PACKAGE=VERSION…"` in a `case` branch on
+            // `dpkg --print-architecture`, which `apt-get install` takes as `$imagegen_debs`:
+            // pinned like the others.
+            if let assignment = words.firstIndex(where: { $0.hasPrefix(platformDebsVariable + "=") }) {
+                let first = String(words[assignment].dropFirst(platformDebsVariable.count + 1))
+                for package in ([first] + words[(assignment + 1)...]).map({ $0.trimmingCharacters(in: ["\"", "'"]) })
+                where !package.isEmpty && !package.contains("=") {
                     problems.append(Problem(line: line, message: "apt-get install \(package): not pinned (PACKAGE=VERSION)"))
                 }
             }

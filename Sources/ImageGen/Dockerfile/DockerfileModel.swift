@@ -102,7 +102,8 @@ public struct DockerfileModel: Sendable {
             }
             let wheels = lock.wheels.filter { $0.component == kind.rawValue }
             let makesVenv = kind == .python && python != nil
-            guard platformDebs.contains(where: { !$0.isEmpty }) || !wheels.isEmpty || makesVenv else { continue }
+            let anyWheels = platforms.contains { one in one.wheels.contains { $0.component == kind.rawValue } }
+            guard platformDebs.contains(where: { !$0.isEmpty }) || anyWheels || makesVenv else { continue }
             var checks: [String] = []
             if let layout = python.map(VenvLayout.init(python:)) {
                 if kind == .torch, wheels.contains(where: { $0.name == "torch" }) {
@@ -163,7 +164,7 @@ public struct DockerfileModel: Sendable {
     public var contextFiles: [(path: String, bytes: [UInt8], mode: Int)] {
         var files: [(String, [UInt8], Int)] = [("imagegen-entrypoint", Array(GeneratedFiles.entrypoint.utf8), 0o755)]
         if CUDACheck.isInstalled(in: image.spec) { files.append(("cuda-check", CUDACheck.program, 0o755)) }
-        for component in components where !component.wheels.isEmpty {
+        for component in components where !component.wheels.isEmpty || component.platformWheels.contains(where: { !$0.wheels.isEmpty }) {
             files.append(("requirements/\(component.kind.rawValue).txt", Array(requirements(component).utf8), 0o644))
         }
         return files
@@ -184,7 +185,7 @@ public struct DockerfileModel: Sendable {
                 "platformDebs": component.platformDebs.map { architecture, debs in
                     ["architecture": architecture, "debs": debs.map { ["name": $0.name, "version": $0.version, "sha256": $0.sha256.encoded] }] as [String: Any]
                 },
-                "hasWheels": !component.wheels.isEmpty,
+                "hasWheels": !component.wheels.isEmpty || component.platformWheels.contains { !$0.wheels.isEmpty },
                 "wheels": component.wheels.map { ["name": $0.name, "version": $0.version, "sha256": $0.sha256.encoded] },
                 "checks": component.checks,
                 "removesSSHHostKeys": component.debs.contains { $0.name == "openssh-server" },
