@@ -59,6 +59,8 @@ struct PlatformTests {
         let scratch: String
         let out: String
         let duo: Builder.Report
+        /// The CLI's source, cache and images flags the builds used.
+        let sources: [String]
 
         static let shared = Task { () async throws -> Built in
             let scratch = try runScratchDirectory("imagegen-platforms")
@@ -91,7 +93,7 @@ struct PlatformTests {
                 if name == "duo" { duo = try JSONDecoder().decode(Builder.Report.self, from: Data(built.stdout.utf8)) }
             }
             server.stop()
-            return Built(scratch: scratch, out: "\(scratch)/out", duo: duo!)
+            return Built(scratch: scratch, out: "\(scratch)/out", duo: duo!, sources: sources)
         }
     }
 
@@ -137,6 +139,30 @@ struct PlatformTests {
             Manifest.self, from: Array(try Data(contentsOf: URL(fileURLWithPath: "\(layout)/blobs/sha256/\(built.duo.platforms[0].manifest.encoded)"))),
             name: "manifest")
         #expect(docker.stdout.contains("blobs/sha256/\(amd64.config.digest.encoded)"), "\(docker.stdout)")
+    }
+
+    @Test("build --platform: one platform's image alone, the very manifest the index holds; a platform the lock lacks is refused, nothing written")
+    func onePlatform() async throws {
+        let built = try await Built.shared.value
+        let scratch = try ScratchDirectory("imagegen-one-platform")
+        let one = try run(
+            imagegenBinary, ["build", "duo", "--platform", "linux/arm64", "--offline", "--out", scratch("out"), "--json"] + built.sources,
+            environment: ["SOURCE_DATE_EPOCH": Self.sourceDateEpoch])
+        #expect(one.status == 0, "\(one.stderr)")
+        let report = try JSONDecoder().decode(Builder.Report.self, from: Data(one.stdout.utf8))
+        #expect(report.platforms.map(\.platform) == ["linux/arm64"])
+        #expect(report.manifest == built.duo.platforms[1].manifest)
+        let index = try CanonicalJSON.decode(Index.self, from: Array(try Data(contentsOf: URL(fileURLWithPath: scratch("out") + "/duo/index.json"))), name: "index.json")
+        #expect(index.manifests.map(\.mediaType) == [.imageManifest])
+        #expect(index.manifests.first?.platform?.architecture == "arm64")
+
+        let bad = try run(
+            imagegenBinary, ["build", "duo", "--platform", "linux/riscv64", "--offline", "--out", scratch("bad")] + built.sources,
+            environment: ["SOURCE_DATE_EPOCH": Self.sourceDateEpoch])
+        #expect(bad.status != 0)
+        #expect(bad.stderr.contains("--platform 'linux/riscv64': expected a platform"), "\(bad.stderr)")
+        #expect(bad.stderr.contains("resolves: linux/amd64, linux/arm64"), "\(bad.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: scratch("bad")))
     }
 
     @Test("adding a platform changes no other platform's layers: duo's amd64 layers are solo's")
