@@ -107,6 +107,12 @@ struct PlatformSpecTests {
         #expect(arm64.wheels.contains { $0.name == "torch" && $0.fileName.hasSuffix("manylinux_2_28_aarch64.whl") })
         #expect(arm64.wheels.contains { $0.name == "nvidia-cudnn-cu13" })
         #expect(lock.forPlatform("linux/riscv64") == nil)
+        // A lock that lost a platform's resolution is stale for the spec that lists it.
+        let spec = try SpecLoader(directory: packageRoot + "/Images").load("v2.15")
+        #expect(try lock.matches(spec))
+        var lost = lock
+        lost.otherPlatforms = nil
+        #expect(try !lost.matches(spec))
         #expect(Lockfile.combining(lock.perPlatform) == lock)
         #expect(lock.forPlatform("linux/amd64").map { Lockfile.combining([$0]).otherPlatforms } == .some(nil))
 

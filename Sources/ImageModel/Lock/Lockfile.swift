@@ -128,9 +128,10 @@ public struct Lockfile: Codable, Hashable, Sendable {
         return lock
     }
 
-    /// Whether this lock was made from `spec` as it is now (not stale).
+    /// Whether this lock was made from `spec` as it is now (not stale): the same spec digest,
+    /// and a resolution for each of the spec's platforms, in its order.
     public func matches(_ spec: ImageSpec) throws -> Bool {
-        try image == spec.name && specDigest == Self.digest(of: spec)
+        try image == spec.name && specDigest == Self.digest(of: spec) && platforms == spec.platformNames
     }
 
     /// The digest a spec has in a lock.
