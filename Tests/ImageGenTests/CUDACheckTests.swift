@@ -10,7 +10,8 @@ import Testing
 /// must say "no NVIDIA driver" and exit 2, run-check must refuse drivers that cannot run an
 /// image and, as root, run the whole injection path and clean up after itself. The GPU side is
 /// proven on a real H100 (docs/gpu.md).
-@Suite("cuda-check and run-check without a GPU", .timeLimit(.minutes(5)))
+/// Its image tests wait for BuildTests' shared build of `tiny`, so they have that suite's time.
+@Suite("cuda-check and run-check without a GPU", .timeLimit(.minutes(8)))
 struct CUDACheckTests {
     /// Whether this host has an NVIDIA driver (then "no driver" cannot be asserted).
     static let hostHasDriver = HostDriver.libraries().contains { $0.hasSuffix("/libcuda.so.1") }
