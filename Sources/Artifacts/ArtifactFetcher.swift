@@ -122,12 +122,9 @@ public struct ArtifactFetcher: Sendable {
 
     /// The pip side: this fetcher's target and index options.
     var pip: PipResolver {
-        let machine = [
-            "amd64": "x86_64", "arm64": "aarch64", "i386": "i686", "armhf": "armv7l", "ppc64el": "ppc64le",
-        ][architecture] ?? architecture
-        return PipResolver(
+        PipResolver(
             pythonVersion: pythonVersion,
-            platforms: platforms ?? PipResolver.manylinuxPlatforms(glibcMinor: glibcMinor, architecture: machine),
+            platforms: platforms ?? PipResolver.manylinuxPlatforms(glibcMinor: glibcMinor, architecture: ImageSpec.machine(of: architecture)),
             implementation: pythonImplementation, indexURL: pipIndexURL, extraIndexURLs: pipExtraIndexURLs,
             pipCommand: pipCommand, usesHostConfiguration: pipUsesHostConfiguration)
     }

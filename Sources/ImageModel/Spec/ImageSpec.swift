@@ -1,3 +1,5 @@
+import OCI
+
 /// An image as the user describes it in `Images/NAME.yaml`: typed components, each optional
 /// except the base OS, with the spec line of every value kept for messages.
 public struct ImageSpec: Hashable, Sendable, Codable {
@@ -47,14 +49,15 @@ public struct ImageSpec: Hashable, Sendable, Codable {
     /// The platforms a spec may list, with their Debian architectures.
     public static let supportedPlatforms = ["linux/amd64", "linux/arm64"]
 
-    /// The Debian (and OCI) architecture of `linux/ARCH`.
+    /// The Debian (and OCI) architecture of `linux/ARCH` (OCI's `Platform` parses it).
     public static func architecture(of platform: String) -> String {
-        String(platform.split(separator: "/").dropFirst().first ?? Substring(platform))
+        (try? Platform(parsing: platform))?.architecture ?? platform
     }
 
-    /// The Linux machine (`uname -m`, the wheels' platform tags) of a Debian architecture.
+    /// The Linux machine (`uname -m`, the wheels' platform tags) of a Debian architecture; an
+    /// unknown one is returned as it is.
     public static func machine(of architecture: String) -> String {
-        ["amd64": "x86_64", "arm64": "aarch64"][architecture] ?? architecture
+        ["amd64": "x86_64", "arm64": "aarch64", "i386": "i686", "armhf": "armv7l", "ppc64el": "ppc64le"][architecture] ?? architecture
     }
 
     /// Where a dotted key was written, as `FILE, line N` (or the file alone).
