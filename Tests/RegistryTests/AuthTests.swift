@@ -139,7 +139,7 @@ struct AuthTests {
 /// The Bearer token flow, with the proxy as the token service and the gate in front of an
 /// open registry: 401 with a challenge, a token fetched with Basic credentials for the scopes
 /// the request needs, then the request again with the token.
-@Suite("registry Bearer tokens", .timeLimit(.minutes(2)))
+@Suite("registry Bearer tokens", .timeLimit(.minutes(6)))
 struct BearerTests {
     @Test("push and pull through the token flow; scopes name the repository; wrong credentials are refused by the token service")
     func bearer() async throws {
