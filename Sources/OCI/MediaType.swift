@@ -56,6 +56,12 @@ public struct MediaType: Hashable, Sendable, Comparable, CustomStringConvertible
     public static let layerTarZstd = MediaType(constant: "application/vnd.oci.image.layer.v1.tar+zstd")
     /// `application/vnd.oci.empty.v1+json`
     public static let empty = MediaType(constant: "application/vnd.oci.empty.v1+json")
+    /// An SPDX 2.3 JSON document (an SBOM attached as a referrer).
+    public static let spdxJSON = MediaType(constant: "application/spdx+json")
+    /// A CycloneDX JSON document (an SBOM attached as a referrer).
+    public static let cycloneDXJSON = MediaType(constant: "application/vnd.cyclonedx+json")
+    /// An in-toto Statement in JSON (SLSA provenance attached as a referrer).
+    public static let inTotoJSON = MediaType(constant: "application/vnd.in-toto+json")
     /// Docker schema 2 manifest list.
     public static let dockerManifestList = MediaType(constant: "application/vnd.docker.distribution.manifest.list.v2+json")
     /// Docker schema 2 manifest.
