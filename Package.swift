@@ -42,6 +42,8 @@ let package = Package(
         .target(name: "Layers", dependencies: ["OCI", "CArchive", "CZlib", "CZstd"], swiftSettings: strict),
         // Component trees: Debian packages unpacked with a dpkg database, wheels installed into a venv.
         .target(name: "Rootfs", dependencies: ["OCI", "Layers", "ImageModel", "CArchive", "CCrypto"], swiftSettings: strict),
+        // Bills of materials (SPDX 2.3, CycloneDX 1.6) and SLSA provenance of a built image.
+        .target(name: "SupplyChain", dependencies: ["OCI", "ImageModel", "Rootfs"], swiftSettings: strict),
         // The Mustache templates of Templates/ (Dockerfiles), compiled into the binary.
         .target(
             name: "Templates", path: "Templates", exclude: ["README.md"],
@@ -51,7 +53,7 @@ let package = Package(
         // cuda-check, the program every CUDA image carries, is embedded in the binary (docs/gpu.md).
         .target(
             name: "ImageGen",
-            dependencies: ["OCI", "Layers", "ImageModel", "Artifacts", "Rootfs", "Templates", .product(name: "Mustache", package: "swift-mustache")],
+            dependencies: ["OCI", "Layers", "ImageModel", "Artifacts", "Rootfs", "SupplyChain", "Templates", .product(name: "Mustache", package: "swift-mustache")],
             resources: [.embedInCode("Resources/cuda-check.py")], swiftSettings: strict),
         // The OCI distribution client: auth, blob and manifest transfer, retries (the only NIO user).
         .target(
@@ -67,7 +69,7 @@ let package = Package(
         // The thin command-line front end.
         .executableTarget(
             name: "imagegen",
-            dependencies: ["ImageGen", "ImageModel", "OCI", "Registry", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["ImageGen", "ImageModel", "OCI", "Registry", "SupplyChain", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: strict
         ),
 

@@ -56,6 +56,10 @@ public struct Builder: Sendable {
         /// Where to look for the host `python3.X` that byte-compiles the image's Python files: a
         /// `PATH`-style list of directories; nil for `PATH` (``HostPython``, docs/building.md).
         public var hostPythonPath: String?
+        /// imagegen's version, for the bills of materials and the provenance.
+        public var toolVersion = "unknown"
+        /// Write the bills of materials and the provenance beside the image.
+        public var writesSupplyChain = true
 
         /// Options with defaults.
         public init(images: String, catalog: Catalog, cacheDirectory: String) {
@@ -117,6 +121,8 @@ public struct Builder: Sendable {
         public var archive: String
         /// Artifacts fetched (not found in the cache).
         public var fetched: Int
+        /// The bills of materials and provenance written beside the image (docs/supply-chain.md).
+        public var supplyChain: [String] = []
     }
 
     let options: Options
@@ -134,6 +140,7 @@ public struct Builder: Sendable {
 
     /// Builds `name` from its lock.
     public func build(_ name: String) async throws -> Report {
+        let started = BuildTime.now()
         let spec = try SpecLoader(directory: options.images).load(name)
         let lockPath = "\(options.images)/\(name).lock.json"
         let lock = try Lockfile.load(path: lockPath)
@@ -177,9 +184,30 @@ public struct Builder: Sendable {
         let reports = images.indices.map {
             PlatformReport(platform: "\(images[$0].platform)", layers: layerReports[$0], manifest: written.manifests[$0].manifest.digest)
         }
-        return Report(
+        var report = Report(
             image: name, layers: reports[0].layers, manifest: written.target.digest, platforms: reports,
             layout: output, archive: output + ".tar", fetched: fetchedCount)
+        if options.writesSupplyChain {
+            var supply = SupplyChainFiles.Options(images: options.images, cacheDirectory: options.cacheDirectory, toolVersion: options.toolVersion)
+            supply.buildOptions = byteOptions
+            supply.started = started
+            supply.finished = BuildTime.now()
+            report.supplyChain = try SupplyChainFiles.write(name: name, image: output, options: supply)
+        }
+        return report
+    }
+
+    /// The options that change the image's bytes, as the provenance lists them.
+    var byteOptions: [String: String] {
+        var values = [
+            "compression": options.compression.description,
+            "reuseDeflateStreams": "\(options.reuseDeflateStreams)",
+        ]
+        if let epoch = options.sourceDateEpoch { values["sourceDateEpoch"] = "\(epoch.seconds)" }
+        if let revision = options.revision { values["revision"] = revision }
+        if let url = options.sourceURL { values["sourceURL"] = url }
+        if let platforms = options.platforms { values["platforms"] = platforms.joined(separator: ",") }
+        return values
     }
 
     /// One platform's layers and configuration: `spec` and `lock` are that platform's.

@@ -69,24 +69,14 @@ public struct RunCheck {
     /// manifest in the image index it names. Refuses an image with no manifest for it, naming
     /// the platforms the image has: run-check runs programs of the image on this machine.
     public static func read(_ source: any ImageSource, architecture: String = Platform.hostArchitecture) throws -> (Manifest, ImageConfiguration) {
-        let index = try source.index()
-        guard var descriptor = index.manifests.first else {
-            throw ImageGenError.invalidInput(path: source.path, reason: "index.json lists no manifest")
+        let manifests = try PlatformManifest.all(in: source)
+        guard let chosen = manifests.count == 1 ? manifests.first : manifests.first(where: { $0.platform == "linux/\(architecture)" }) else {
+            throw ImageGenError.invalidInput(
+                path: source.path,
+                reason: "the image has no linux/\(architecture) manifest (it has \(manifests.map(\.platform).joined(separator: ", "))); run-check runs "
+                    + "the image on this machine, so it takes this machine's platform only")
         }
-        if descriptor.mediaType.isIndex {
-            let nested = try CanonicalJSON.decode(Index.self, from: try source.blob(descriptor.digest), name: "image index")
-            let manifests = nested.manifests.filter(\.mediaType.isManifest)
-            guard let chosen = manifests.first(where: { $0.platform?.architecture == architecture && $0.platform?.os == "linux" }) else {
-                let platforms = manifests.map { $0.platform.map { "\($0)" } ?? "no platform" }
-                throw ImageGenError.invalidInput(
-                    path: source.path,
-                    reason: "the image has no linux/\(architecture) manifest (it has \(platforms.joined(separator: ", "))); run-check runs "
-                        + "the image on this machine, so it takes this machine's platform only")
-            }
-            descriptor = chosen
-        }
-        let manifest = try CanonicalJSON.decode(Manifest.self, from: try source.blob(descriptor.digest), name: "manifest")
-        let config = try CanonicalJSON.decode(ImageConfiguration.self, from: try source.blob(manifest.config.digest), name: "config")
+        let (manifest, config) = (chosen.manifest, chosen.config)
         guard config.architecture == architecture, config.os == "linux" else {
             throw ImageGenError.invalidInput(
                 path: source.path,

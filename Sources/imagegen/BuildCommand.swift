@@ -99,6 +99,7 @@ struct BuildCommand: AsyncParsableCommand {
         options.sourceDateEpoch = try BuildTime.sourceDateEpoch()
         options.revision = revision ?? ProcessInfo.processInfo.environment["IMAGEGEN_REVISION"]
         options.progressBars = !quiet && isatty(2) == 1
+        options.toolVersion = ImageGenVersion.current
         let quiet = self.quiet
         let started = ContinuousClock.now
         let report = try await Builder(options: options, progress: { if !quiet { Console.status($0) } }).build(name)
@@ -123,6 +124,7 @@ struct BuildCommand: AsyncParsableCommand {
             let seconds = (ContinuousClock.now - started).components.seconds
             let platforms = several ? " for \(report.platforms.map(\.platform).joined(separator: ", "))" : ""
             Console.status("\(layers.count) layers\(platforms), \(ByteCount.text(total)), \(seconds)s; wrote \(report.layout) and \(report.archive)")
+            if !report.supplyChain.isEmpty { Console.status("bills of materials and provenance: \(report.supplyChain.joined(separator: ", "))") }
             Console.status(several ? "image index \(report.manifest)" : "image \(report.manifest)")
         }
     }

@@ -19,8 +19,7 @@ struct SourceOptions: ParsableArguments {
     @Flag(help: "Ignore the host's pip configuration (pip.conf, PIP_* variables): only --index-url and --extra-index-url count.")
     var noPipConfig = false
 
-    @Option(help: "The cache directory (default: $XDG_CACHE_HOME/imagegen).")
-    var cache: String?
+    @OptionGroup var cacheOption: CacheOption
 
     /// The apt sources, from the flag, the environment, or the host.
     var apt: AptResolver.Sources {
@@ -29,6 +28,15 @@ struct SourceOptions: ParsableArguments {
 
     /// The pip index, from the flag or the environment.
     var pipIndexURL: String? { indexURL ?? ProcessInfo.processInfo.environment["IMAGEGEN_PIP_INDEX_URL"] }
+
+    /// The cache directory.
+    var cacheDirectory: String { cacheOption.cacheDirectory }
+}
+
+/// Where fetched artifacts and built layers are kept.
+struct CacheOption: ParsableArguments {
+    @Option(help: "The cache directory (default: $XDG_CACHE_HOME/imagegen).")
+    var cache: String?
 
     /// The cache directory.
     var cacheDirectory: String {
