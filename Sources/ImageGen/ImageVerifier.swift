@@ -180,11 +180,18 @@ private struct Run {
             problem(location, "not an image manifest: \(error)")
             return
         }
-        report.manifests += 1
         if manifest.schemaVersion != 2 { problem(location, "schemaVersion is \(manifest.schemaVersion), expected 2") }
         if let mediaType = manifest.mediaType, mediaType != descriptor.mediaType {
             problem(location, "mediaType is '\(mediaType)' but the descriptor says '\(descriptor.mediaType)'")
         }
+        // A document attached to an image (an SBOM, provenance: `pull --with-referrers`) is an
+        // artifact, not an image: the empty config and documents for layers (image-spec v1.1,
+        // manifest.md "Guidelines for Artifact Usage").
+        if manifest.subject != nil, manifest.config.mediaType == .empty {
+            checkArtifact(manifest, location: location, source: source)
+            return
+        }
+        report.manifests += 1
 
         let configLocation = "config (\(manifest.config.digest))"
         var diffIDs: [Digest]? = nil
@@ -249,6 +256,29 @@ private struct Run {
                     "\(foreign.count) ELF file\(foreign.count == 1 ? "" : "s") for \(foreign.architecture) in an \(architecture) image "
                         + "(the first: /\(foreign.example)); an \(architecture) machine cannot run \(foreign.count == 1 ? "it" : "them")")
             }
+        }
+    }
+
+    /// An artifact manifest: its config is `{}` and each of its blobs is there, with its size
+    /// and digest. The documents are not layers, so nothing else is read into them.
+    mutating func checkArtifact(_ manifest: Manifest, location: String, source: any ImageSource) {
+        let configLocation = "config (\(manifest.config.digest))"
+        if let bytes = document(manifest.config, location: configLocation, source: source), bytes != Array("{}".utf8) {
+            problem(configLocation, "the empty descriptor's blob is not '{}'")
+        }
+        for (j, blob) in manifest.layers.enumerated() {
+            let here = "document \(j + 1) (\(blob.digest))"
+            guard checkDescriptor(blob, location: here, source: source) else { continue }
+            let hasher = DigestHasher(blob.digest.algorithm)
+            do {
+                try source.streamBlob(blob.digest) { hasher.update($0) }
+            } catch {
+                problem(here, "\(error)")
+                continue
+            }
+            report.bytes += hasher.count
+            let actual = hasher.finalize()
+            if actual != blob.digest { problem(here, "digest mismatch: expected \(blob.digest), got \(actual)") }
         }
     }
 

@@ -261,6 +261,38 @@ extension RegistryClient {
         }
         throw RegistryError.protocolViolation(operation: operation, reason: "more than 5 redirects")
     }
+
+    /// Puts a small blob held in memory (an attached document, the empty config). It is
+    /// written to a temporary file first, so that it takes the one upload path there is, with
+    /// its chunks, retries and resume.
+    func pushBlob(_ repository: String, descriptor: Descriptor, bytes: [UInt8]) async throws -> BlobOutcome {
+        let directory = try Self.makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let path = "\(directory)/blob"
+        try AtomicFileWriter.write(bytes, to: path)
+        return try await pushBlob(repository, descriptor: descriptor, file: BlobFile(path: path, offset: 0, size: Int64(bytes.count)))
+    }
+
+    /// A small blob's bytes (an attached document), checked against the descriptor's digest and
+    /// size like every pulled blob: downloaded to a temporary file, read back, removed.
+    func blob(_ repository: String, descriptor: Descriptor) async throws -> [UInt8] {
+        let directory = try Self.makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let path = "\(directory)/blob"
+        try await pullBlob(repository, descriptor: descriptor, to: path)
+        return try FileReader.readAll(path: path, limit: Int(descriptor.size))
+    }
+
+    /// A new private directory under the system's temporary directory.
+    static func makeTemporaryDirectory() throws -> String {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("imagegen-blob-\(UUID().uuidString)").path
+        do {
+            try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        } catch {
+            throw OCIError.io(path: path, reason: "cannot create a temporary directory: \(error.localizedDescription)")
+        }
+        return path
+    }
 }
 
 /// A region of a file as a stream of 1 MiB buffers, read with `pread` as the HTTP client asks

@@ -74,6 +74,12 @@ extension RegistryClient {
     /// `PUT /v2/NAME/manifests/REF` with the document's media type; checks the digest the
     /// registry reports. Retried: the same bytes under the same reference are idempotent.
     public func putManifest(_ repository: String, reference: String, bytes: [UInt8], mediaType: MediaType) async throws {
+        _ = try await sendManifest(repository, reference: reference, bytes: bytes, mediaType: mediaType)
+    }
+
+    /// ``putManifest(_:reference:bytes:mediaType:)`` with the registry's answer, whose headers
+    /// say more (`OCI-Subject`: the registry indexed the manifest's subject for the referrers API).
+    func sendManifest(_ repository: String, reference: String, bytes: [UInt8], mediaType: MediaType) async throws -> Reply {
         let url = url("/v2/\(repository)/manifests/\(reference)")
         let operation = "PUT \(registry)/\(repository)\(reference.contains(":") ? "@" : ":")\(reference)"
         let body = bytes
@@ -92,5 +98,6 @@ extension RegistryClient {
         if let answered = reply.headers.first(name: "Docker-Content-Digest"), answered != digest.description {
             throw RegistryError.digestMismatch(what: operation, expected: digest.description, actual: answered)
         }
+        return reply
     }
 }

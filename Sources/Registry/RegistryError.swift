@@ -1,3 +1,5 @@
+import OCI
+
 /// Errors from talking to a registry. Each is one line that names the registry, the
 /// repository or the reference, and what to do; none ever holds a password or a token.
 public enum RegistryError: Error, CustomStringConvertible, Equatable, Sendable {
@@ -25,6 +27,14 @@ public enum RegistryError: Error, CustomStringConvertible, Equatable, Sendable {
     case tagWouldMove(reference: String, from: String, to: String)
     /// The image to push is incomplete or unreadable.
     case invalidImage(path: String, reason: String)
+    /// A referrer's manifest names another subject than the image it was listed for (or none).
+    case referrerSubjectMismatch(reference: String, expected: String, actual: String?)
+    /// An attached document's bytes do not match the layer descriptor of its artifact manifest.
+    case referrerDocumentMismatch(reference: String, expected: String, actual: String)
+    /// A referrer is not an artifact manifest holding one document (OCI 1.1 referrers).
+    case invalidReferrer(reference: String, reason: String)
+    /// The referrers tag (`sha256-…`, the tag schema) holds something other than an image index.
+    case referrersTagNotIndex(reference: String, mediaType: String)
 
     public var description: String {
         switch self {
@@ -54,6 +64,17 @@ public enum RegistryError: Error, CustomStringConvertible, Equatable, Sendable {
                 + "push under a new tag, or pass --force to move it"
         case .invalidImage(let path, let reason):
             return "\(path): \(reason)"
+        case .referrerSubjectMismatch(let reference, let expected, let actual):
+            return "\(reference): the referrer's subject is \(actual ?? "missing"), expected \(expected); "
+                + "it is attached to another image and is not listed for this one"
+        case .referrerDocumentMismatch(let reference, let expected, let actual):
+            return "\(reference): the attached document is not the one its manifest names: expected \(expected), "
+                + "received \(actual); it was changed after it was attached"
+        case .invalidReferrer(let reference, let reason):
+            return "\(reference): \(reason)"
+        case .referrersTagNotIndex(let reference, let mediaType):
+            return "\(reference): the referrers tag holds a \(mediaType), expected an image index "
+                + "(\(MediaType.imageIndex)) listing the referrers; move or delete that tag before attaching"
         }
     }
 }

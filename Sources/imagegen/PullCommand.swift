@@ -13,9 +13,16 @@ struct PullCommand: AsyncParsableCommand {
             against its digest and size as it arrives, and moves the finished layout to --out \
             only when all of it is in place. Credentials as for push.
 
+            --with-referrers also fetches what is attached to the image: the OCI 1.1 \
+            referrers (SBOMs, SLSA provenance, signatures) of each of its manifests and \
+            indexes, from the registry's referrers API, or from the sha256-HEX tag where the \
+            registry has none. They are listed in index.json without a tag, after the image, \
+            so the image's tag still names the image.
+
             Examples:
               imagegen pull ghcr.io/acme/pytorch:v2.7 --out pulled/v2.7
               imagegen pull 127.0.0.1:5000/pytorch@sha256:… --out pulled/v2.7 --insecure
+              imagegen pull ghcr.io/acme/pytorch:v2.7 --out pulled/v2.7 --with-referrers
               imagegen verify pulled/v2.7
             """
     )
@@ -27,6 +34,9 @@ struct PullCommand: AsyncParsableCommand {
     var out: String
 
     @OptionGroup var registry: RegistryOptions
+
+    @Flag(help: "Also fetch the documents attached to the image (OCI 1.1 referrers: SBOMs, provenance).")
+    var withReferrers = false
 
     @Flag(name: .shortAndLong, help: "Print only errors.")
     var quiet = false
@@ -49,14 +59,17 @@ struct PullCommand: AsyncParsableCommand {
         let staging = try OutputDirectory.makeStaging(for: out)
         do {
             let clientOptions = try registry.clientOptions(registry: reference.registry)
-            let jobs = registry.jobs
+            let jobs = registry.jobs, withReferrers = self.withReferrers
             let report = try await RegistryClient.withClient(registry: reference.registry, options: clientOptions) { client in
-                try await ImagePuller(client: client, jobs: jobs, progress: { if !quiet { Console.status($0) } }).pull(reference, into: staging)
+                try await ImagePuller(client: client, jobs: jobs, withReferrers: withReferrers, progress: { if !quiet { Console.status($0) } })
+                    .pull(reference, into: staging)
             }
             try OutputDirectory.replace(out, with: staging)
             if json { print(try CanonicalJSON.pretty(report)) }
             if !quiet {
-                Console.status("\(out): \(report.reference) \(report.digest), \(report.blobs) blobs, \(ByteCount.text(report.bytes)), every digest verified")
+                let attached = withReferrers ? ", \(report.referrers) referrer\(report.referrers == 1 ? "" : "s")" : ""
+                Console.status(
+                    "\(out): \(report.reference) \(report.digest), \(report.blobs) blobs, \(ByteCount.text(report.bytes))\(attached), every digest verified")
             }
         } catch {
             try? FileManager.default.removeItem(atPath: staging)

@@ -4,7 +4,8 @@ import Synchronization
 
 /// An HTTP/1.1 proxy on 127.0.0.1 in front of a local server that injects faults, request by
 /// request: drop the connection, answer with a status (500, 503, …), forward only part of the
-/// request body and then cut both connections, or add a response header. One request per
+/// request body and then cut both connections, add a response header, or answer in its place
+/// (a rule sees a JSON body, so it can play a registry feature). One request per
 /// connection (`Connection: close` both ways), so each request meets the rule on its own.
 /// Threads and blocking sockets: it serves a test's few dozen requests, then stops.
 public final class FaultProxy: Sendable {
@@ -36,6 +37,9 @@ public final class FaultProxy: Sendable {
         public var contentLength: Int
         /// Its headers, names lowercased.
         public var headers: [String: String]
+        /// Its body when that is JSON (a `Content-Type` ending in `json`, a manifest) of at
+        /// most 4 MiB, read before the rule runs; empty otherwise (blob uploads stream past).
+        public var body: [UInt8]
     }
 
     /// `127.0.0.1:PORT`.
@@ -112,15 +116,24 @@ public final class FaultProxy: Sendable {
             headers[line[..<colon].lowercased()] = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
         }
         let contentLength = headers["content-length"].flatMap { Int($0) } ?? 0
+        let bodyStart = headEnd + 4
+        if headers["content-type"]?.hasSuffix("json") == true, contentLength <= 4 << 20 {
+            var chunk = [UInt8](repeating: 0, count: 1 << 16)
+            while buffer.count - bodyStart < contentLength {
+                let n = recv(client, &chunk, chunk.count, 0)
+                if n <= 0 { return }
+                buffer += chunk[0..<n]
+            }
+        }
         let number = state.withLock { s -> Int in
             s.count += 1
             return s.count
         }
         let request = Request(
-            method: String(requestLine[0]), path: String(requestLine[1]), number: number, contentLength: contentLength, headers: headers)
+            method: String(requestLine[0]), path: String(requestLine[1]), number: number, contentLength: contentLength, headers: headers,
+            body: headers["content-type"]?.hasSuffix("json") == true ? Array(buffer[bodyStart...].prefix(contentLength)) : [])
         let fault = rule(request)
         state.withLock { $0.log.append("\(request.method) \(request.path) -> \(fault)") }
-        let bodyStart = headEnd + 4
         var body = Array(buffer[bodyStart...])
 
         switch fault {

@@ -1,0 +1,341 @@
+import Foundation
+import ImageGen
+import OCI
+import Registry
+import Synchronization
+import TestSupport
+import Testing
+
+/// Swift Testing has an `Attachment` of its own (test output); here it is always the document.
+typealias Attachment = Registry.Attachment
+
+/// Documents attached to a pushed image as OCI 1.1 referrers, against a real registry: Debian's
+/// docker-registry (distribution 2.8), which has no referrers API, so the referrers tag schema
+/// is used; and the same registry behind a test double that plays the referrers API.
+@Suite("referrers against docker-registry", .timeLimit(.minutes(6)))
+struct ReferrersTests {
+    /// An SPDX-like SBOM.
+    static let sbom = Attachment(
+        artifactType: .spdxJSON,
+        bytes: Array(#"{"SPDXID":"SPDXRef-DOCUMENT","name":"imagegen-test","spdxVersion":"SPDX-2.3"}"#.utf8),
+        annotations: [AnnotationKey.title: "sbom.spdx.json", AnnotationKey.created: "2023-11-14T22:13:20Z"])
+    /// An in-toto statement like SLSA provenance.
+    static let provenance = Attachment(
+        artifactType: .inTotoJSON,
+        bytes: Array(#"{"_type":"https://in-toto.io/Statement/v1","predicateType":"https://slsa.dev/provenance/v1"}"#.utf8),
+        annotations: [AnnotationKey.title: "provenance.intoto.json"])
+
+    /// Runs `body` with a client of `address`.
+    static func withClient<T: Sendable>(_ address: String, _ body: (RegistryClient) async throws -> T) async throws -> T {
+        try await RegistryClient.withClient(registry: address, options: testClientOptions(), body)
+    }
+
+    /// Attaches `attachments` to `subject` in `repository` of the registry at `address`.
+    static func attach(_ attachments: [Attachment], to subject: Descriptor, at address: String, _ repository: String) async throws -> ReferrerPusher.Report {
+        try await withClient(address) { client in
+            try await ReferrerPusher(client: client, repository: repository).attach(attachments, to: subject)
+        }
+    }
+
+    /// The index under the referrers tag of `subject`, as skopeo reads it.
+    static func skopeoReferrersIndex(_ address: String, _ repository: String, of subject: Digest) throws -> Index {
+        let result = try run("skopeo", ["inspect", "--raw", "--tls-verify=false", "docker://\(address)/\(repository):sha256-\(subject.encoded)"])
+        guard result.status == 0 else { throw RegistryServerError(message: "skopeo inspect --raw: \(result.stderr)") }
+        return try JSONDecoder().decode(Index.self, from: Data(result.stdout.utf8))
+    }
+
+    @Test("tag schema: both documents are listed under sha256-HEX (skopeo), read back byte for byte; attaching again sends nothing")
+    func tagSchema() async throws {
+        let scratch = try ScratchDirectory("imagegen-referrers")
+        let registry = try RegistryServer(directory: scratch("registry"))
+        let image = try packTestImage(in: scratch)
+        _ = try await push(scratch("image"), to: "\(registry.address)/team/app")
+        let subject = image.manifest
+
+        let first = try await Self.attach([Self.sbom, Self.provenance], to: subject, at: registry.address, "team/app")
+        #expect(first.manifests.map(\.artifactType) == [.spdxJSON, .inTotoJSON])
+        #expect(first.uploaded == 3)  // two documents and the empty config
+        #expect(first.existing == 0)
+        #expect(first.bytesUploaded == Int64(Self.sbom.bytes.count + Self.provenance.bytes.count + 2))
+        #expect(first.tagSchema)
+        #expect(first.indexUpdated)
+
+        // An independent reader: skopeo sees an image index listing both, with their types.
+        let index = try Self.skopeoReferrersIndex(registry.address, "team/app", of: subject.digest)
+        #expect(index.mediaType == .imageIndex)
+        #expect(Set(index.manifests) == Set(first.manifests))
+        #expect(Set(index.manifests.compactMap(\.artifactType)) == [.spdxJSON, .inTotoJSON])
+        #expect(index.manifests.first { $0.artifactType == .spdxJSON }?.annotations?[AnnotationKey.title] == "sbom.spdx.json")
+        // …and the artifact manifest as the spec shapes it.
+        let raw = try run("skopeo", ["inspect", "--raw", "--tls-verify=false", "docker://\(registry.address)/team/app@\(first.manifests[0].digest)"])
+        #expect(raw.status == 0, "\(raw.stderr)")
+        let artifact = try JSONDecoder().decode(Manifest.self, from: Data(raw.stdout.utf8))
+        #expect(artifact.artifactType == .spdxJSON)
+        #expect(artifact.subject == Descriptor(mediaType: .imageManifest, digest: subject.digest, size: subject.size))
+        #expect(artifact.config.mediaType == .empty)
+        #expect(artifact.config.digest.description == "sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a")
+        #expect(artifact.config.size == 2)
+        #expect(artifact.config.data == Data("{}".utf8))
+        #expect(raw.stdout.contains(#""data":"e30=""#))
+        #expect(artifact.layers.map(\.mediaType) == [.spdxJSON])
+        #expect(artifact.layers.first?.annotations == [AnnotationKey.title: "sbom.spdx.json"])
+        #expect(artifact.annotations?[AnnotationKey.created] == "2023-11-14T22:13:20Z")
+
+        // Our reader lists both (sorted by type) and gives the documents back unchanged.
+        let (listed, documents) = try await Self.withClient(registry.address) { client in
+            let reader = ReferrerReader(client: client)
+            let listed = try await reader.referrers("team/app", of: subject.digest)
+            var documents: [[UInt8]] = []
+            for descriptor in listed {
+                let document = try await reader.document("team/app", descriptor, of: subject.digest)
+                #expect(document.manifest.subject?.digest == subject.digest)
+                documents.append(document.bytes)
+            }
+            return (listed, documents)
+        }
+        #expect(listed.map(\.artifactType) == [.spdxJSON, .inTotoJSON])
+        #expect(documents == [Self.sbom.bytes, Self.provenance.bytes])
+
+        // The same documents again: no blob sent, the index left as it is.
+        let tagged = try #require(try await remoteDigest("\(registry.address)/team/app:sha256-\(subject.digest.encoded)"))
+        let second = try await Self.attach([Self.provenance, Self.sbom], to: subject, at: registry.address, "team/app")
+        #expect(second.uploaded == 0)
+        #expect(second.bytesUploaded == 0)
+        #expect(second.existing == 3)
+        #expect(second.tagSchema)
+        #expect(!second.indexUpdated)
+        #expect(Set(second.manifests) == Set(first.manifests))
+        #expect(try await remoteDigest("\(registry.address)/team/app:sha256-\(subject.digest.encoded)") == tagged)
+        // The image's own tags are untouched.
+        #expect(try await remoteDigest("\(registry.address)/team/app:v1") == subject.digest)
+    }
+
+    @Test("filters: by artifact type; a referrer of another image is not listed; a later attachment is added to the index")
+    func filters() async throws {
+        let scratch = try ScratchDirectory("imagegen-referrers")
+        let registry = try RegistryServer(directory: scratch("registry"))
+        let a = try packTestImage(in: scratch, name: "a", tags: ["a"], seed: 1)
+        let b = try packTestImage(in: scratch, name: "b", tags: ["b"], seed: 2)
+        _ = try await push(scratch("a"), to: "\(registry.address)/app")
+        _ = try await push(scratch("b"), to: "\(registry.address)/app")
+        let onA = try await Self.attach([Self.sbom, Self.provenance], to: a.manifest, at: registry.address, "app")
+        let cyclone = Attachment(artifactType: .cycloneDXJSON, bytes: Array(#"{"bomFormat":"CycloneDX","specVersion":"1.5"}"#.utf8))
+        let onB = try await Self.attach([cyclone, Self.sbom], to: b.manifest, at: registry.address, "app")
+        // The same SBOM on b is another manifest (another subject), but the same blob.
+        #expect(onB.uploaded == 1)
+        #expect(onB.existing == 2)
+        #expect(Set(onA.manifests.map(\.digest)).isDisjoint(with: onB.manifests.map(\.digest)))
+
+        try await Self.withClient(registry.address) { client in
+            let reader = ReferrerReader(client: client)
+            let ofA = try await reader.referrers("app", of: a.manifest.digest)
+            #expect(ofA.map(\.digest) == onA.manifests.map(\.digest))
+            let ofB = try await reader.referrers("app", of: b.manifest.digest)
+            #expect(Set(ofB.map(\.digest)) == Set(onB.manifests.map(\.digest)))
+            #expect(ofB.map(\.artifactType) == [.spdxJSON, .cycloneDXJSON])
+            let provenance = try await reader.referrers("app", of: a.manifest.digest, artifactType: .inTotoJSON)
+            #expect(provenance.map(\.digest) == [onA.manifests[1].digest])
+            #expect(try await reader.referrers("app", of: a.manifest.digest, artifactType: .cycloneDXJSON).isEmpty)
+            // Nothing attached: no tag, no referrers.
+            #expect(try await reader.referrers("app", of: a.config.digest).isEmpty)
+        }
+
+        // One more document for a: added after the two it has, which stay as they were.
+        let later = try await Self.attach([cyclone], to: a.manifest, at: registry.address, "app")
+        #expect(later.indexUpdated)
+        let index = try Self.skopeoReferrersIndex(registry.address, "app", of: a.manifest.digest)
+        #expect(index.manifests == onA.manifests + later.manifests)
+    }
+
+    @Test("pull with referrers: the documents are in the layout's index.json untagged; verify passes; the tag still names the image")
+    func pullWithReferrers() async throws {
+        let scratch = try ScratchDirectory("imagegen-referrers")
+        let registry = try RegistryServer(directory: scratch("registry"))
+        let image = try packTestImage(in: scratch)
+        _ = try await push(scratch("image"), to: "\(registry.address)/team/app")
+        let attached = try await Self.attach([Self.sbom, Self.provenance], to: image.manifest, at: registry.address, "team/app")
+
+        let reference = try ImageReference(parsing: "\(registry.address)/team/app:v1")
+        let report = try await Self.withClient(registry.address) { client in
+            try await ImagePuller(client: client, withReferrers: true).pull(reference, into: scratch("pulled"))
+        }
+        #expect(report.digest == image.manifest.digest)
+        #expect(report.referrers == 2)
+        #expect(report.manifests == 3)
+        #expect(report.blobs == 3 + 2)  // the image's config and layers, the two documents; `{}` is inline
+        let layout = LayoutDirectory(path: scratch("pulled"))
+        let entries = try layout.index().manifests
+        #expect(entries.map(\.digest) == [image.manifest.digest] + [attached.manifests[0].digest, attached.manifests[1].digest])
+        #expect(entries[0].annotations?[AnnotationKey.refName] == "v1")
+        #expect(entries.dropFirst().allSatisfy { $0.annotations?[AnnotationKey.refName] == nil && $0.artifactType != nil })
+        #expect(try layout.blob(attached.manifests[0].digest).count == Int(attached.manifests[0].size))
+        #expect(try layout.blob(Digest.of(Self.sbom.bytes)) == Self.sbom.bytes)
+        let verified = ImageVerifier().verify(path: scratch("pulled"))
+        #expect(verified.ok, "\(verified.problems)")
+        #expect(verified.manifests == 1)
+        // skopeo resolves the tag in the layout to the image.
+        let inspected = try run("skopeo", ["inspect", "oci:\(scratch("pulled")):v1"])
+        #expect(inspected.status == 0, "\(inspected.stderr)")
+        #expect(inspected.stdout.contains(image.manifest.digest.description), "\(inspected.stdout)")
+
+        // The command line: --with-referrers says how many; verify passes; without it, none.
+        let pulled = try run(imagegenBinary, ["pull", "\(registry.address)/team/app:v1", "--out", scratch("cli"), "--insecure", "--with-referrers"])
+        #expect(pulled.status == 0, "\(pulled.stderr)")
+        #expect(pulled.stderr.contains("2 referrers, every digest verified"), "\(pulled.stderr)")
+        let verify = try run(imagegenBinary, ["verify", scratch("cli")])
+        #expect(verify.status == 0, "\(verify.stderr)")
+        // verify still reads the documents' bytes: a changed SBOM is a problem.
+        let sbomPath = LayoutDirectory(path: scratch("cli")).blobPath(Digest.of(Self.sbom.bytes))
+        var changed = Self.sbom.bytes
+        changed[0] = UInt8(ascii: "[")
+        try writeFile(sbomPath, changed)
+        let damaged = ImageVerifier().verify(path: scratch("cli"))
+        #expect(damaged.problems.map(\.description) == [
+            "document 1 (\(Digest.of(Self.sbom.bytes))): digest mismatch: expected \(Digest.of(Self.sbom.bytes)), got \(Digest.of(changed))"
+        ])
+        let plain = try run(imagegenBinary, ["pull", "\(registry.address)/team/app:v1", "--out", scratch("plain"), "--insecure"])
+        #expect(plain.status == 0, "\(plain.stderr)")
+        #expect(try LayoutDirectory(path: scratch("plain")).index().manifests.map(\.digest) == [image.manifest.digest])
+    }
+
+    /// A test double of the referrers API in front of the registry: a manifest `PUT` whose body
+    /// has a subject is recorded and answered with `OCI-Subject`; `GET /v2/…/referrers/DIGEST`
+    /// is answered with an index of what was recorded for it (ignoring `artifactType`, as a
+    /// registry may).
+    static func referrersAPIDouble(upstream registry: RegistryServer) throws -> FaultProxy {
+        let recorded = Mutex<[Digest: [Descriptor]]>([:])
+        return try FaultProxy(upstreamPort: registry.port) { request in
+            if request.method == "PUT", request.path.contains("/manifests/"),
+               let manifest = try? JSONDecoder().decode(Manifest.self, from: Data(request.body)), let subject = manifest.subject {
+                let descriptor = Descriptor(
+                    mediaType: manifest.mediaType ?? .imageManifest, digest: Digest.of(request.body), size: Int64(request.body.count),
+                    annotations: manifest.annotations, artifactType: manifest.artifactType ?? manifest.config.mediaType)
+                recorded.withLock { if !($0[subject.digest, default: []].contains(descriptor)) { $0[subject.digest, default: []].append(descriptor) } }
+                return .header("OCI-Subject", subject.digest.description)
+            }
+            if request.method == "GET", let range = request.path.range(of: "/referrers/") {
+                let digest = String(request.path[range.upperBound...].prefix { $0 != "?" })
+                let listed = (try? Digest(parsing: digest)).map { d in recorded.withLock { $0[d] ?? [] } } ?? []
+                let body = (try? CanonicalJSON.encode(Index(manifests: listed))) ?? []
+                return .respond(200, ["Content-Type": MediaType.imageIndex.rawValue], String(decoding: body, as: UTF8.self))
+            }
+            return .pass
+        }
+    }
+
+    @Test("referrers API: OCI-Subject on the PUT means no referrers tag is written; the reader lists from the API and filters itself")
+    func referrersAPI() async throws {
+        let scratch = try ScratchDirectory("imagegen-referrers")
+        let registry = try RegistryServer(directory: scratch("registry"))
+        let image = try packTestImage(in: scratch)
+        _ = try await push(scratch("image"), to: "\(registry.address)/team/app")
+        let proxy = try Self.referrersAPIDouble(upstream: registry)
+
+        let report = try await Self.attach([Self.sbom, Self.provenance], to: image.manifest, at: proxy.address, "team/app")
+        #expect(!report.tagSchema)
+        #expect(!report.indexUpdated)
+        #expect(report.uploaded == 3)
+        #expect(!proxy.log.contains { $0.contains("/manifests/sha256-") }, "\(proxy.log)")
+        // Past the proxy, in the registry itself: no referrers tag.
+        #expect(try await remoteDigest("\(registry.address)/team/app:sha256-\(image.manifest.digest.encoded)") == nil)
+        let tags = try run("skopeo", ["list-tags", "--tls-verify=false", "docker://\(registry.address)/team/app"])
+        #expect(tags.status == 0, "\(tags.stderr)")
+        #expect(!tags.stdout.contains("sha256-"), "\(tags.stdout)")
+
+        try await Self.withClient(proxy.address) { client in
+            let reader = ReferrerReader(client: client)
+            let listed = try await reader.referrers("team/app", of: image.manifest.digest)
+            #expect(Set(listed) == Set(report.manifests))
+            let filtered = try await reader.referrers("team/app", of: image.manifest.digest, artifactType: .spdxJSON)
+            #expect(filtered.map(\.digest) == [report.manifests[0].digest])
+            let document = try await reader.document("team/app", filtered[0], of: image.manifest.digest)
+            #expect(document.bytes == Self.sbom.bytes)
+        }
+        #expect(proxy.log.contains { $0.hasPrefix("GET /v2/team/app/referrers/\(image.manifest.digest)?artifactType=application%2Fspdx%2Bjson") }, "\(proxy.log)")
+        #expect(!proxy.log.contains { $0.contains("/manifests/sha256-") }, "\(proxy.log)")
+
+        // A second attach through the API: nothing sent, nothing tagged.
+        let again = try await Self.attach([Self.sbom], to: image.manifest, at: proxy.address, "team/app")
+        #expect(again.uploaded == 0)
+        #expect(!again.tagSchema)
+    }
+
+    @Test("bad inputs: a changed document, a referrer of another subject, a referrers tag that is not an index: each a clear error")
+    func badInputs() async throws {
+        let scratch = try ScratchDirectory("imagegen-referrers")
+        let registry = try RegistryServer(directory: scratch("registry"))
+        let a = try packTestImage(in: scratch, name: "a", tags: ["a"], seed: 1)
+        let b = try packTestImage(in: scratch, name: "b", tags: ["b"], seed: 2)
+        _ = try await push(scratch("a"), to: "\(registry.address)/app")
+        _ = try await push(scratch("b"), to: "\(registry.address)/app")
+        let onA = try await Self.attach([Self.sbom], to: a.manifest, at: registry.address, "app")
+        let onB = try await Self.attach([Self.provenance], to: b.manifest, at: registry.address, "app")
+
+        // The SBOM's bytes changed in the registry's storage (same length, one byte flipped).
+        let hex = Digest.of(Self.sbom.bytes).encoded
+        let stored = "\(registry.storage)/docker/registry/v2/blobs/sha256/\(hex.prefix(2))/\(hex)/data"
+        var tampered = try FileReader.readAll(path: stored, limit: 1 << 20)
+        #expect(tampered == Self.sbom.bytes)
+        tampered[tampered.count - 3] ^= 0x20
+        try writeFile(stored, tampered)
+        let reference = "\(registry.address)/app@\(onA.manifests[0].digest)"
+        let changed = await #expect(throws: RegistryError.self) {
+            try await Self.withClient(registry.address) { client in
+                try await ReferrerReader(client: client).document("app", onA.manifests[0], of: a.manifest.digest)
+            }
+        }
+        let changedText = try #require(changed).description
+        #expect(changedText.hasPrefix("\(reference): the attached document"), "\(changedText)")
+        #expect(changedText.contains("expected sha256:\(hex)"), "\(changedText)")
+        #expect(changedText.contains("received \(Digest.of(tampered))"), "\(changedText)")
+        #expect(!changedText.contains("\n"))
+        let pulled = await #expect(throws: RegistryError.self) {
+            try await Self.withClient(registry.address) { client in
+                try await ImagePuller(client: client, withReferrers: true).pull(try ImageReference(parsing: "\(registry.address)/app:a"), into: scratch("pulled"))
+            }
+        }
+        #expect(pulled?.description.contains("expected sha256:\(hex)") == true, "\(String(describing: pulled))")
+
+        // a's referrers tag made to list b's provenance too: listed, but refused when read as a's.
+        let tag = "sha256-\(a.manifest.digest.encoded)"
+        let forged = try CanonicalJSON.encode(Index(manifests: onA.manifests + onB.manifests))
+        try await Self.withClient(registry.address) { client in
+            try await client.putManifest("app", reference: tag, bytes: forged, mediaType: .imageIndex)
+            let reader = ReferrerReader(client: client)
+            #expect(try await reader.referrers("app", of: a.manifest.digest).count == 2)
+            let error = await #expect(throws: RegistryError.self) {
+                try await reader.document("app", onB.manifests[0], of: a.manifest.digest)
+            }
+            #expect(
+                error?.description == "\(registry.address)/app@\(onB.manifests[0].digest): the referrer's subject is \(b.manifest.digest), "
+                    + "expected \(a.manifest.digest); it is attached to another image and is not listed for this one")
+        }
+        let wrongSubject = await #expect(throws: RegistryError.self) {
+            try await Self.withClient(registry.address) { client in
+                try await ImagePuller(client: client, withReferrers: true).pull(try ImageReference(parsing: "\(registry.address)/app:a"), into: scratch("pulled2"))
+            }
+        }
+        #expect(wrongSubject?.description.contains("the referrer's subject is \(b.manifest.digest)") == true, "\(String(describing: wrongSubject))")
+
+        // b's referrers tag moved to an image manifest: neither attach nor read goes on.
+        let manifestBytes = try LayoutDirectory(path: scratch("a")).blob(a.manifest.digest)
+        try await Self.withClient(registry.address) { client in
+            try await client.putManifest("app", reference: "sha256-\(b.manifest.digest.encoded)", bytes: manifestBytes, mediaType: .imageManifest)
+            let attach = await #expect(throws: RegistryError.self) {
+                try await ReferrerPusher(client: client, repository: "app").attach([Self.sbom], to: b.manifest)
+            }
+            #expect(
+                attach?.description == "\(registry.address)/app:sha256-\(b.manifest.digest.encoded): the referrers tag holds a "
+                    + "\(MediaType.imageManifest), expected an image index (\(MediaType.imageIndex)) listing the referrers; "
+                    + "move or delete that tag before attaching")
+            await #expect(throws: RegistryError.referrersTagNotIndex(
+                reference: "\(registry.address)/app:sha256-\(b.manifest.digest.encoded)", mediaType: MediaType.imageManifest.rawValue)) {
+                try await ReferrerReader(client: client).referrers("app", of: b.manifest.digest)
+            }
+            // Documents attach to manifests and indexes only.
+            await #expect(throws: RegistryError.self) {
+                try await ReferrerPusher(client: client, repository: "app").attach([Self.sbom], to: a.config)
+            }
+        }
+    }
+}
