@@ -57,7 +57,7 @@ public struct Builder: Sendable {
         /// `PATH`-style list of directories; nil for `PATH` (``HostPython``, docs/building.md).
         public var hostPythonPath: String?
         /// imagegen's version, for the bills of materials and the provenance.
-        public var toolVersion = "unknown"
+        public var toolVersion = ImageGenVersion.current
         /// Write the bills of materials and the provenance beside the image.
         public var writesSupplyChain = true
 

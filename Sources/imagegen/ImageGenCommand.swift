@@ -1,4 +1,5 @@
 import ArgumentParser
+import ImageGen
 
 /// The `imagegen` command line: a thin layer that parses flags and calls the library.
 @main
@@ -24,7 +25,3 @@ struct ImageGenCommand: AsyncParsableCommand {
     )
 }
 
-/// The version `--version` prints.
-enum ImageGenVersion {
-    static let current = "0.1.0"
-}

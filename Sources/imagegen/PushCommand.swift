@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import ImageGen
 import OCI
 import Registry
 
@@ -16,6 +17,15 @@ struct PushCommand: AsyncParsableCommand {
 
             --to REGISTRY/REPOSITORY pushes every tag of the image; REGISTRY/REPOSITORY:TAG only \
             that tag; --digest-only no tag (print REGISTRY/REPOSITORY@DIGEST, tag later).
+
+            The bills of materials and the provenance `imagegen build` wrote beside the image \
+            (out/NAME.spdx.json, out/NAME.cdx.json, out/NAME.provenance.json; per platform for \
+            a multi-platform image) are attached to each platform's manifest as OCI referrers \
+            (an artifact manifest whose subject is the image manifest), found through the \
+            registry's referrers API or, where it has none, the sha256-HEX tag of the referrers \
+            tag schema (docs/supply-chain.md). --no-attest leaves them out; --attest insists. \
+            A document that does not name the image's manifest (a stale one) stops the push \
+            before anything is sent.
 
             Credentials, first found wins: --username with --password-stdin; \
             IMAGEGEN_REGISTRY_USER and IMAGEGEN_REGISTRY_PASSWORD; the Docker config \
@@ -48,6 +58,9 @@ struct PushCommand: AsyncParsableCommand {
     @Option(help: "A repository of the same registry to mount existing blobs from instead of uploading them (repeatable).")
     var mountFrom: [String] = []
 
+    @Flag(inversion: .prefixedNo, help: "Attach the SBOMs and provenance found beside the image (default: when there are any).")
+    var attest: Bool?
+
     @OptionGroup var registry: RegistryOptions
 
     @Flag(name: .shortAndLong, help: "Print only errors.")
@@ -75,7 +88,13 @@ struct PushCommand: AsyncParsableCommand {
 
     func run() async throws {
         let destination = try parseDestination()
-        let source = try openImage(try Self.locate(image, out: out))
+        let located = try Self.locate(image, out: out)
+        let source = try openImage(located)
+        let attachments = attest == false ? [] : try Self.attachments(beside: located, source: source)
+        if attest == true && attachments.allSatisfy({ $0.1.isEmpty }) {
+            throw ValidationError(
+                "\(located): no SBOM or provenance beside it (expected \(SupplyChainFiles.path(image: located, platform: "linux/amd64", platformCount: 1, kind: .spdx)) and the like); `imagegen build` writes them, or leave out --attest")
+        }
         var options = ImagePusher.Options(destination: destination)
         options.force = force
         options.digestOnly = digestOnly
@@ -84,8 +103,14 @@ struct PushCommand: AsyncParsableCommand {
         let quiet = self.quiet
         let started = ContinuousClock.now
         let clientOptions = try registry.clientOptions(registry: destination.registry)
-        let report = try await RegistryClient.withClient(registry: destination.registry, options: clientOptions) { client in
-            try await ImagePusher(client: client, options: options, progress: { if !quiet { Console.status($0) } }).push(source)
+        let (report, attached) = try await RegistryClient.withClient(registry: destination.registry, options: clientOptions) { client in
+            let report = try await ImagePusher(client: client, options: options, progress: { if !quiet { Console.status($0) } }).push(source)
+            var attached: [(Descriptor, ReferrerPusher.Report)] = []
+            for (subject, documents) in attachments where !documents.isEmpty {
+                let pusher = ReferrerPusher(client: client, repository: destination.repository, progress: { if !quiet { Console.status($0) } })
+                attached.append((subject, try await pusher.attach(documents, to: subject)))
+            }
+            return (report, attached)
         }
         if json {
             print(try CanonicalJSON.pretty(report))
@@ -99,6 +124,12 @@ struct PushCommand: AsyncParsableCommand {
                 "\(report.repository): \(report.uploaded) blob\(report.uploaded == 1 ? "" : "s") uploaded (\(ByteCount.text(report.bytesUploaded))), "
                     + "\(report.mounted) mounted, \(report.existing) already there; \(String(format: "%.1f", seconds))s")
             for reference in report.references { Console.status("pushed \(reference)") }
+            for (subject, result) in attached {
+                let way = result.tagSchema ? "through the referrers tag sha256-\(subject.digest.encoded.prefix(12))…" : "through the referrers API"
+                Console.status(
+                    "attached \(result.manifests.count) document\(result.manifests.count == 1 ? "" : "s") to \(subject.digest) \(way) "
+                        + "(\(result.uploaded) blob\(result.uploaded == 1 ? "" : "s") uploaded, \(result.existing) already there)")
+            }
             for tag in report.tags {
                 switch tag.action {
                 case "moved": Console.status("tag \(tag.tag): moved from \(tag.previous?.description ?? "?") to \(tag.digest)")
@@ -106,6 +137,28 @@ struct PushCommand: AsyncParsableCommand {
                 default: Console.status("tag \(tag.tag): \(tag.digest)")
                 }
             }
+        }
+    }
+
+    /// The documents beside the image at `path`, per platform manifest, each checked to name
+    /// that manifest's digest (a stale file from another build is refused, not attached).
+    static func attachments(beside path: String, source: any ImageSource) throws -> [(Descriptor, [Attachment])] {
+        let manifests = try PlatformManifest.all(in: source)
+        return try manifests.map { image in
+            var documents: [Attachment] = []
+            for kind in SupplyChainFiles.Kind.allCases {
+                let file = SupplyChainFiles.path(image: path, platform: image.platform, platformCount: manifests.count, kind: kind)
+                guard FileManager.default.fileExists(atPath: file) else { continue }
+                let bytes = try FileReader.readAll(path: file, limit: 256 << 20)
+                guard String(decoding: bytes, as: UTF8.self).contains(image.descriptor.digest.encoded) else {
+                    throw ValidationError(
+                        "\(file) does not describe \(image.platform)'s manifest \(image.descriptor.digest) of \(path) (left from another build?); rebuild, or push with --no-attest")
+                }
+                documents.append(Attachment(
+                    artifactType: kind.mediaType, bytes: bytes,
+                    annotations: [AnnotationKey.title: URL(fileURLWithPath: file).lastPathComponent]))
+            }
+            return (image.descriptor, documents)
         }
     }
 }

@@ -2,12 +2,13 @@ import ArgumentParser
 import Foundation
 import ImageGen
 import OCI
+import Registry
 import SupplyChain
 
 /// What `sbom` and `provenance` share: the image to describe and where to write.
 struct SupplyChainOptions: ParsableArguments {
     @Argument(help: "The image's name (its spec Images/NAME.yaml and lock; the built image out/NAME).")
-    var name: String
+    var name: String?
 
     @Option(help: "Where built images live.")
     var outDirectory: String = "out"
@@ -23,6 +24,7 @@ struct SupplyChainOptions: ParsableArguments {
 
     /// The document of `kind` for the chosen platform.
     func document(_ kind: SupplyChainFiles.Kind) throws -> [UInt8] {
+        guard let name else { throw ValidationError("name an image: imagegen \(kind == .provenance ? "provenance" : "sbom") NAME") }
         let image = try PushCommand.locate(name, out: outDirectory)
         var options = SupplyChainFiles.Options(images: specs.images, cacheDirectory: cache.cacheDirectory, toolVersion: ImageGenVersion.current)
         options.builderID = ProcessInfo.processInfo.environment["IMAGEGEN_BUILDER_ID"]
@@ -51,7 +53,7 @@ struct SupplyChainOptions: ParsableArguments {
     }
 }
 
-struct SBOMCommand: ParsableCommand {
+struct SBOMCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sbom",
         abstract: "Print the bill of materials of a built image: SPDX 2.3 or CycloneDX 1.6 JSON.",
@@ -70,6 +72,13 @@ struct SBOMCommand: ParsableCommand {
               imagegen sbom v2.7 > v2.7.spdx.json
               imagegen sbom v2.7 --format cyclonedx --output v2.7.cdx.json
               imagegen sbom v2.15 --platform linux/arm64
+              imagegen sbom --from ghcr.io/acme/pytorch@sha256:… --format cyclonedx
+
+            --from REGISTRY/REPOSITORY@DIGEST (or :TAG) reads the document `push` attached to \
+            that image instead: the referrer of the format's media type, through the \
+            registry's referrers API or the sha256-HEX tag, checked against its digest; the \
+            bytes are the file build wrote. For a multi-platform image, --platform picks the \
+            manifest (default: the index's first).
             """
     )
 
@@ -78,12 +87,44 @@ struct SBOMCommand: ParsableCommand {
     @Option(help: "spdx (SPDX 2.3 JSON) or cyclonedx (CycloneDX 1.6 JSON).")
     var format: String = "spdx"
 
+    @Option(help: "Read the document attached to a pushed image: REGISTRY/REPOSITORY@DIGEST or :TAG.")
+    var from: String?
+
+    @OptionGroup var registry: RegistryOptions
+
     func validate() throws {
         guard ["spdx", "cyclonedx"].contains(format) else { throw ValidationError("--format \(format): expected spdx or cyclonedx") }
+        if from != nil, let name = options.name { throw ValidationError("name an image (\(name)) or --from a registry, not both") }
+        if from == nil, options.name == nil { throw ValidationError("name an image (imagegen sbom NAME) or a pushed one (--from REGISTRY/REPOSITORY@DIGEST)") }
     }
 
-    func run() throws {
-        try options.emit(try options.document(format == "spdx" ? .spdx : .cyclonedx))
+    var kind: SupplyChainFiles.Kind { format == "spdx" ? .spdx : .cyclonedx }
+
+    func run() async throws {
+        guard let from else { return try options.emit(try options.document(kind)) }
+        let reference: ImageReference
+        do { reference = try ImageReference(parsing: from) } catch { throw ValidationError("--from: \(error)") }
+        guard let name = reference.reference else { throw ValidationError("--from \(from): name a digest (@sha256:…) or a tag (:TAG)") }
+        let kind = self.kind, platform = options.platform
+        let bytes = try await RegistryClient.withClient(registry: reference.registry, options: try registry.clientOptions(registry: reference.registry)) { client in
+            let repository = reference.repository
+            var subject = try await client.manifest(repository, reference: name)
+            if subject.mediaType.isIndex {
+                let index = try CanonicalJSON.decode(Index.self, from: subject.bytes, name: "\(from) index")
+                let manifests = index.manifests.filter(\.mediaType.isManifest)
+                guard let chosen = platform.map({ wanted in manifests.first { $0.platform.map { "\($0.os)/\($0.architecture)" } == wanted } }) ?? manifests.first else {
+                    throw ValidationError("--platform \(platform ?? ""): \(from) holds \(manifests.compactMap(\.platform).map(\.description).joined(separator: ", "))")
+                }
+                subject = try await client.manifest(repository, reference: chosen.digest.description)
+            }
+            let reader = ReferrerReader(client: client)
+            let found = try await reader.referrers(repository, of: subject.digest, artifactType: kind.mediaType)
+            guard let first = found.first else {
+                throw ValidationError("\(from): no \(kind.mediaType) document is attached to \(subject.digest) (push it with `imagegen push` from a build's output)")
+            }
+            return try await reader.document(repository, first, of: subject.digest).bytes
+        }
+        try options.emit(bytes)
     }
 }
 
@@ -97,7 +138,7 @@ struct ProvenanceCommand: ParsableCommand {
             SHA-256 (and the git revision of the checkout holding the specs). `imagegen build` \
             writes it beside the image (out/NAME.provenance.json) with the build's start and \
             finish times; made afterwards, as here, it has no run times. The builder id is \
-            $IMAGEGEN_BUILDER_ID (CI: the workflow run's URL) or a local builder.
+            $IMAGEGEN_BUILDER_ID (CI: the workflow's URL) or a local builder.
 
             Example:
               imagegen provenance v2.7 --output v2.7.provenance.json

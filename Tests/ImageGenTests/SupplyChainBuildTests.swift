@@ -113,4 +113,56 @@ struct SupplyChainBuildTests {
         #expect(foreign.stderr.contains("not made by `imagegen build`") || foreign.stderr.contains("not an image `imagegen build` made"), "\(foreign.stderr)")
         #expect(foreign.stdout.isEmpty)
     }
+
+    @Test("push attaches the three documents as referrers (tag schema on docker-registry 2.8); sbom --from returns the build's bytes; a re-push uploads nothing; a stale document stops the push")
+    func attached() async throws {
+        let built = try await BuildTests.Built.shared.value
+        let scratch = try ScratchDirectory("imagegen-sbom-push")
+        let registry = try RegistryServer(directory: scratch("registry"))
+        let repository = "\(registry.address)/supply/tiny"
+        let pushed = try run(imagegenBinary, ["push", "\(built.out)/tiny", "--to", repository, "--insecure"])
+        #expect(pushed.status == 0, "\(pushed.stderr)")
+        #expect(pushed.stderr.contains("attached 3 documents to \(built.report.manifest) through the referrers tag"), "\(pushed.stderr)")
+
+        // An independent reader: skopeo sees the referrers index under the tag schema's tag.
+        let tag = "sha256-\(built.report.manifest.encoded)"
+        let raw = try run("skopeo", ["inspect", "--raw", "--tls-verify=false", "docker://\(repository):\(tag)"])
+        #expect(raw.status == 0, "\(raw.stderr)")
+        let index = try CanonicalJSON.decode(Index.self, from: Array(raw.stdout.utf8), name: "referrers index")
+        #expect(Set(index.manifests.compactMap(\.artifactType)) == [.spdxJSON, .cycloneDXJSON, .inTotoJSON])
+
+        for (format, suffix) in [("spdx", "spdx.json"), ("cyclonedx", "cdx.json")] {
+            let read = try run(imagegenBinary, ["sbom", "--from", "\(repository)@\(built.report.manifest)", "--format", format, "--insecure", "--output", scratch("from.\(suffix)")])
+            #expect(read.status == 0, "\(read.stderr)")
+            #expect(FileManager.default.contents(atPath: scratch("from.\(suffix)")) == FileManager.default.contents(atPath: "\(built.out)/tiny.\(suffix)"))
+        }
+        let again = try run(imagegenBinary, ["push", "\(built.out)/tiny", "--to", repository, "--insecure"])
+        #expect(again.status == 0, "\(again.stderr)")
+        #expect(again.stderr.contains(": 0 blobs uploaded") && again.stderr.contains("(0 blobs uploaded, 4 already there)"), "\(again.stderr)")
+
+        // pull --with-referrers brings them along; verify accepts the layout.
+        let pulled = try run(imagegenBinary, ["pull", "\(repository):tiny", "--out", scratch("pulled"), "--with-referrers", "--insecure"])
+        #expect(pulled.status == 0, "\(pulled.stderr)")
+        let verified = try run(imagegenBinary, ["verify", scratch("pulled")])
+        #expect(verified.status == 0, "\(verified.stdout) \(verified.stderr)")
+
+        // A document of another build beside the image: refused before anything is sent.
+        try FileManager.default.createDirectory(atPath: scratch("stale"), withIntermediateDirectories: true)
+        _ = try run("cp", ["-a", "\(built.out)/tiny", "\(built.out)/tiny.spdx.json", scratch("stale/")])
+        try writeFile(scratch("stale/tiny.provenance.json"), "{\"subject\": []}\n")
+        let stale = try run(imagegenBinary, ["push", scratch("stale/tiny"), "--to", "\(registry.address)/supply/stale", "--insecure"])
+        #expect(stale.status != 0)
+        #expect(stale.stderr.contains("tiny.provenance.json does not describe linux/amd64's manifest \(built.report.manifest)"), "\(stale.stderr)")
+        let none = try run("skopeo", ["list-tags", "--tls-verify=false", "docker://\(registry.address)/supply/stale"])
+        #expect(none.status != 0 || !none.stdout.contains("tiny"), "\(none.stdout)")
+        // --no-attest pushes the image alone; --attest without documents is refused.
+        let plain = try run(imagegenBinary, ["push", scratch("stale/tiny"), "--to", "\(registry.address)/supply/plain", "--no-attest", "--insecure"])
+        #expect(plain.status == 0, "\(plain.stderr)")
+        #expect(!plain.stderr.contains("attached"))
+        try FileManager.default.removeItem(atPath: scratch("stale/tiny.spdx.json"))
+        try FileManager.default.removeItem(atPath: scratch("stale/tiny.provenance.json"))
+        let insist = try run(imagegenBinary, ["push", scratch("stale/tiny"), "--to", "\(registry.address)/supply/plain", "--attest", "--insecure"])
+        #expect(insist.status != 0)
+        #expect(insist.stderr.contains("no SBOM or provenance beside it"), "\(insist.stderr)")
+    }
 }
