@@ -41,6 +41,33 @@ struct SupplyChainOptions: ParsableArguments {
         return try SupplyChainFiles.document(kind, of: chosen, name: name, options: options)
     }
 
+    /// The document of `kind` that `push` attached to the image at `from`
+    /// (`REGISTRY/REPOSITORY@DIGEST` or `:TAG`; for an index, the --platform manifest's).
+    func attached(_ kind: SupplyChainFiles.Kind, from: String, registry: RegistryOptions) async throws -> [UInt8] {
+        let reference: ImageReference
+        do { reference = try ImageReference(parsing: from) } catch { throw ValidationError("--from: \(error)") }
+        guard let name = reference.reference else { throw ValidationError("--from \(from): name a digest (@sha256:…) or a tag (:TAG)") }
+        let platform = self.platform
+        return try await RegistryClient.withClient(registry: reference.registry, options: try registry.clientOptions(registry: reference.registry)) { client in
+            let repository = reference.repository
+            var subject = try await client.manifest(repository, reference: name)
+            if subject.mediaType.isIndex {
+                let index = try CanonicalJSON.decode(Index.self, from: subject.bytes, name: "\(from) index")
+                let manifests = index.manifests.filter(\.mediaType.isManifest)
+                guard let chosen = platform.map({ wanted in manifests.first { $0.platform.map { "\($0.os)/\($0.architecture)" } == wanted } }) ?? manifests.first else {
+                    throw ValidationError("--platform \(platform ?? ""): \(from) holds \(manifests.compactMap(\.platform).map(\.description).joined(separator: ", "))")
+                }
+                subject = try await client.manifest(repository, reference: chosen.digest.description)
+            }
+            let reader = ReferrerReader(client: client)
+            let found = try await reader.referrers(repository, of: subject.digest, artifactType: kind.mediaType)
+            guard let first = found.first else {
+                throw ValidationError("\(from): no \(kind.mediaType) document is attached to \(subject.digest) (push it with `imagegen push` from a build's output)")
+            }
+            return try await reader.document(repository, first, of: subject.digest).bytes
+        }
+    }
+
     /// Writes `bytes` to --output (a temporary name, then renamed) or standard output.
     func emit(_ bytes: [UInt8]) throws {
         guard let output else {
@@ -102,33 +129,11 @@ struct SBOMCommand: AsyncParsableCommand {
 
     func run() async throws {
         guard let from else { return try options.emit(try options.document(kind)) }
-        let reference: ImageReference
-        do { reference = try ImageReference(parsing: from) } catch { throw ValidationError("--from: \(error)") }
-        guard let name = reference.reference else { throw ValidationError("--from \(from): name a digest (@sha256:…) or a tag (:TAG)") }
-        let kind = self.kind, platform = options.platform
-        let bytes = try await RegistryClient.withClient(registry: reference.registry, options: try registry.clientOptions(registry: reference.registry)) { client in
-            let repository = reference.repository
-            var subject = try await client.manifest(repository, reference: name)
-            if subject.mediaType.isIndex {
-                let index = try CanonicalJSON.decode(Index.self, from: subject.bytes, name: "\(from) index")
-                let manifests = index.manifests.filter(\.mediaType.isManifest)
-                guard let chosen = platform.map({ wanted in manifests.first { $0.platform.map { "\($0.os)/\($0.architecture)" } == wanted } }) ?? manifests.first else {
-                    throw ValidationError("--platform \(platform ?? ""): \(from) holds \(manifests.compactMap(\.platform).map(\.description).joined(separator: ", "))")
-                }
-                subject = try await client.manifest(repository, reference: chosen.digest.description)
-            }
-            let reader = ReferrerReader(client: client)
-            let found = try await reader.referrers(repository, of: subject.digest, artifactType: kind.mediaType)
-            guard let first = found.first else {
-                throw ValidationError("\(from): no \(kind.mediaType) document is attached to \(subject.digest) (push it with `imagegen push` from a build's output)")
-            }
-            return try await reader.document(repository, first, of: subject.digest).bytes
-        }
-        try options.emit(bytes)
+        try options.emit(try await options.attached(kind, from: from, registry: registry))
     }
 }
 
-struct ProvenanceCommand: ParsableCommand {
+struct ProvenanceCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "provenance",
         abstract: "Print the SLSA provenance v1 (an in-toto Statement) of a built image.",
@@ -140,14 +145,29 @@ struct ProvenanceCommand: ParsableCommand {
             finish times; made afterwards, as here, it has no run times. The builder id is \
             $IMAGEGEN_BUILDER_ID (CI: the workflow's URL) or a local builder.
 
-            Example:
+            --from REGISTRY/REPOSITORY@DIGEST (or :TAG) reads the provenance `push` attached to \
+            that image instead, checked by digest and subject.
+
+            Examples:
               imagegen provenance v2.7 --output v2.7.provenance.json
+              imagegen provenance --from ghcr.io/acme/pytorch@sha256:…
             """
     )
 
     @OptionGroup var options: SupplyChainOptions
 
-    func run() throws {
-        try options.emit(try options.document(.provenance))
+    @Option(help: "Read the provenance attached to a pushed image: REGISTRY/REPOSITORY@DIGEST or :TAG.")
+    var from: String?
+
+    @OptionGroup var registry: RegistryOptions
+
+    func validate() throws {
+        if from != nil, let name = options.name { throw ValidationError("name an image (\(name)) or --from a registry, not both") }
+        if from == nil, options.name == nil { throw ValidationError("name an image (imagegen provenance NAME) or a pushed one (--from REGISTRY/REPOSITORY@DIGEST)") }
+    }
+
+    func run() async throws {
+        guard let from else { return try options.emit(try options.document(.provenance)) }
+        try options.emit(try await options.attached(.provenance, from: from, registry: registry))
     }
 }

@@ -222,6 +222,20 @@ struct PlatformTests {
         let registry = try RegistryServer(directory: scratch("registry"))
         let pushed = try run(imagegenBinary, ["push", "\(built.out)/duo", "--to", "\(registry.address)/multi/duo:duo", "--insecure"])
         #expect(pushed.status == 0, "\(pushed.stderr)")
+        // Each platform's SBOMs and provenance, attached to that platform's manifest.
+        for platform in built.duo.platforms {
+            #expect(pushed.stderr.contains("attached 3 documents to \(platform.manifest)"), "\(pushed.stderr)")
+        }
+        let arm64 = try run(imagegenBinary, ["sbom", "--from", "\(registry.address)/multi/duo:duo", "--platform", "linux/arm64", "--insecure"])
+        #expect(arm64.status == 0, "\(arm64.stderr)")
+        #expect(arm64.stdout == (try String(contentsOfFile: "\(built.out)/duo.linux-arm64.spdx.json", encoding: .utf8)))
+        #expect(arm64.stdout.contains("?arch=arm64&distro=debian-12"))
+        let checked = try run(SupplyChainBuildTests.python, [
+            "\(packageRoot)/scripts/validate-sbom.py", "--lock", "\(built.scratch)/Images/duo.lock.json", "--platform", "linux/arm64",
+            "--spdx", "\(built.out)/duo.linux-arm64.spdx.json", "--cyclonedx", "\(built.out)/duo.linux-arm64.cdx.json",
+            "--provenance", "\(built.out)/duo.linux-arm64.provenance.json",
+        ])
+        #expect(checked.status == 0, "\(checked.stdout) \(checked.stderr)")
         #expect(pushed.stderr.contains("tag duo: \(built.duo.manifest)"), "\(pushed.stderr)")
         let raw = try run("skopeo", ["inspect", "--raw", "--tls-verify=false", "docker://\(registry.address)/multi/duo:duo"])
         #expect(raw.status == 0, "\(raw.stderr)")

@@ -136,6 +136,9 @@ struct SupplyChainBuildTests {
             #expect(read.status == 0, "\(read.stderr)")
             #expect(FileManager.default.contents(atPath: scratch("from.\(suffix)")) == FileManager.default.contents(atPath: "\(built.out)/tiny.\(suffix)"))
         }
+        let statement = try run(imagegenBinary, ["provenance", "--from", "\(repository):tiny", "--insecure"])
+        #expect(statement.status == 0, "\(statement.stderr)")
+        #expect(statement.stdout == (try String(contentsOfFile: "\(built.out)/tiny.provenance.json", encoding: .utf8)))
         let again = try run(imagegenBinary, ["push", "\(built.out)/tiny", "--to", repository, "--insecure"])
         #expect(again.status == 0, "\(again.stderr)")
         #expect(again.stderr.contains(": 0 blobs uploaded") && again.stderr.contains("(0 blobs uploaded, 4 already there)"), "\(again.stderr)")
