@@ -11,14 +11,23 @@ import Rootfs
 public struct CycloneDXDocument: Codable, Sendable {
     /// A component.
     public struct Component: Codable, Hashable, Sendable {
+        /// The component type (`container`, `operating-system`, `file`, `library`, `application`).
         public var type: String
+        /// Its reference within the document (a purl, `os:…`, `layer:DIGEST`).
         public var bomRef: String
+        /// The name (a wheel's as PEP 503 normalises it).
         public var name: String
+        /// The version.
         public var version: String?
+        /// A description.
         public var description: String?
+        /// The package URL.
         public var purl: String?
+        /// The SHA-256.
         public var hashes: [Hash]?
+        /// What it declares: an SPDX expression, or a named license with its text.
         public var licenses: [LicenseChoice]?
+        /// `imagegen:` facts: component, layer, file, source package, diff_id, …
         public var properties: [Property]?
 
         enum CodingKeys: String, CodingKey {
@@ -29,52 +38,78 @@ public struct CycloneDXDocument: Codable, Sendable {
 
     /// A hash.
     public struct Hash: Codable, Hashable, Sendable {
+        /// `SHA-256`.
         public var alg = "SHA-256"
+        /// Lower-case hex.
         public var content: String
     }
 
     /// A license: an SPDX expression, or a named license with its text.
     public struct LicenseChoice: Codable, Hashable, Sendable {
+        /// Named.
         public struct Named: Codable, Hashable, Sendable {
+            /// Text.
             public struct Text: Codable, Hashable, Sendable {
+                /// `text/plain`.
                 public var contentType = "text/plain"
+                /// Lower-case hex.
                 public var content: String
             }
+            /// The name (a wheel's as PEP 503 normalises it).
             public var name: String
+            /// The license's text.
             public var text: Text?
         }
+        /// An SPDX license expression.
         public var expression: String?
+        /// A named license (a free-text wheel license).
         public var license: Named?
     }
 
     /// A name-value pair.
     public struct Property: Codable, Hashable, Sendable {
+        /// The name (a wheel's as PEP 503 normalises it).
         public var name: String
+        /// The value.
         public var value: String
     }
 
     /// What depends on (here: holds) what.
     public struct Dependency: Codable, Hashable, Sendable {
+        /// The component that holds.
         public var ref: String
+        /// What it holds.
         public var dependsOn: [String]
     }
 
     /// The document's metadata.
     public struct Metadata: Codable, Hashable, Sendable {
+        /// Tools.
         public struct Tools: Codable, Hashable, Sendable {
+            /// The components.
             public var components: [Component]
         }
+        /// The image's `created` time.
         public var timestamp: String
+        /// imagegen.
         public var tools: Tools
+        /// The image.
         public var component: Component
     }
 
+    /// `CycloneDX`.
     public var bomFormat = "CycloneDX"
+    /// `1.6`.
     public var specVersion = "1.6"
+    /// A `urn:uuid:` derived from the manifest digest.
     public var serialNumber: String
+    /// The version.
     public var version = 1
+    /// The image and the tool.
     public var metadata: Metadata
+    /// The components.
     public var components: [Component]
+    /// image → OS and layers; layer → its packages.
     public var dependencies: [Dependency]
 
     enum CodingKeys: String, CodingKey {

@@ -10,44 +10,65 @@ import OCI
 public struct Provenance: Codable, Sendable {
     /// An artifact or thing named by digest.
     public struct ResourceDescriptor: Codable, Hashable, Sendable {
+        /// The artifact's file name (or `git+…`).
         public var name: String?
+        /// A purl, or the git remote at its revision.
         public var uri: String?
+        /// Digests by algorithm (`sha256`, `gitCommit`).
         public var digest: [String: String]
+        /// The component the artifact belongs to.
         public var annotations: [String: String]?
     }
 
     /// The statement's subject.
     public struct Subject: Codable, Hashable, Sendable {
+        /// The artifact's file name (or `git+…`).
         public var name: String
+        /// Digests by algorithm (`sha256`, `gitCommit`).
         public var digest: [String: String]
     }
 
     /// What was built and from what.
     public struct BuildDefinition: Codable, Sendable {
+        /// What the external parameters mean (``Provenance/buildType``).
         public var buildType: String
+        /// What decides the bytes: spec, spec digest, lock SHA-256, platform, byte-changing flags.
         public var externalParameters: [String: String]
+        /// The image's created time and config digest.
         public var internalParameters: [String: String]
+        /// Every artifact read, by SHA-256, and the source revision.
         public var resolvedDependencies: [ResourceDescriptor]
     }
 
     /// Who built it and when.
     public struct RunDetails: Codable, Sendable {
+        /// Builder.
         public struct Builder: Codable, Sendable {
+            /// The builder's identity (`IMAGEGEN_BUILDER_ID`).
             public var id: String
+            /// `imagegen`: its version.
             public var version: [String: String]
         }
+        /// Metadata.
         public struct Metadata: Codable, Sendable {
+            /// Unset.
             public var invocationId: String?
+            /// When the build started.
             public var startedOn: String?
+            /// When the build finished.
             public var finishedOn: String?
         }
+        /// Who built it.
         public var builder: Builder
+        /// When the build ran; absent when the provenance is made afterwards.
         public var metadata: Metadata?
     }
 
     /// The SLSA predicate.
     public struct Predicate: Codable, Sendable {
+        /// What was built and from what.
         public var buildDefinition: BuildDefinition
+        /// Who built it and when.
         public var runDetails: RunDetails
     }
 
@@ -94,9 +115,13 @@ public struct Provenance: Codable, Sendable {
     /// The builder id when nothing names one.
     public static let localBuilder = "https://imagegen.invalid/builder/local"
 
+    /// `https://in-toto.io/Statement/v1`.
     public var type = "https://in-toto.io/Statement/v1"
+    /// The image manifest, by digest.
     public var subject: [Subject]
+    /// `https://slsa.dev/provenance/v1`.
     public var predicateType = "https://slsa.dev/provenance/v1"
+    /// The SLSA provenance.
     public var predicate: Predicate
 
     enum CodingKeys: String, CodingKey {

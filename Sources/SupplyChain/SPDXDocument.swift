@@ -9,57 +9,91 @@ import Rootfs
 public struct SPDXDocument: Codable, Sendable {
     /// A package (the image, the OS, a layer, a deb or a wheel).
     public struct Package: Codable, Hashable, Sendable {
+        /// The element's identifier in the document (`SPDXRef-…`).
         public var SPDXID: String
+        /// The name.
         public var name: String
+        /// The version (a digest for the image and its layers).
         public var versionInfo: String?
+        /// `NOASSERTION`: the repository names no download host (sources come from the host's configuration).
         public var downloadLocation = "NOASSERTION"
+        /// False: packages are the unit; their files are not listed.
         public var filesAnalyzed = false
+        /// `NOASSERTION`.
         public var supplier: String?
+        /// `CONTAINER`, `OPERATING-SYSTEM`, `ARCHIVE` (a layer), `INSTALL` (a deb) or `LIBRARY` (a wheel).
         public var primaryPackagePurpose: String?
+        /// The SHA-256 of the artifact, blob or manifest.
         public var checksums: [Checksum]?
+        /// What the package declares, as an SPDX expression (``SPDXLicense``).
         public var licenseDeclared: String?
+        /// `NOASSERTION`: declarations are reported, not audited.
         public var licenseConcluded: String?
+        /// `NOASSERTION`.
         public var copyrightText: String?
+        /// A deb's source package and version.
         public var sourceInfo: String?
+        /// File name, size, component; a layer's media type and diff_id.
         public var comment: String?
+        /// The package URL.
         public var externalRefs: [ExternalReference]?
     }
 
     /// A checksum.
     public struct Checksum: Codable, Hashable, Sendable {
+        /// `SHA256`.
         public var algorithm: String
+        /// Lower-case hex.
         public var checksumValue: String
     }
 
     /// A package URL or other reference.
     public struct ExternalReference: Codable, Hashable, Sendable {
+        /// `PACKAGE-MANAGER`.
         public var referenceCategory: String
+        /// `purl`.
         public var referenceType: String
+        /// The purl.
         public var referenceLocator: String
     }
 
     /// A relationship.
     public struct Relationship: Codable, Hashable, Sendable {
+        /// The element that relates.
         public var spdxElementId: String
+        /// `DESCRIBES` or `CONTAINS`.
         public var relationshipType: String
+        /// The element related to.
         public var relatedSpdxElement: String
     }
 
     /// Who made the document and when.
     public struct CreationInfo: Codable, Hashable, Sendable {
+        /// The image's `created` time.
         public var created: String
+        /// `Tool: imagegen-VERSION`.
         public var creators: [String]
     }
 
+    /// `SPDX-2.3`.
     public var spdxVersion = "SPDX-2.3"
+    /// `CC0-1.0`, as SPDX requires.
     public var dataLicense = "CC0-1.0"
+    /// The element's identifier in the document (`SPDXRef-…`).
     public var SPDXID = "SPDXRef-DOCUMENT"
+    /// The name.
     public var name: String
+    /// Derived from the manifest digest: unique per image, the same for every build of it.
     public var documentNamespace: String
+    /// Who made the document and when.
     public var creationInfo: CreationInfo
+    /// The image.
     public var documentDescribes: [String]
+    /// The image, the operating system, the layers, the debs and the wheels.
     public var packages: [Package]
+    /// document → image → layers → packages; image → OS → debs.
     public var relationships: [Relationship]
+    /// The `LicenseRef-`s the packages' licenses use.
     public var hasExtractedLicensingInfos: [ExtractedLicense]?
 
     /// The document of `inventory`.
