@@ -190,6 +190,7 @@ public struct Builder: Sendable {
         if options.writesSupplyChain {
             var supply = SupplyChainFiles.Options(images: options.images, cacheDirectory: options.cacheDirectory, toolVersion: options.toolVersion)
             supply.buildOptions = byteOptions
+            supply.checksRecordedBuild = false
             supply.started = started
             supply.finished = BuildTime.now()
             report.supplyChain = try SupplyChainFiles.write(name: name, image: output, options: supply)

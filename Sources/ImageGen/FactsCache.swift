@@ -5,35 +5,48 @@ import OCI
 import Rootfs
 
 /// What each artifact declares about itself (``PackageFacts``), read once from the cached
-/// artifact and kept under `CACHE/facts/sha256/HEX.json`. An artifact not in the cache has
-/// no facts (its license is then `NOASSERTION`); nothing is downloaded for a bill of materials.
+/// artifact and kept under `CACHE/facts/sha256/HEX.json`. Nothing is downloaded for a bill of
+/// materials: an artifact that is neither remembered nor cached is an error that says how to
+/// get it, so that one image always gets the same document.
 struct FactsCache {
     let artifacts: ArtifactCache
     let directory: String
+    /// The image's name, for the error that says how to fetch a missing artifact.
+    let image: String
 
-    init(cacheDirectory: String) throws {
+    init(cacheDirectory: String, image: String) throws {
         artifacts = try ArtifactCache(directory: "\(cacheDirectory)/artifacts")
         directory = "\(cacheDirectory)/facts/sha256"
+        self.image = image
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
     }
 
-    func facts(deb: LockedDeb) throws -> PackageFacts? {
-        try facts(sha256: deb.sha256, size: deb.size) { try PackageFacts(deb: $0) }
+    func facts(deb: LockedDeb) throws -> PackageFacts {
+        try facts(sha256: deb.sha256, size: deb.size, fileName: deb.fileName) { try PackageFacts(deb: $0) }
     }
 
-    func facts(wheel: LockedWheel) throws -> PackageFacts? {
-        try facts(sha256: wheel.sha256, size: wheel.size) { try PackageFacts(wheel: $0, name: wheel.fileName) }
+    func facts(wheel: LockedWheel) throws -> PackageFacts {
+        try facts(sha256: wheel.sha256, size: wheel.size, fileName: wheel.fileName) { try PackageFacts(wheel: $0, name: wheel.fileName) }
     }
 
-    private func facts(sha256: Digest, size: Int64, read: (String) throws -> PackageFacts) throws -> PackageFacts? {
+    private func facts(sha256: Digest, size: Int64, fileName: String, read: (String) throws -> PackageFacts) throws -> PackageFacts {
         let record = "\(directory)/\(sha256.encoded).json"
         if let bytes = try? FileReader.readAll(path: record, limit: 16 << 20),
             let cached = try? CanonicalJSON.decode(PackageFacts.self, from: bytes, name: record), cached.format == PackageFacts.formatVersion
         {
             return cached
         }
-        guard let artifact = try artifacts.path(for: sha256, size: size) else { return nil }
-        let facts = try read(artifact)
+        guard let artifact = try artifacts.path(for: sha256, size: size) else {
+            throw ImageGenError.invalidInput(
+                path: fileName,
+                reason: "not in the cache (\(artifacts.directory)); the bill of materials reads each artifact's declared license from it: `imagegen build \(image)` fetches it")
+        }
+        let facts: PackageFacts
+        do {
+            facts = try read(artifact)
+        } catch {
+            throw ImageGenError.invalidInput(path: fileName, reason: "reading what it declares (\(artifact)): \(error)")
+        }
         let writer = try AtomicFileWriter(path: record)
         try writer.write(try CanonicalJSON.encode(facts))
         try writer.commit()

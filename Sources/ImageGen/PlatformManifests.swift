@@ -22,15 +22,18 @@ public struct PlatformManifest: Sendable {
         }
         var descriptors = [top]
         if top.mediaType.isIndex {
-            let nested = try CanonicalJSON.decode(Index.self, from: try source.blob(top.digest), name: "image index \(top.digest.short)")
+            let nested = try CanonicalJSON.decode(Index.self, from: try source.blob(top.digest), name: "\(source.path): image index \(top.digest.short)")
             descriptors = nested.manifests.filter(\.mediaType.isManifest)
+            guard !descriptors.isEmpty else {
+                throw ImageGenError.invalidInput(path: source.path, reason: "its image index \(top.digest.short) lists no image manifest")
+            }
         }
         return try descriptors.map { descriptor in
             var plain = descriptor
             plain.annotations = nil
-            let manifest = try CanonicalJSON.decode(Manifest.self, from: try source.blob(descriptor.digest), name: "manifest \(descriptor.digest.short)")
+            let manifest = try CanonicalJSON.decode(Manifest.self, from: try source.blob(descriptor.digest), name: "\(source.path): manifest \(descriptor.digest.short)")
             let config = try CanonicalJSON.decode(
-                ImageConfiguration.self, from: try source.blob(manifest.config.digest), name: "config \(manifest.config.digest.short)")
+                ImageConfiguration.self, from: try source.blob(manifest.config.digest), name: "\(source.path): config \(manifest.config.digest.short)")
             return PlatformManifest(descriptor: plain, manifest: manifest, config: config)
         }
     }

@@ -43,8 +43,11 @@ public enum SupplyChainFiles {
         public var cacheDirectory: String
         /// imagegen's version.
         public var toolVersion: String
-        /// The builder's identity in the provenance (default: `IMAGEGEN_BUILDER_ID`, else a local builder).
-        public var builderID: String?
+        /// The builder's identity in the provenance: `IMAGEGEN_BUILDER_ID`, else a local builder.
+        public var builderID = ProcessInfo.processInfo.environment["IMAGEGEN_BUILDER_ID"] ?? Provenance.localBuilder
+        /// Compare the lock with the one the image's build recorded beside it (off for the
+        /// build itself, which has just made the image from this lock).
+        public var checksRecordedBuild = true
         /// The options of the build that change bytes, by name.
         public var buildOptions: [String: String] = [:]
         /// When the build started and finished (only in the provenance's run details).
@@ -53,35 +56,50 @@ public enum SupplyChainFiles {
         public var finished: BuildTime?
 
         /// Options.
-        public init(images: String, cacheDirectory: String, toolVersion: String) {
+        public init(images: String, cacheDirectory: String, toolVersion: String = ImageGenVersion.current) {
             self.images = images
             self.cacheDirectory = cacheDirectory
             self.toolVersion = toolVersion
         }
+
+        /// `IMAGES/NAME.lock.json`.
+        func lockPath(_ name: String) -> String { "\(images)/\(name).lock.json" }
     }
 
     /// The path of `kind`'s document for `platform` of the image at `imagePath` (`out/NAME`
     /// or `out/NAME.tar`): `out/NAME.spdx.json` when the image has one platform, else
     /// `out/NAME.linux-arm64.spdx.json`.
     public static func path(image imagePath: String, platform: String, platformCount: Int, kind: Kind) -> String {
-        let stem = imagePath.hasSuffix(".tar") ? String(imagePath.dropLast(4)) : imagePath
+        var stem = imagePath
+        while stem.count > 1, stem.hasSuffix("/") { stem.removeLast() }
+        if stem.hasSuffix(".tar") { stem.removeLast(4) }
         let tag = platformCount > 1 ? "." + platform.replacingOccurrences(of: "/", with: "-") : ""
         return "\(stem)\(tag).\(kind.suffix)"
     }
 
-    /// One platform's inventory of the image `name` built at `imagePath`.
+    /// The inventory of each platform of the image `name` built at `imagePath`, in the
+    /// image's order. Refuses an image that was not built from the lock as it is now
+    /// (``checkBuilt(_:from:lockSHA256:lockPath:imagePath:platformCount:)``) and a locked
+    /// artifact missing from the cache (its declared license would be missing, and the
+    /// document's bytes would change).
     public static func inventories(name: String, image imagePath: String, options: Options) throws -> [Inventory] {
-        let lockPath = "\(options.images)/\(name).lock.json"
+        let lockPath = options.lockPath(name)
         let lock = try Lockfile.load(path: lockPath)
         let spec = try SpecLoader(directory: options.images).load(name)
         let source = try openImage(imagePath)
-        let facts = try FactsCache(cacheDirectory: options.cacheDirectory)
-        return try PlatformManifest.all(in: source).map { image in
+        let facts = try FactsCache(cacheDirectory: options.cacheDirectory, image: name)
+        let lockSHA256 = Digest.of(try FileReader.readAll(path: lockPath, limit: 64 << 20))
+        let manifests = try PlatformManifest.all(in: source)
+        return try manifests.map { image in
+
             guard let platformLock = lock.forPlatform(image.platform) else {
                 throw ImageGenError.invalidInput(
                     path: imagePath, reason: "the image holds \(image.platform), which \(lockPath) does not resolve (\(lock.platforms.joined(separator: ", "))); rebuild it")
             }
             let layers = try Self.layers(of: image, path: imagePath)
+            if options.checksRecordedBuild {
+                try checkBuilt(image, from: lock, lockSHA256: lockSHA256, lockPath: lockPath, imagePath: imagePath, platformCount: manifests.count)
+            }
             let components = Set(layers.map(\.component))
             var packages: [Inventory.Package] = []
             for deb in platformLock.debs {
@@ -105,6 +123,28 @@ public enum SupplyChainFiles {
                 name: name, platform: image.platform, manifest: image.descriptor, config: image.manifest.config.digest,
                 created: try BuildTime(rfc3339: created, name: "\(imagePath) config created"), tags: spec.config.tags, layers: layers,
                 packages: packages, operatingSystem: operatingSystem(spec: spec, lock: platformLock), toolVersion: options.toolVersion)
+        }
+    }
+
+    /// Refuses an image built from another lock: its `io.imagegen.lock.spec-digest` label is
+    /// not the lock's spec digest, or the provenance its build wrote beside it records another
+    /// lock SHA-256 (a relocked spec keeps its spec digest; the build's record does not lie).
+    static func checkBuilt(_ image: PlatformManifest, from lock: Lockfile, lockSHA256: Digest, lockPath: String, imagePath: String, platformCount: Int) throws {
+        let rebuild = "rebuild it (imagegen build) before describing it"
+        let label = image.config.config?.labels?["io.imagegen.lock.spec-digest"]
+        guard label == lock.specDigest.description else {
+            throw ImageGenError.invalidInput(
+                path: imagePath, reason: "its \(image.platform) image was built from a lock of spec \(label ?? "(no io.imagegen.lock.spec-digest label)"), \(lockPath) is of spec \(lock.specDigest); \(rebuild)")
+        }
+        let record = path(image: imagePath, platform: image.platform, platformCount: platformCount, kind: .provenance)
+        guard let bytes = try? FileReader.readAll(path: record, limit: 256 << 20),
+            let statement = try? CanonicalJSON.decode(Provenance.self, from: bytes, name: record),
+            statement.subject.first?.digest["sha256"] == image.descriptor.digest.encoded,
+            let recorded = statement.predicate.buildDefinition.externalParameters["lockSHA256"]
+        else { return }  // no record of this image's build: the label is all there is to check
+        guard recorded == lockSHA256.description else {
+            throw ImageGenError.invalidInput(
+                path: imagePath, reason: "its build (\(record)) read a lock of SHA-256 \(recorded), \(lockPath) is now \(lockSHA256): it was built from another lock; \(rebuild)")
         }
     }
 
@@ -136,7 +176,7 @@ public enum SupplyChainFiles {
         return Inventory.OperatingSystem(id: spec.base.distribution, versionID: version, codename: spec.base.release)
     }
 
-    /// The three documents of `inventory`.
+    /// The document of `kind` for `inventory`.
     public static func document(_ kind: Kind, of inventory: Inventory, name: String, options: Options) throws -> [UInt8] {
         switch kind {
         case .spdx: return try SPDXDocument(inventory).encoded()
@@ -147,15 +187,13 @@ public enum SupplyChainFiles {
 
     /// The provenance's parameters: the spec, the lock's hash, the source revision.
     static func parameters(name: String, options: Options) throws -> Provenance.Parameters {
-        let lockPath = "\(options.images)/\(name).lock.json"
+        let lockPath = options.lockPath(name)
         let lock = try Lockfile.load(path: lockPath)
         let lockBytes = try FileReader.readAll(path: lockPath, limit: 64 << 20)
-        let environment = ProcessInfo.processInfo.environment
         let git = GitCheckout(directory: options.images)
         return Provenance.Parameters(
-            specPath: "\(options.images)/\(name).yaml", specDigest: lock.specDigest, lockSHA256: Digest.of(lockBytes),
-            options: options.buildOptions, revision: git.revision, repository: git.origin,
-            builderID: options.builderID ?? environment["IMAGEGEN_BUILDER_ID"] ?? Provenance.localBuilder,
+            specPath: git.relativePath(of: "\(options.images)/\(name).yaml"), specDigest: lock.specDigest, lockSHA256: Digest.of(lockBytes),
+            options: options.buildOptions, revision: git.revision, repository: git.origin, builderID: options.builderID,
             started: options.started, finished: options.finished)
     }
 
@@ -182,11 +220,32 @@ public enum SupplyChainFiles {
 /// (read with `git`; nil when git or the checkout is missing, or the remote has none).
 struct GitCheckout {
     var revision: String?
+    /// `remote.origin.url` without any user or password in it (a token in a clone URL must
+    /// not travel into a published provenance).
     var origin: String?
+    var topLevel: String?
 
     init(directory: String) {
         revision = Self.git(["rev-parse", "HEAD"], in: directory)
-        origin = revision == nil ? nil : Self.git(["config", "--get", "remote.origin.url"], in: directory)
+        topLevel = revision == nil ? nil : Self.git(["rev-parse", "--show-toplevel"], in: directory)
+        origin = revision == nil ? nil : Self.git(["config", "--get", "remote.origin.url"], in: directory).map(Self.withoutCredentials)
+    }
+
+    /// `path` relative to the checkout's top level (so that the provenance is the same in
+    /// every clone); as given outside a checkout.
+    func relativePath(of path: String) -> String {
+        guard let topLevel else { return path }
+        let absolute = URL(fileURLWithPath: path).standardizedFileURL.resolvingSymlinksInPath().path
+        let root = URL(fileURLWithPath: topLevel).standardizedFileURL.resolvingSymlinksInPath().path
+        return absolute.hasPrefix(root + "/") ? String(absolute.dropFirst(root.count + 1)) : path
+    }
+
+    /// `https://user:token@host/x` → `https://host/x`; other forms as they are.
+    static func withoutCredentials(_ url: String) -> String {
+        guard let scheme = url.range(of: "://"), let at = url[scheme.upperBound...].firstIndex(of: "@") else { return url }
+        let slash = url[scheme.upperBound...].firstIndex(of: "/") ?? url.endIndex
+        guard at < slash else { return url }
+        return String(url[..<scheme.upperBound]) + String(url[url.index(after: at)...])
     }
 
     private static func git(_ arguments: [String], in directory: String) -> String? {

@@ -17,7 +17,7 @@ public struct PackageFacts: Codable, Hashable, Sendable {
     }
 
     /// Version of this record's layout; a cached record of another version is read anew.
-    public static let formatVersion = 1
+    public static let formatVersion = 2
 
     /// The layout version the record was made with.
     public var format: Int = Self.formatVersion
@@ -50,8 +50,9 @@ public struct PackageFacts: Codable, Hashable, Sendable {
         let stream = try archive.open(archive.data)
         while let header = try stream.next() {
             guard DebRootTree.components(header.name).joined(separator: "/") == wanted else { continue }
-            if header.kind == .regular {
-                license = Self.debianLicenses(copyright: try stream.readAll(limit: 4 << 20)).map(DeclaredLicense.debian)
+            // A copyright file larger than any real one is not read: no declared license.
+            if header.kind == .regular, let bytes = try? stream.readAll(limit: 4 << 20) {
+                license = Self.debianLicenses(copyright: bytes).map(DeclaredLicense.debian)
             }
             break
         }
@@ -82,7 +83,7 @@ public struct PackageFacts: Codable, Hashable, Sendable {
     static func sourceField(_ value: String?, package: String, version: String) -> (name: String, version: String) {
         guard let value, let name = value.split(separator: " ").first else { return (package, version) }
         if let open = value.firstIndex(of: "("), let close = value.lastIndex(of: ")"), open < close {
-            let inner = value[value.index(after: open)..<close].trimmingCharacters(in: .whitespaces)
+            let inner = value[value.index(after: open)..<close].trimmingCharacters(in: .whitespacesAndNewlines)
             return (String(name), inner.isEmpty ? version : inner)
         }
         return (String(name), version)
@@ -96,8 +97,8 @@ public struct PackageFacts: Codable, Hashable, Sendable {
         var names: [String] = []
         for (index, paragraph) in paragraphs.enumerated() where index == 0 || paragraph["Files"] != nil {
             // The first line of `License:` is the short name; the rest is the license's text.
-            guard let value = paragraph["License"], let line = value.split(separator: "\n").first else { continue }
-            let name = line.trimmingCharacters(in: .whitespaces)
+            guard let value = paragraph["License"], let line = value.split(whereSeparator: \.isNewline).first else { continue }
+            let name = line.trimmingCharacters(in: .whitespacesAndNewlines)
             if !name.isEmpty, !names.contains(name) { names.append(name) }
         }
         return names.isEmpty ? nil : names
@@ -111,16 +112,17 @@ struct DebianFields {
 
     init(_ text: String) {
         var last: String?
-        for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
+        // `\r\n` is one Character: splitting where a newline is handles every line ending.
+        for line in text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline) {
             if line.first == " " || line.first == "\t" {
                 guard let key = last else { continue }
-                let trimmed = line.trimmingCharacters(in: .whitespaces)
+                let trimmed = line.trimmingCharacters(in: .whitespacesAndNewlines)
                 values[key, default: ""] += "\n" + (trimmed == "." ? "" : trimmed)
                 continue
             }
             guard let colon = line.firstIndex(of: ":"), line.first != "#" else { continue }
             let key = line[..<colon].lowercased()
-            values[key] = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+            values[key] = line[line.index(after: colon)...].trimmingCharacters(in: .whitespacesAndNewlines)
             last = key
         }
     }
@@ -132,9 +134,9 @@ struct DebianFields {
     static func paragraphs(_ text: String) -> [DebianFields] {
         var paragraphs: [DebianFields] = []
         var current: [Substring] = []
-        let lines: [Substring] = text.split(separator: "\n", omittingEmptySubsequences: false) + [""]
+        let lines: [Substring] = text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline) + [""]
         for line in lines {
-            if line.allSatisfy({ $0 == " " || $0 == "\t" || $0 == "\r" }) {
+            if line.allSatisfy(\.isWhitespace) {
                 if !current.isEmpty { paragraphs.append(DebianFields(current.joined(separator: "\n"))) }
                 current = []
             } else {

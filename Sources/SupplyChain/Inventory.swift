@@ -131,20 +131,27 @@ public struct Inventory: Sendable {
     public var architecture: String { String(platform.split(separator: "/").dropFirst().first ?? "") }
 
     /// The package URL of a package: `pkg:deb/debian/NAME@VERSION?arch=ARCH&distro=debian-12`
-    /// or `pkg:pypi/NAME@VERSION` (name normalised as PEP 503 does).
+    /// (with `&upstream=SOURCE[@VERSION]` when the source package differs) or
+    /// `pkg:pypi/NAME@VERSION` (name lower case, `_` as `-`).
     public func purl(_ package: Package) -> String {
         switch package.kind {
         case .deb:
-            return PackageURL(
-                type: "deb", namespace: operatingSystem.id, name: package.name, version: package.version,
-                qualifiers: ["arch": package.architecture ?? architecture, "distro": operatingSystem.distroQualifier]
-            ).description
+            // `upstream` names the source package (with its version when it differs), which
+            // Debian's security tracker files vulnerabilities under: libc6 → glibc.
+            var qualifiers = ["arch": package.architecture ?? architecture, "distro": operatingSystem.distroQualifier]
+            if let facts = package.facts, let source = facts.sourcePackage {
+                let version = facts.sourceVersion ?? package.version
+                if source != package.name || version != package.version {
+                    qualifiers["upstream"] = version == package.version ? source : "\(source)@\(version)"
+                }
+            }
+            return PackageURL(type: "deb", namespace: operatingSystem.id, name: package.name, version: package.version, qualifiers: qualifiers).description
         case .wheel:
             return PackageURL(type: "pypi", name: PackageURL.pypiName(package.name), version: package.version).description
         }
     }
 
-    /// The image's package URL: `pkg:oci/NAME@sha256%3A…?arch=ARCH&os=linux`.
+    /// The image's package URL: `pkg:oci/NAME@sha256:…?arch=ARCH&os=linux`.
     public var imagePURL: String {
         PackageURL(
             type: "oci", name: name.lowercased(), version: manifest.digest.description,

@@ -40,10 +40,7 @@ public struct SPDXLicense: Hashable, Sendable {
             if !text.contains(where: \.isNewline), let id = Self.identifier(for: line) ?? Self.wheelNames[line.lowercased()] {
                 self.init(expression: id, references: [], text: nil)
             } else {
-                let reference = ExtractedLicense(
-                    licenseId: "LicenseRef-PyPI-\(Self.idString(PackageURL.pypiName(package.name)))",
-                    name: "\(package.name) license", extractedText: text)
-                self.init(expression: reference.licenseId, references: [reference], text: text)
+                self = Self.pypiReference(package, text: text)
             }
         case .debian(let names):
             var terms: [String] = []
@@ -99,29 +96,58 @@ public struct SPDXLicense: Hashable, Sendable {
         return (parts.joined(separator: operators.first == "or" ? " OR " : " AND "), references)
     }
 
-    /// A PEP 639 `License-Expression`, kept when every identifier in it is one this table
-    /// knows (spelled as SPDX spells it), else one reference holding the expression as text.
+    /// A PEP 639 `License-Expression`, kept when it is a well-formed expression whose every
+    /// identifier this table knows (respelled as SPDX spells it), else one reference holding
+    /// the expression as text: the document never carries an expression a validator refuses.
     static func pep639(_ expression: String, package: Inventory.Package) -> SPDXLicense {
-        var out: [String] = []
-        for token in expression.replacingOccurrences(of: "(", with: " ( ").replacingOccurrences(of: ")", with: " ) ")
+        let tokens = expression.replacingOccurrences(of: "(", with: " ( ").replacingOccurrences(of: ")", with: " ) ")
             .split(whereSeparator: \.isWhitespace).map(String.init)
-        {
-            switch token.uppercased() {
-            case "AND", "OR", "WITH": out.append(token.uppercased())
-            case "(", ")": out.append(token)
-            default:
-                if token.hasPrefix("LicenseRef-") { return referenceOnly() }
-                if let id = identifier(for: token) ?? exceptions[token.lowercased()] { out.append(id) } else { return referenceOnly() }
+        // license-expression := term ((AND | OR) term)*; term := id [WITH exception] | "(" expression ")"
+        var out: [String] = []
+        var depth = 0
+        var expectOperand = true
+        var index = 0
+        while index < tokens.count {
+            let token = tokens[index]
+            let upper = token.uppercased()
+            if expectOperand {
+                if token == "(" {
+                    depth += 1
+                    out.append(token)
+                } else if let id = identifier(for: token) {
+                    out.append(id)
+                    expectOperand = false
+                    if index + 1 < tokens.count, tokens[index + 1].uppercased() == "WITH" {
+                        guard index + 2 < tokens.count, let exception = exceptions[tokens[index + 2].lowercased()] else {
+                            return pypiReference(package, text: "License-Expression: \(expression)")
+                        }
+                        out += ["WITH", exception]
+                        index += 2
+                    }
+                } else {
+                    return pypiReference(package, text: "License-Expression: \(expression)")
+                }
+            } else if upper == "AND" || upper == "OR" {
+                out.append(upper)
+                expectOperand = true
+            } else if token == ")", depth > 0 {
+                depth -= 1
+                out.append(token)
+            } else {
+                return pypiReference(package, text: "License-Expression: \(expression)")
             }
+            index += 1
         }
-        return SPDXLicense(expression: out.joined(separator: " ").replacingOccurrences(of: "( ", with: "(").replacingOccurrences(of: " )", with: ")"), references: [], text: nil)
+        guard !out.isEmpty, !expectOperand, depth == 0 else { return pypiReference(package, text: "License-Expression: \(expression)") }
+        let joined = out.joined(separator: " ").replacingOccurrences(of: "( ", with: "(").replacingOccurrences(of: " )", with: ")")
+        return SPDXLicense(expression: joined, references: [], text: nil)
+    }
 
-        func referenceOnly() -> SPDXLicense {
-            let reference = ExtractedLicense(
-                licenseId: "LicenseRef-PyPI-\(idString(PackageURL.pypiName(package.name)))",
-                name: "\(package.name) license", extractedText: "License-Expression: \(expression)")
-            return SPDXLicense(expression: reference.licenseId, references: [reference], text: expression)
-        }
+    /// A wheel's license as `LicenseRef-PyPI-NAME`, defined by `text`.
+    static func pypiReference(_ package: Inventory.Package, text: String) -> SPDXLicense {
+        let reference = ExtractedLicense(
+            licenseId: "LicenseRef-PyPI-\(idString(PackageURL.pypiName(package.name)))", name: "\(package.name) license", extractedText: text)
+        return SPDXLicense(expression: reference.licenseId, references: [reference], text: text)
     }
 
     /// The SPDX identifier for a Debian short name or an SPDX identifier in any case.

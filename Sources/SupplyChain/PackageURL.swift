@@ -34,20 +34,10 @@ public struct PackageURL: Hashable, Sendable, CustomStringConvertible {
         return text
     }
 
-    /// A PyPI name as purl (and PEP 503) want it: lowercase, each run of `-`, `_` and `.` one `-`.
+    /// A PyPI name as the purl specification wants it: lower case, `_` replaced by `-` (what
+    /// packageurl-python writes; unlike PEP 503, a `.` stays).
     public static func pypiName(_ name: String) -> String {
-        var out = ""
-        var inRun = false
-        for character in name.lowercased() {
-            if character == "-" || character == "_" || character == "." {
-                if !inRun { out.append("-") }
-                inRun = true
-            } else {
-                out.append(character)
-                inRun = false
-            }
-        }
-        return out
+        name.lowercased().replacingOccurrences(of: "_", with: "-")
     }
 
     /// Percent-encodes everything but `A-Z a-z 0-9 - . _ ~ :` (UTF-8, upper-case hex).

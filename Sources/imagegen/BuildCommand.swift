@@ -99,7 +99,6 @@ struct BuildCommand: AsyncParsableCommand {
         options.sourceDateEpoch = try BuildTime.sourceDateEpoch()
         options.revision = revision ?? ProcessInfo.processInfo.environment["IMAGEGEN_REVISION"]
         options.progressBars = !quiet && isatty(2) == 1
-        options.toolVersion = ImageGenVersion.current
         let quiet = self.quiet
         let started = ContinuousClock.now
         let report = try await Builder(options: options, progress: { if !quiet { Console.status($0) } }).build(name)

@@ -92,8 +92,8 @@ struct PushCommand: AsyncParsableCommand {
         let source = try openImage(located)
         let attachments = attest == false ? [] : try Self.attachments(beside: located, source: source)
         if attest == true && attachments.allSatisfy({ $0.1.isEmpty }) {
-            throw ValidationError(
-                "\(located): no SBOM or provenance beside it (expected \(SupplyChainFiles.path(image: located, platform: "linux/amd64", platformCount: 1, kind: .spdx)) and the like); `imagegen build` writes them, or leave out --attest")
+            throw ImageGenError.invalidInput(
+                path: located, reason: "no SBOM or provenance beside it (\(SupplyChainFiles.Kind.allCases.map { "NAME.\($0.suffix)" }.joined(separator: ", ")), per platform for an index); `imagegen build` writes them, or leave out --attest")
         }
         var options = ImagePusher.Options(destination: destination)
         options.force = force
@@ -151,8 +151,8 @@ struct PushCommand: AsyncParsableCommand {
                 guard FileManager.default.fileExists(atPath: file) else { continue }
                 let bytes = try FileReader.readAll(path: file, limit: 256 << 20)
                 guard String(decoding: bytes, as: UTF8.self).contains(image.descriptor.digest.encoded) else {
-                    throw ValidationError(
-                        "\(file) does not describe \(image.platform)'s manifest \(image.descriptor.digest) of \(path) (left from another build?); rebuild, or push with --no-attest")
+                    throw ImageGenError.invalidInput(
+                        path: file, reason: "does not describe \(image.platform)'s manifest \(image.descriptor.digest) of \(path) (left from another build?); rebuild, or push with --no-attest")
                 }
                 documents.append(Attachment(
                     artifactType: kind.mediaType, bytes: bytes,

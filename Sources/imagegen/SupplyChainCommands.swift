@@ -24,19 +24,19 @@ struct SupplyChainOptions: ParsableArguments {
 
     /// The document of `kind` for the chosen platform.
     func document(_ kind: SupplyChainFiles.Kind) throws -> [UInt8] {
-        guard let name else { throw ValidationError("name an image: imagegen \(kind == .provenance ? "provenance" : "sbom") NAME") }
+        guard let name else { throw ValidationError("name an image: imagegen \(kind == .provenance ? "provenance" : "sbom") NAME") }  // validate() makes sure
         let image = try PushCommand.locate(name, out: outDirectory)
-        var options = SupplyChainFiles.Options(images: specs.images, cacheDirectory: cache.cacheDirectory, toolVersion: ImageGenVersion.current)
-        options.builderID = ProcessInfo.processInfo.environment["IMAGEGEN_BUILDER_ID"]
+        let options = SupplyChainFiles.Options(images: specs.images, cacheDirectory: cache.cacheDirectory)
         let inventories = try SupplyChainFiles.inventories(name: name, image: image, options: options)
         let chosen: Inventory
         if let platform {
             guard let match = inventories.first(where: { $0.platform == platform }) else {
-                throw ValidationError("--platform \(platform): \(image) holds \(inventories.map(\.platform).joined(separator: ", "))")
+                throw ImageGenError.invalidOption(name: "--platform", value: platform, expected: "a platform \(image) holds: \(inventories.map(\.platform).joined(separator: ", "))")
             }
             chosen = match
         } else {
-            chosen = inventories[0]  // PlatformManifest.all refuses an image without a manifest
+            guard let first = inventories.first else { throw ImageGenError.invalidInput(path: image, reason: "it holds no image manifest") }
+            chosen = first
         }
         return try SupplyChainFiles.document(kind, of: chosen, name: name, options: options)
     }

@@ -76,3 +76,15 @@ struct RunCheckPathTests {
         #expect(!mountinfo.contains(HostPath(scratch.path).path), "a mount is left under \(scratch.path)")
     }
 }
+
+/// What the provenance may say about the checkout: never a credential from a clone URL.
+@Suite("the provenance's source repository")
+struct GitCheckoutTests {
+    @Test("a user and token in an origin URL are dropped; other forms are kept as they are")
+    func credentials() {
+        #expect(GitCheckout.withoutCredentials("https://x-access-token:ghs_abc@github.com/acme/images.git") == "https://github.com/acme/images.git")
+        #expect(GitCheckout.withoutCredentials("https://github.com/acme/images.git") == "https://github.com/acme/images.git")
+        #expect(GitCheckout.withoutCredentials("https://github.com/acme/a@b.git") == "https://github.com/acme/a@b.git")
+        #expect(GitCheckout.withoutCredentials("git@github.com:acme/images.git") == "git@github.com:acme/images.git")
+    }
+}

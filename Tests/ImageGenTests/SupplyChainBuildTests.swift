@@ -53,7 +53,8 @@ struct SupplyChainBuildTests {
         #expect((zlib["sourceInfo"] as? String)?.hasPrefix("built from Debian source package zlib ") == true)
         let purls = packages.flatMap { ($0["externalRefs"] as? [[String: Any]] ?? []).compactMap { $0["referenceLocator"] as? String } }
         let zlibDeb = try #require(built.lock.debs.first { $0.name == "zlib1g" })
-        #expect(purls.contains("pkg:deb/debian/zlib1g@\(zlibDeb.version)?arch=amd64&distro=debian-12"))
+        #expect(purls.contains("pkg:deb/debian/zlib1g@\(zlibDeb.version)?arch=amd64&distro=debian-12&upstream=zlib"))
+        #expect(purls.contains { $0.hasPrefix("pkg:deb/debian/libc6@") && $0.hasSuffix("&upstream=glibc") })
         #expect(purls.contains("pkg:pypi/imagegen-fixture-lib@2.0"))
         #expect(purls.contains { $0.hasPrefix("pkg:oci/tiny@\(built.report.manifest)") })
         // Each package sits in the layer of its component.
@@ -97,10 +98,12 @@ struct SupplyChainBuildTests {
         #expect(format.stderr.contains("--format xml: expected spdx or cyclonedx"), "\(format.stderr)")
         let platform = try run(imagegenBinary, ["sbom", "tiny", "--platform", "linux/arm64", "--output", scratch("x.json")] + Self.flags(built))
         #expect(platform.status != 0)
-        #expect(platform.stderr.contains("--platform linux/arm64:") && platform.stderr.contains("linux/amd64"), "\(platform.stderr)")
+        #expect(platform.status == 1)
+        #expect(platform.stderr.contains("--platform 'linux/arm64': expected a platform \(built.out)/tiny holds: linux/amd64"), "\(platform.stderr)")
         let missing = try run(imagegenBinary, ["provenance", "tiny", "--out-directory", scratch("nothing"), "--images", built.images, "--cache", built.cache])
         #expect(missing.status != 0)
         #expect(missing.stderr.contains("tiny: no such image"), "\(missing.stderr)")
+        #expect(format.stderr.split(separator: "\n").first?.hasPrefix("Error: ") == true)
         #expect(!FileManager.default.fileExists(atPath: scratch("x.json")))
 
         // An image `imagegen pack` made has no component per layer: refused, not guessed.
@@ -109,7 +112,8 @@ struct SupplyChainBuildTests {
         let packed = try run(imagegenBinary, ["pack", scratch("tree"), "--out", scratch("packed/tiny"), "--tag", "tiny"])
         #expect(packed.status == 0, "\(packed.stderr)")
         let foreign = try run(imagegenBinary, ["sbom", "tiny", "--out-directory", scratch("packed"), "--images", built.images, "--cache", built.cache])
-        #expect(foreign.status != 0)
+        #expect(foreign.status == 1)
+        #expect(foreign.stderr.split(separator: "\n").count == 1, "\(foreign.stderr)")
         #expect(foreign.stderr.contains("not made by `imagegen build`") || foreign.stderr.contains("not an image `imagegen build` made"), "\(foreign.stderr)")
         #expect(foreign.stdout.isEmpty)
     }
@@ -151,11 +155,12 @@ struct SupplyChainBuildTests {
 
         // A document of another build beside the image: refused before anything is sent.
         try FileManager.default.createDirectory(atPath: scratch("stale"), withIntermediateDirectories: true)
-        _ = try run("cp", ["-a", "\(built.out)/tiny", "\(built.out)/tiny.spdx.json", scratch("stale/")])
+        let copied = try run("cp", ["-a", "\(built.out)/tiny", "\(built.out)/tiny.spdx.json", scratch("stale/")])
+        #expect(copied.status == 0, "\(copied.stderr)")
         try writeFile(scratch("stale/tiny.provenance.json"), "{\"subject\": []}\n")
         let stale = try run(imagegenBinary, ["push", scratch("stale/tiny"), "--to", "\(registry.address)/supply/stale", "--insecure"])
-        #expect(stale.status != 0)
-        #expect(stale.stderr.contains("tiny.provenance.json does not describe linux/amd64's manifest \(built.report.manifest)"), "\(stale.stderr)")
+        #expect(stale.status == 1)
+        #expect(stale.stderr.contains("tiny.provenance.json: does not describe linux/amd64's manifest \(built.report.manifest)"), "\(stale.stderr)")
         let none = try run("skopeo", ["list-tags", "--tls-verify=false", "docker://\(registry.address)/supply/stale"])
         #expect(none.status != 0 || !none.stdout.contains("tiny"), "\(none.stdout)")
         // --no-attest pushes the image alone; --attest without documents is refused.
@@ -164,8 +169,34 @@ struct SupplyChainBuildTests {
         #expect(!plain.stderr.contains("attached"))
         try FileManager.default.removeItem(atPath: scratch("stale/tiny.spdx.json"))
         try FileManager.default.removeItem(atPath: scratch("stale/tiny.provenance.json"))
-        let insist = try run(imagegenBinary, ["push", scratch("stale/tiny"), "--to", "\(registry.address)/supply/plain", "--attest", "--insecure"])
+        let insist = try run(imagegenBinary, ["push", scratch("stale/tiny") + "/", "--to", "\(registry.address)/supply/plain", "--attest", "--insecure"])
         #expect(insist.status != 0)
         #expect(insist.stderr.contains("no SBOM or provenance beside it"), "\(insist.stderr)")
+    }
+
+    @Test("an image built from another lock (relocked, or another spec's), or whose artifacts are gone from the cache, is refused rather than described wrongly")
+    func stale() async throws {
+        let built = try await BuildTests.Built.shared.value
+        let scratch = try ScratchDirectory("imagegen-sbom-stale")
+        // The same spec relocked later: the lock's resolved time moves, the image's does not.
+        let copied = try run("cp", ["-a", built.images, scratch("Images")])
+        #expect(copied.status == 0, "\(copied.stderr)")
+        var lock = built.lock
+        lock.resolved = BuildTime(seconds: 1_800_000_000)
+        try writeFile(scratch("Images/tiny.lock.json"), String(decoding: try CanonicalJSON.encode(lock), as: UTF8.self))
+        let relocked = try run(imagegenBinary, ["sbom", "tiny", "--images", scratch("Images"), "--cache", built.cache, "--out-directory", built.out])
+        #expect(relocked.status == 1)
+        #expect(relocked.stderr.contains("it was built from another lock; rebuild it"), "\(relocked.stderr)")
+        // Another spec's lock: the image's spec-digest label says so.
+        lock.specDigest = Digest.of(Array("another spec".utf8))
+        try writeFile(scratch("Images/tiny.lock.json"), String(decoding: try CanonicalJSON.encode(lock), as: UTF8.self))
+        let respecced = try run(imagegenBinary, ["provenance", "tiny", "--images", scratch("Images"), "--cache", built.cache, "--out-directory", built.out])
+        #expect(respecced.status == 1)
+        #expect(respecced.stderr.contains("was built from a lock of spec \(built.lock.specDigest)"), "\(respecced.stderr)")
+
+        // An empty cache: the declared licenses cannot be read, so no document is made.
+        let empty = try run(imagegenBinary, ["sbom", "tiny", "--images", built.images, "--cache", scratch("empty-cache"), "--out-directory", built.out])
+        #expect(empty.status == 1)
+        #expect(empty.stderr.contains("not in the cache") && empty.stderr.contains("`imagegen build tiny` fetches it"), "\(empty.stderr)")
     }
 }
