@@ -66,7 +66,7 @@ public enum RegistryError: Error, CustomStringConvertible, Equatable, Sendable {
             return "\(path): \(reason)"
         case .referrerSubjectMismatch(let reference, let expected, let actual):
             return "\(reference): the referrer's subject is \(actual ?? "missing"), expected \(expected); "
-                + "it is attached to another image and is not listed for this one"
+                + "it is listed among this image's referrers but is \(actual == nil ? "attached to no image" : "attached to another image")"
         case .referrerDocumentMismatch(let reference, let expected, let actual):
             return "\(reference): the attached document is not the one its manifest names: expected \(expected), "
                 + "received \(actual); it was changed after it was attached"

@@ -308,7 +308,7 @@ struct ReferrersTests {
             }
             #expect(
                 error?.description == "\(registry.address)/app@\(onB.manifests[0].digest): the referrer's subject is \(b.manifest.digest), "
-                    + "expected \(a.manifest.digest); it is attached to another image and is not listed for this one")
+                    + "expected \(a.manifest.digest); it is listed among this image's referrers but is attached to another image")
         }
         let wrongSubject = await #expect(throws: RegistryError.self) {
             try await Self.withClient(registry.address) { client in
