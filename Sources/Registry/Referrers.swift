@@ -171,6 +171,16 @@ public struct ReferrerPusher: Sendable {
 /// Reads the referrers of a manifest (OCI 1.1): from the registry's referrers API, or from the
 /// referrers tag schema where the registry has none, and the documents they carry.
 public struct ReferrerReader: Sendable {
+    /// The largest referrer manifest read: 4 MiB, what the distribution spec asks every
+    /// registry to accept (distribution-spec v1.1, "Pushing Manifests") and what
+    /// ``RegistryClient`` reads of any manifest. The size is the registry's word, from the
+    /// referrers list: a referrer listed larger is refused before it is fetched.
+    public static let manifestSizeLimit: Int64 = 4 << 20
+    /// The largest attached document read: 64 MiB. A document is read into memory; v2.7's
+    /// SPDX document is 449 KiB. The size is the artifact manifest's word: a document listed
+    /// larger is refused before it is fetched.
+    public static let documentSizeLimit: Int64 = 64 << 20
+
     let client: RegistryClient
 
     /// A reader over a client of the repository's registry.
@@ -195,8 +205,9 @@ public struct ReferrerReader: Sendable {
     }
 
     /// One attached document: its artifact manifest (checked against the descriptor's digest
-    /// and size; its `subject` must be `subject` when given) and the bytes of its one layer
-    /// (checked against the layer's digest and size).
+    /// and size, at most ``manifestSizeLimit``; its `subject` must be `subject` when given) and
+    /// the bytes of its one layer (at most ``documentSizeLimit``, checked against the layer's
+    /// digest and size).
     public func document(_ repository: String, _ descriptor: Descriptor, of subject: Digest? = nil) async throws -> (manifest: Manifest, bytes: [UInt8]) {
         let reference = "\(client.registry)/\(repository)@\(descriptor.digest)"
         guard descriptor.mediaType == .imageManifest else {
@@ -205,21 +216,35 @@ public struct ReferrerReader: Sendable {
         }
         let fetched = try await manifest(repository, descriptor, of: subject)
         let manifest = try CanonicalJSON.decode(Manifest.self, from: fetched.bytes, name: reference)
+        return (manifest, try await document(repository, in: manifest, reference: reference))
+    }
+
+    /// The bytes of the one layer of `manifest`, the artifact manifest at `reference`.
+    func document(_ repository: String, in manifest: Manifest, reference: String) async throws -> [UInt8] {
         guard manifest.layers.count == 1, let layer = manifest.layers.first else {
             throw RegistryError.invalidReferrer(
                 reference: reference, reason: "an artifact manifest carries one document as its one layer; this one has \(manifest.layers.count) layers")
         }
+        guard layer.size <= Self.documentSizeLimit else {
+            throw RegistryError.referrerTooLarge(
+                reference: reference, what: "document", digest: layer.digest.description, size: layer.size, limit: Self.documentSizeLimit)
+        }
         do {
-            return (manifest, try await client.blob(repository, descriptor: layer))
+            return try await client.blob(repository, descriptor: layer)
         } catch RegistryError.digestMismatch(_, let expected, let actual) {
             throw RegistryError.referrerDocumentMismatch(reference: reference, expected: expected, actual: actual)
         }
     }
 
-    /// A referrer's manifest or index as the registry holds it: its digest is the descriptor's
-    /// (checked by the client), its size too, and its `subject` is `subject` when given.
+    /// A referrer's manifest or index as the registry holds it: its size is at most
+    /// ``manifestSizeLimit`` (refused before the request otherwise), its digest is the
+    /// descriptor's (checked by the client), its size too, and its `subject` is `subject` when given.
     func manifest(_ repository: String, _ descriptor: Descriptor, of subject: Digest?) async throws -> RegistryClient.FetchedManifest {
         let reference = "\(client.registry)/\(repository)@\(descriptor.digest)"
+        guard descriptor.size <= Self.manifestSizeLimit else {
+            throw RegistryError.referrerTooLarge(
+                reference: reference, what: "manifest", digest: descriptor.digest.description, size: descriptor.size, limit: Self.manifestSizeLimit)
+        }
         let fetched = try await client.manifest(repository, reference: descriptor.digest.description)
         guard Int64(fetched.bytes.count) == descriptor.size else {
             throw RegistryError.invalidReferrer(

@@ -35,6 +35,8 @@ public enum RegistryError: Error, CustomStringConvertible, Equatable, Sendable {
     case invalidReferrer(reference: String, reason: String)
     /// The referrers tag (`sha256-…`, the tag schema) holds something other than an image index.
     case referrersTagNotIndex(reference: String, mediaType: String)
+    /// A referrer's manifest or its document is listed larger than imagegen reads into memory.
+    case referrerTooLarge(reference: String, what: String, digest: String, size: Int64, limit: Int64)
 
     public var description: String {
         switch self {
@@ -75,6 +77,9 @@ public enum RegistryError: Error, CustomStringConvertible, Equatable, Sendable {
         case .referrersTagNotIndex(let reference, let mediaType):
             return "\(reference): the referrers tag holds a \(mediaType), expected an image index "
                 + "(\(MediaType.imageIndex)) listing the referrers; move or delete that tag before attaching"
+        case .referrerTooLarge(let reference, let what, let digest, let size, let limit):
+            return "\(reference): the \(what) \(digest) is listed as \(size) bytes (\(ByteCount.text(size))), over the limit of "
+                + "\(limit) bytes (\(ByteCount.text(limit))) for a referrer's \(what); it was not fetched"
         }
     }
 }

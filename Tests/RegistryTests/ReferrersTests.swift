@@ -339,3 +339,54 @@ struct ReferrersTests {
         }
     }
 }
+
+/// Documents too large to read.
+extension ReferrersTests {
+    @Test("size limits: a referrer manifest over 4 MiB and a document over 64 MiB are refused before they are fetched")
+    func sizeLimits() async throws {
+        let scratch = try ScratchDirectory("imagegen-referrers")
+        let registry = try RegistryServer(directory: scratch("registry"))
+        let image = try packTestImage(in: scratch)
+        _ = try await push(scratch("image"), to: "\(registry.address)/app")
+        let attached = try await Self.attach([Self.sbom], to: image.manifest, at: registry.address, "app").manifests[0]
+
+        // An artifact manifest whose document is listed as 64 MiB and a byte, answered by the proxy.
+        var huge = Manifest(
+            config: .init(mediaType: .empty, digest: Digest.of(Array("{}".utf8)), size: 2, data: Data("{}".utf8)),
+            layers: [Descriptor(mediaType: .spdxJSON, digest: Digest.of(Self.sbom.bytes), size: (64 << 20) + 1)])
+        huge.artifactType = .spdxJSON
+        huge.subject = Descriptor(mediaType: .imageManifest, digest: image.manifest.digest, size: image.manifest.size)
+        let hugeBytes = try CanonicalJSON.encode(huge)
+        let hugeDigest = Digest.of(hugeBytes)
+        let proxy = try FaultProxy(upstreamPort: registry.port) { request in
+            guard request.method == "GET", request.path == "/v2/app/manifests/\(hugeDigest)" else { return .pass }
+            return .respond(
+                200, ["Content-Type": MediaType.imageManifest.rawValue, "Docker-Content-Digest": hugeDigest.description],
+                String(decoding: hugeBytes, as: UTF8.self))
+        }
+        try await Self.withClient(proxy.address) { client in
+            let reader = ReferrerReader(client: client)
+            var big = attached
+            big.size = ReferrerReader.manifestSizeLimit + 1
+            await #expect(throws: RegistryError.referrerTooLarge(
+                reference: "\(proxy.address)/app@\(attached.digest)", what: "manifest", digest: attached.digest.description,
+                size: 4_194_305, limit: 4_194_304)) {
+                try await reader.document("app", big, of: image.manifest.digest)
+            }
+            let document = await #expect(throws: RegistryError.self) {
+                try await reader.document(
+                    "app", Descriptor(mediaType: .imageManifest, digest: hugeDigest, size: Int64(hugeBytes.count)), of: image.manifest.digest)
+            }
+            #expect(
+                document?.description == "\(proxy.address)/app@\(hugeDigest): the document \(Digest.of(Self.sbom.bytes)) is listed as "
+                    + "67108865 bytes (64.0 MiB), over the limit of 67108864 bytes (64.0 MiB) for a referrer's document; it was not fetched")
+            // Within the limits, the same reader reads the real one.
+            let real = try await reader.document("app", attached, of: image.manifest.digest)
+            #expect(real.bytes == Self.sbom.bytes)
+        }
+        // Neither the large manifest nor the large document was asked for.
+        #expect(!proxy.log.contains { $0.hasPrefix("GET /v2/app/blobs/") && !$0.contains(Digest.of(Self.sbom.bytes).description) }, "\(proxy.log)")
+        #expect(proxy.log.filter { $0.hasPrefix("GET /v2/app/manifests/\(attached.digest) ") }.count == 1, "\(proxy.log)")
+        #expect(proxy.log.filter { $0.hasPrefix("GET /v2/app/blobs/\(Digest.of(Self.sbom.bytes)) ") }.count == 1, "\(proxy.log)")
+    }
+}
