@@ -149,22 +149,54 @@ public struct ReferrerPusher: Sendable {
         return report
     }
 
+    /// How many times ``updateTagSchema(with:of:)`` writes the referrers tag before it gives
+    /// up on a tag that other writers keep replacing.
+    static let tagSchemaAttempts = 5
+
     /// Adds `descriptors` to the index under the subject's referrers tag (a new index when
     /// there is none); writes it back only if one was missing. Returns whether it wrote.
+    ///
+    /// The registry offers no conditional `PUT` (distribution 2.8 has none), so another writer
+    /// (cosign, oras, a second push) may replace the tag between our read and our write, or
+    /// right after our write, with an index that lacks our entries. So after each `PUT` the tag
+    /// is read again: when it lacks one of the manifests we added or one it listed when we read
+    /// it, those are added to what it holds now and it is written again, up to
+    /// ``tagSchemaAttempts`` writes. This narrows the window; it cannot close it (a writer that
+    /// read before our last `PUT` and writes after our last check still wins).
     func updateTagSchema(with descriptors: [Descriptor], of subject: Digest) async throws -> Bool {
         let tag = RegistryClient.referrersTag(for: subject)
-        var index = try await ReferrerReader(client: client).tagSchemaIndex(repository, of: subject, push: true) ?? Index(manifests: [])
+        let reader = ReferrerReader(client: client)
+        var index = try await reader.tagSchemaIndex(repository, of: subject, push: true) ?? Index(manifests: [])
         let listed = Set(index.manifests.map(\.digest))
         let added = descriptors.filter { !listed.contains($0.digest) }
         guard !added.isEmpty else {
             progress("referrers tag \(tag): lists them already")
             return false
         }
-        index.mediaType = .imageIndex
-        index.manifests += added
-        try await client.putManifest(repository, reference: tag, bytes: try CanonicalJSON.encode(index), mediaType: .imageIndex)
-        progress("referrers tag \(tag): \(added.count) added, \(index.manifests.count) in all")
-        return true
+        // What the tag must list once we are done: what it listed, and what we add.
+        var seen: Set<Digest> = []
+        let required = (index.manifests + added).filter { seen.insert($0.digest).inserted }
+        var missing = added
+        for attempt in 1...Self.tagSchemaAttempts {
+            index.mediaType = .imageIndex
+            index.manifests += missing
+            try await client.putManifest(repository, reference: tag, bytes: try CanonicalJSON.encode(index), mediaType: .imageIndex)
+            let now = try await reader.tagSchemaIndex(repository, of: subject, push: true) ?? Index(manifests: [])
+            let present = Set(now.manifests.map(\.digest))
+            missing = required.filter { !present.contains($0.digest) }
+            if missing.isEmpty {
+                progress("referrers tag \(tag): \(added.count) added, \(now.manifests.count) in all")
+                return true
+            }
+            if attempt < Self.tagSchemaAttempts {
+                progress(
+                    "referrers tag \(tag): another writer replaced it without \(missing.count) of its entries; "
+                        + "written again (write \(attempt + 1) of at most \(Self.tagSchemaAttempts))")
+            }
+            index = now
+        }
+        throw RegistryError.referrersTagContended(
+            reference: "\(client.registry)/\(repository):\(tag)", attempts: Self.tagSchemaAttempts, missing: missing.map(\.digest.description))
     }
 }
 

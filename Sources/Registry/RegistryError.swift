@@ -37,6 +37,8 @@ public enum RegistryError: Error, CustomStringConvertible, Equatable, Sendable {
     case referrersTagNotIndex(reference: String, mediaType: String)
     /// A referrer's manifest or its document is listed larger than imagegen reads into memory.
     case referrerTooLarge(reference: String, what: String, digest: String, size: Int64, limit: Int64)
+    /// The referrers tag lost entries to other writers after each of `attempts` writes.
+    case referrersTagContended(reference: String, attempts: Int, missing: [String])
 
     public var description: String {
         switch self {
@@ -80,6 +82,9 @@ public enum RegistryError: Error, CustomStringConvertible, Equatable, Sendable {
         case .referrerTooLarge(let reference, let what, let digest, let size, let limit):
             return "\(reference): the \(what) \(digest) is listed as \(size) bytes (\(ByteCount.text(size))), over the limit of "
                 + "\(limit) bytes (\(ByteCount.text(limit))) for a referrer's \(what); it was not fetched"
+        case .referrersTagContended(let reference, let attempts, let missing):
+            return "\(reference): another writer replaced the referrers tag after each of \(attempts) writes, leaving out "
+                + "\(missing.joined(separator: ", ")); attach again once the other pushes to this image are done"
         }
     }
 }

@@ -340,8 +340,91 @@ struct ReferrersTests {
     }
 }
 
-/// Documents too large to read.
+/// The referrers tag written while another writer writes it too; documents too large to read.
 extension ReferrersTests {
+    /// `PUT`s `bytes` as an image index under `reference` (`REPOSITORY/manifests/TAG`) of the
+    /// registry at `address`, with curl: another writer, outside our client, from a proxy's rule.
+    static func curlPutIndex(_ bytes: [UInt8], at address: String, _ path: String, scratch: String) -> Bool {
+        let file = "\(scratch)/other-\(UUID().uuidString).json"
+        guard (try? writeFile(file, bytes)) != nil else { return false }
+        let result = try? run("curl", [
+            "-sf", "-X", "PUT", "-H", "Content-Type: \(MediaType.imageIndex.rawValue)", "--data-binary", "@\(file)", "http://\(address)\(path)",
+        ])
+        return result?.status == 0
+    }
+
+    @Test("tag schema race: another writer replaces the tag right after our PUT; ours and the entries it listed are merged back")
+    func tagSchemaRace() async throws {
+        let scratch = try ScratchDirectory("imagegen-referrers")
+        let registry = try RegistryServer(directory: scratch("registry"))
+        let image = try packTestImage(in: scratch)
+        _ = try await push(scratch("image"), to: "\(registry.address)/app")
+        let sbom = try await Self.attach([Self.sbom], to: image.manifest, at: registry.address, "app").manifests[0]
+        // The other writer's document: its manifest in the registry, not yet in the tag (pushed
+        // past a referrers API double, which writes no tag).
+        let double = try Self.referrersAPIDouble(upstream: registry)
+        let other = try await Self.attach([Self.provenance], to: image.manifest, at: double.address, "app").manifests[0]
+        #expect(try Self.skopeoReferrersIndex(registry.address, "app", of: image.manifest.digest).manifests == [sbom])
+
+        // Our PUT of the tag lands; then the other writer's, made from what it read before the
+        // SBOM was attached: an index listing only its own document.
+        let tagPath = "/v2/app/manifests/sha256-\(image.manifest.digest.encoded)"
+        let theirs = try CanonicalJSON.encode(Index(manifests: [other]))
+        let puts = Mutex(0)
+        let upstream = registry.address, directory = scratch.path
+        let proxy = try FaultProxy(upstreamPort: registry.port) { request in
+            guard request.method == "PUT", request.path == tagPath else { return .pass }
+            let first = puts.withLock { count -> Bool in
+                count += 1
+                return count == 1
+            }
+            guard first else { return .pass }
+            guard Self.curlPutIndex(request.body, at: upstream, tagPath, scratch: directory),
+                  Self.curlPutIndex(theirs, at: upstream, tagPath, scratch: directory)
+            else { return .status(500) }
+            return .respond(201, ["Docker-Content-Digest": Digest.of(request.body).description], "")
+        }
+        let cyclone = Attachment(
+            artifactType: .cycloneDXJSON, bytes: Array(#"{"bomFormat":"CycloneDX","specVersion":"1.6"}"#.utf8),
+            annotations: [AnnotationKey.title: "app.cdx.json"])
+        let report = try await Self.attach([cyclone], to: image.manifest, at: proxy.address, "app")
+        #expect(report.tagSchema)
+        #expect(report.indexUpdated)
+        // The tag lists the other writer's document, the SBOM it had lost and ours.
+        let index = try Self.skopeoReferrersIndex(registry.address, "app", of: image.manifest.digest)
+        #expect(index.manifests.map(\.digest) == [other.digest, sbom.digest, report.manifests[0].digest])
+        #expect(proxy.log.filter { $0.hasPrefix("PUT \(tagPath) ") }.count == 2, "\(proxy.log)")
+        #expect(proxy.log.filter { $0.hasPrefix("GET \(tagPath) ") }.count == 3, "\(proxy.log)")  // read, check, check
+    }
+
+    @Test("tag schema race: a tag that loses our entry after every write fails after 5 writes, naming what it lost")
+    func tagSchemaContended() async throws {
+        let scratch = try ScratchDirectory("imagegen-referrers")
+        let registry = try RegistryServer(directory: scratch("registry"))
+        let image = try packTestImage(in: scratch)
+        _ = try await push(scratch("image"), to: "\(registry.address)/app")
+        let tag = "sha256-\(image.manifest.digest.encoded)"
+        let tagPath = "/v2/app/manifests/\(tag)"
+        // Every one of our writes is followed by another writer's empty index.
+        let empty = try CanonicalJSON.encode(Index(manifests: []))
+        let upstream = registry.address, directory = scratch.path
+        let proxy = try FaultProxy(upstreamPort: registry.port) { request in
+            guard request.method == "PUT", request.path == tagPath else { return .pass }
+            guard Self.curlPutIndex(empty, at: upstream, tagPath, scratch: directory) else { return .status(500) }
+            return .respond(201, ["Docker-Content-Digest": Digest.of(request.body).description], "")
+        }
+        // The digest the SBOM's artifact manifest has (attached past a referrers API double: no tag).
+        let double = try Self.referrersAPIDouble(upstream: registry)
+        let expected = try await Self.attach([Self.sbom], to: image.manifest, at: double.address, "app").manifests[0].digest
+        let error = await #expect(throws: RegistryError.self) {
+            try await Self.attach([Self.sbom], to: image.manifest, at: proxy.address, "app")
+        }
+        #expect(
+            error?.description == "\(proxy.address)/app:\(tag): another writer replaced the referrers tag after each of 5 writes, "
+                + "leaving out \(expected); attach again once the other pushes to this image are done")
+        #expect(proxy.log.filter { $0.hasPrefix("PUT \(tagPath) ") }.count == 5, "\(proxy.log)")
+    }
+
     @Test("size limits: a referrer manifest over 4 MiB and a document over 64 MiB are refused before they are fetched")
     func sizeLimits() async throws {
         let scratch = try ScratchDirectory("imagegen-referrers")
