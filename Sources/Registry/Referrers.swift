@@ -268,6 +268,58 @@ public struct ReferrerReader: Sendable {
         }
     }
 
+    /// The document imagegen attached to `subject` as `artifactType`, when several referrers
+    /// of that type are listed (another tool's SBOM, an older push, a forged entry): each
+    /// one's manifest is read (``manifestSizeLimit`` each); those whose `subject` is another
+    /// digest (or none) are skipped. Preferred are those titled (`org.opencontainers.image.title`,
+    /// on the manifest or else on its layer) with a name ending in `titleSuffix` (imagegen
+    /// titles its documents by their file names: `NAME.spdx.json`, `NAME.cdx.json`,
+    /// `NAME.provenance.json`); among those, the newest by `org.opencontainers.image.created`
+    /// (RFC 3339; none counts as oldest), then the highest digest. Nil when no referrer of the
+    /// type has `subject` for its subject.
+    public func attachedDocument(
+        _ repository: String, of subject: Digest, artifactType: MediaType, titleSuffix: String
+    ) async throws -> (descriptor: Descriptor, manifest: Manifest, bytes: [UInt8])? {
+        struct Candidate {
+            var descriptor: Descriptor
+            var manifest: Manifest
+            var titled: Bool
+            var created: Date?
+        }
+        var candidates: [Candidate] = []
+        for descriptor in try await referrers(repository, of: subject, artifactType: artifactType) where descriptor.mediaType == .imageManifest {
+            let reference = "\(client.registry)/\(repository)@\(descriptor.digest)"
+            let fetched: RegistryClient.FetchedManifest
+            do {
+                fetched = try await manifest(repository, descriptor, of: subject)
+            } catch RegistryError.referrerSubjectMismatch {
+                continue
+            }
+            let manifest = try CanonicalJSON.decode(Manifest.self, from: fetched.bytes, name: reference)
+            let title = manifest.annotations?[AnnotationKey.title] ?? manifest.layers.first?.annotations?[AnnotationKey.title]
+            candidates.append(Candidate(
+                descriptor: descriptor, manifest: manifest, titled: title?.hasSuffix(titleSuffix) ?? false,
+                created: manifest.annotations?[AnnotationKey.created].flatMap(Self.date)))
+        }
+        let best = candidates.max { a, b in
+            if a.titled != b.titled { return !a.titled }
+            if a.created != b.created { return (a.created ?? .distantPast) < (b.created ?? .distantPast) }
+            return a.descriptor.digest < b.descriptor.digest
+        }
+        guard let best else { return nil }
+        let reference = "\(client.registry)/\(repository)@\(best.descriptor.digest)"
+        return (best.descriptor, best.manifest, try await document(repository, in: best.manifest, reference: reference))
+    }
+
+    /// An RFC 3339 timestamp (`2023-11-14T22:13:20Z`, with or without fractional seconds or
+    /// an offset), or nil.
+    static func date(_ text: String) -> Date? {
+        let formatter = ISO8601DateFormatter()
+        if let date = formatter.date(from: text) { return date }
+        formatter.formatOptions.insert(.withFractionalSeconds)
+        return formatter.date(from: text)
+    }
+
     /// A referrer's manifest or index as the registry holds it: its size is at most
     /// ``manifestSizeLimit`` (refused before the request otherwise), its digest is the
     /// descriptor's (checked by the client), its size too, and its `subject` is `subject` when given.

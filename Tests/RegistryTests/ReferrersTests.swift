@@ -340,7 +340,8 @@ struct ReferrersTests {
     }
 }
 
-/// The referrers tag written while another writer writes it too; documents too large to read.
+/// The referrers tag written while another writer writes it too; documents too large to read;
+/// the choice among several documents of one type.
 extension ReferrersTests {
     /// `PUT`s `bytes` as an image index under `reference` (`REPOSITORY/manifests/TAG`) of the
     /// registry at `address`, with curl: another writer, outside our client, from a proxy's rule.
@@ -471,5 +472,67 @@ extension ReferrersTests {
         #expect(!proxy.log.contains { $0.hasPrefix("GET /v2/app/blobs/") && !$0.contains(Digest.of(Self.sbom.bytes).description) }, "\(proxy.log)")
         #expect(proxy.log.filter { $0.hasPrefix("GET /v2/app/manifests/\(attached.digest) ") }.count == 1, "\(proxy.log)")
         #expect(proxy.log.filter { $0.hasPrefix("GET /v2/app/blobs/\(Digest.of(Self.sbom.bytes)) ") }.count == 1, "\(proxy.log)")
+    }
+
+    @Test("several SPDX referrers: the one titled *.spdx.json, then the newest created, then the highest digest; another image's is skipped; sbom --from reads that one")
+    func choosing() async throws {
+        let scratch = try ScratchDirectory("imagegen-referrers")
+        let registry = try RegistryServer(directory: scratch("registry"))
+        let a = try packTestImage(in: scratch, name: "a", tags: ["a"], seed: 1)
+        let b = try packTestImage(in: scratch, name: "b", tags: ["b"], seed: 2)
+        _ = try await push(scratch("a"), to: "\(registry.address)/app")
+        _ = try await push(scratch("b"), to: "\(registry.address)/app")
+        func spdx(_ name: String, title: String, created: String? = nil) -> Attachment {
+            var annotations = [AnnotationKey.title: title]
+            annotations[AnnotationKey.created] = created
+            return Attachment(artifactType: .spdxJSON, bytes: Array(#"{"SPDXID":"SPDXRef-DOCUMENT","name":"\#(name)","spdxVersion":"SPDX-2.3"}"#.utf8), annotations: annotations)
+        }
+        // What push attaches: NAME.spdx.json, no date.
+        let ours = spdx("a", title: "a.spdx.json")
+        let oursDigest = try await Self.attach([ours], to: a.manifest, at: registry.address, "app").manifests[0].digest
+        // A scanner's SBOM, newer and (as found by trying) of a lower digest than ours.
+        var scanner: Descriptor? = nil
+        for n in 0..<64 {
+            let attached = try await Self.attach([spdx("scan \(n)", title: "scan-result.json", created: "2030-01-01T00:00:00Z")], to: a.manifest, at: registry.address, "app")
+            if attached.manifests[0].digest < oursDigest {
+                scanner = attached.manifests[0]
+                break
+            }
+        }
+        #expect(scanner != nil)
+        // b's SBOM, newest of all and titled like ours, listed under a's tag too.
+        let onB = try await Self.attach([spdx("b", title: "b.spdx.json", created: "2031-01-01T00:00:00Z")], to: b.manifest, at: registry.address, "app")
+        let tag = "sha256-\(a.manifest.digest.encoded)"
+        let listed = try Self.skopeoReferrersIndex(registry.address, "app", of: a.manifest.digest)
+        try await Self.withClient(registry.address) { client in
+            try await client.putManifest("app", reference: tag, bytes: try CanonicalJSON.encode(Index(manifests: listed.manifests + onB.manifests)), mediaType: .imageIndex)
+        }
+
+        func chosen() async throws -> (descriptor: Descriptor, bytes: [UInt8])? {
+            try await Self.withClient(registry.address) { client in
+                try await ReferrerReader(client: client).attachedDocument("app", of: a.manifest.digest, artifactType: .spdxJSON, titleSuffix: "spdx.json")
+                    .map { ($0.descriptor, $0.bytes) }
+            }
+        }
+        let first = try #require(try await chosen())
+        #expect(first.descriptor.digest == oursDigest)
+        #expect(first.bytes == ours.bytes)
+        let cli = try run(imagegenBinary, ["sbom", "--from", "\(registry.address)/app@\(a.manifest.digest)", "--insecure"])
+        #expect(cli.status == 0, "\(cli.stderr)")
+        #expect(Array(cli.stdout.utf8) == ours.bytes, "\(cli.stdout)")
+
+        // A newer one of ours wins; one dated earlier (an offset, fractional seconds) does not.
+        let newer = spdx("a newer", title: "a.spdx.json", created: "2024-05-01T00:00:00Z")
+        let newerDigest = try await Self.attach([newer], to: a.manifest, at: registry.address, "app").manifests[0].digest
+        _ = try await Self.attach([spdx("a earlier", title: "x.spdx.json", created: "2024-05-01T00:00:00.250+02:00")], to: a.manifest, at: registry.address, "app")
+        #expect(try await chosen()?.descriptor.digest == newerDigest)
+        // Dated alike: the higher digest.
+        let twin = try await Self.attach([spdx("a twin", title: "a.spdx.json", created: "2024-05-01T00:00:00Z")], to: a.manifest, at: registry.address, "app").manifests[0].digest
+        #expect(try await chosen()?.descriptor.digest == max(newerDigest, twin))
+        // Nothing of the type: none.
+        let none = try await Self.withClient(registry.address) { client in
+            try await ReferrerReader(client: client).attachedDocument("app", of: a.manifest.digest, artifactType: .cycloneDXJSON, titleSuffix: "cdx.json")
+        }
+        #expect(none == nil)
     }
 }
