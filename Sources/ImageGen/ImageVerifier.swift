@@ -184,10 +184,14 @@ private struct Run {
         if let mediaType = manifest.mediaType, mediaType != descriptor.mediaType {
             problem(location, "mediaType is '\(mediaType)' but the descriptor says '\(descriptor.mediaType)'")
         }
-        // A document attached to an image (an SBOM, provenance: `pull --with-referrers`) is an
-        // artifact, not an image: the empty config and documents for layers (image-spec v1.1,
-        // manifest.md "Guidelines for Artifact Usage").
-        if manifest.subject != nil, manifest.config.mediaType == .empty {
+        // A manifest attached to another (an SBOM, provenance, a Notation or cosign signature:
+        // `pull --with-referrers`) or one that declares an `artifactType` is an artifact, not an
+        // image: its config is the empty one or a type of its own, such as Notation's
+        // `application/vnd.cncf.notary.signature` (image-spec v1.1, manifest.md "Guidelines for
+        // Artifact Usage"), and its blobs are checked by size and digest only. One with an image
+        // config is an image (a `subject` is allowed there too) and gets every image check: a
+        // `subject` added to an image does not exempt its layers.
+        if manifest.subject != nil || manifest.artifactType != nil, !manifest.config.mediaType.isConfig {
             checkArtifact(manifest, location: location, source: source)
             return
         }
@@ -259,27 +263,36 @@ private struct Run {
         }
     }
 
-    /// An artifact manifest: its config is `{}` and each of its blobs is there, with its size
-    /// and digest. The documents are not layers, so nothing else is read into them.
+    /// An artifact manifest: its config and each of its layers are there, with their size and
+    /// digest; an empty config (``MediaType/empty``) is `{}`. Neither is read as an image's
+    /// config or layer: their media types are the artifact's own.
     mutating func checkArtifact(_ manifest: Manifest, location: String, source: any ImageSource) {
         let configLocation = "config (\(manifest.config.digest))"
-        if let bytes = document(manifest.config, location: configLocation, source: source), bytes != Array("{}".utf8) {
-            problem(configLocation, "the empty descriptor's blob is not '{}'")
+        if manifest.config.mediaType == .empty {
+            if let bytes = document(manifest.config, location: configLocation, source: source), bytes != Array("{}".utf8) {
+                problem(configLocation, "the empty descriptor's blob is not '{}'")
+            }
+        } else {
+            checkBlob(manifest.config, location: configLocation, source: source)
         }
         for (j, blob) in manifest.layers.enumerated() {
-            let here = "document \(j + 1) (\(blob.digest))"
-            guard checkDescriptor(blob, location: here, source: source) else { continue }
-            let hasher = DigestHasher(blob.digest.algorithm)
-            do {
-                try source.streamBlob(blob.digest) { hasher.update($0) }
-            } catch {
-                problem(here, "\(error)")
-                continue
-            }
-            report.bytes += hasher.count
-            let actual = hasher.finalize()
-            if actual != blob.digest { problem(here, "digest mismatch: expected \(blob.digest), got \(actual)") }
+            checkBlob(blob, location: "document \(j + 1) (\(blob.digest))", source: source)
         }
+    }
+
+    /// A blob checked by presence, size and digest, streamed (it may be large).
+    mutating func checkBlob(_ blob: Descriptor, location: String, source: any ImageSource) {
+        guard checkDescriptor(blob, location: location, source: source) else { return }
+        let hasher = DigestHasher(blob.digest.algorithm)
+        do {
+            try source.streamBlob(blob.digest) { hasher.update($0) }
+        } catch {
+            problem(location, "\(error)")
+            return
+        }
+        report.bytes += hasher.count
+        let actual = hasher.finalize()
+        if actual != blob.digest { problem(location, "digest mismatch: expected \(blob.digest), got \(actual)") }
     }
 
     /// Descriptor rules, presence and size; true if the blob can be read.

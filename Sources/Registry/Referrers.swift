@@ -149,28 +149,70 @@ public struct ReferrerPusher: Sendable {
         return report
     }
 
+    /// How many times ``updateTagSchema(with:of:)`` writes the referrers tag before it gives
+    /// up on a tag that other writers keep replacing.
+    static let tagSchemaAttempts = 5
+
     /// Adds `descriptors` to the index under the subject's referrers tag (a new index when
     /// there is none); writes it back only if one was missing. Returns whether it wrote.
+    ///
+    /// The registry offers no conditional `PUT` (distribution 2.8 has none), so another writer
+    /// (cosign, oras, a second push) may replace the tag between our read and our write, or
+    /// right after our write, with an index that lacks our entries. So after each `PUT` the tag
+    /// is read again: when it lacks one of the manifests we added or one it listed when we read
+    /// it, those are added to what it holds now and it is written again, up to
+    /// ``tagSchemaAttempts`` writes. This narrows the window; it cannot close it (a writer that
+    /// read before our last `PUT` and writes after our last check still wins).
     func updateTagSchema(with descriptors: [Descriptor], of subject: Digest) async throws -> Bool {
         let tag = RegistryClient.referrersTag(for: subject)
-        var index = try await ReferrerReader(client: client).tagSchemaIndex(repository, of: subject, push: true) ?? Index(manifests: [])
+        let reader = ReferrerReader(client: client)
+        var index = try await reader.tagSchemaIndex(repository, of: subject, push: true) ?? Index(manifests: [])
         let listed = Set(index.manifests.map(\.digest))
         let added = descriptors.filter { !listed.contains($0.digest) }
         guard !added.isEmpty else {
             progress("referrers tag \(tag): lists them already")
             return false
         }
-        index.mediaType = .imageIndex
-        index.manifests += added
-        try await client.putManifest(repository, reference: tag, bytes: try CanonicalJSON.encode(index), mediaType: .imageIndex)
-        progress("referrers tag \(tag): \(added.count) added, \(index.manifests.count) in all")
-        return true
+        // What the tag must list once we are done: what it listed, and what we add.
+        var seen: Set<Digest> = []
+        let required = (index.manifests + added).filter { seen.insert($0.digest).inserted }
+        var missing = added
+        for attempt in 1...Self.tagSchemaAttempts {
+            index.mediaType = .imageIndex
+            index.manifests += missing
+            try await client.putManifest(repository, reference: tag, bytes: try CanonicalJSON.encode(index), mediaType: .imageIndex)
+            let now = try await reader.tagSchemaIndex(repository, of: subject, push: true) ?? Index(manifests: [])
+            let present = Set(now.manifests.map(\.digest))
+            missing = required.filter { !present.contains($0.digest) }
+            if missing.isEmpty {
+                progress("referrers tag \(tag): \(added.count) added, \(now.manifests.count) in all")
+                return true
+            }
+            if attempt < Self.tagSchemaAttempts {
+                progress(
+                    "referrers tag \(tag): another writer replaced it without \(missing.count) of its entries; "
+                        + "written again (write \(attempt + 1) of at most \(Self.tagSchemaAttempts))")
+            }
+            index = now
+        }
+        throw RegistryError.referrersTagContended(
+            reference: "\(client.registry)/\(repository):\(tag)", attempts: Self.tagSchemaAttempts, missing: missing.map(\.digest.description))
     }
 }
 
 /// Reads the referrers of a manifest (OCI 1.1): from the registry's referrers API, or from the
 /// referrers tag schema where the registry has none, and the documents they carry.
 public struct ReferrerReader: Sendable {
+    /// The largest referrer manifest read: 4 MiB, what the distribution spec asks every
+    /// registry to accept (distribution-spec v1.1, "Pushing Manifests") and what
+    /// ``RegistryClient`` reads of any manifest. The size is the registry's word, from the
+    /// referrers list: a referrer listed larger is refused before it is fetched.
+    public static let manifestSizeLimit: Int64 = 4 << 20
+    /// The largest attached document read: 64 MiB. A document is read into memory; v2.7's
+    /// SPDX document is 449 KiB. The size is the artifact manifest's word: a document listed
+    /// larger is refused before it is fetched.
+    public static let documentSizeLimit: Int64 = 64 << 20
+
     let client: RegistryClient
 
     /// A reader over a client of the repository's registry.
@@ -195,8 +237,9 @@ public struct ReferrerReader: Sendable {
     }
 
     /// One attached document: its artifact manifest (checked against the descriptor's digest
-    /// and size; its `subject` must be `subject` when given) and the bytes of its one layer
-    /// (checked against the layer's digest and size).
+    /// and size, at most ``manifestSizeLimit``; its `subject` must be `subject` when given) and
+    /// the bytes of its one layer (at most ``documentSizeLimit``, checked against the layer's
+    /// digest and size).
     public func document(_ repository: String, _ descriptor: Descriptor, of subject: Digest? = nil) async throws -> (manifest: Manifest, bytes: [UInt8]) {
         let reference = "\(client.registry)/\(repository)@\(descriptor.digest)"
         guard descriptor.mediaType == .imageManifest else {
@@ -205,21 +248,87 @@ public struct ReferrerReader: Sendable {
         }
         let fetched = try await manifest(repository, descriptor, of: subject)
         let manifest = try CanonicalJSON.decode(Manifest.self, from: fetched.bytes, name: reference)
+        return (manifest, try await document(repository, in: manifest, reference: reference))
+    }
+
+    /// The bytes of the one layer of `manifest`, the artifact manifest at `reference`.
+    func document(_ repository: String, in manifest: Manifest, reference: String) async throws -> [UInt8] {
         guard manifest.layers.count == 1, let layer = manifest.layers.first else {
             throw RegistryError.invalidReferrer(
                 reference: reference, reason: "an artifact manifest carries one document as its one layer; this one has \(manifest.layers.count) layers")
         }
+        guard layer.size <= Self.documentSizeLimit else {
+            throw RegistryError.referrerTooLarge(
+                reference: reference, what: "document", digest: layer.digest.description, size: layer.size, limit: Self.documentSizeLimit)
+        }
         do {
-            return (manifest, try await client.blob(repository, descriptor: layer))
+            return try await client.blob(repository, descriptor: layer)
         } catch RegistryError.digestMismatch(_, let expected, let actual) {
             throw RegistryError.referrerDocumentMismatch(reference: reference, expected: expected, actual: actual)
         }
     }
 
-    /// A referrer's manifest or index as the registry holds it: its digest is the descriptor's
-    /// (checked by the client), its size too, and its `subject` is `subject` when given.
+    /// The document imagegen attached to `subject` as `artifactType`, when several referrers
+    /// of that type are listed (another tool's SBOM, an older push, a forged entry): each
+    /// one's manifest is read (``manifestSizeLimit`` each); those whose `subject` is another
+    /// digest (or none) are skipped. Preferred are those titled (`org.opencontainers.image.title`,
+    /// on the manifest or else on its layer) with a name ending in `titleSuffix` (imagegen
+    /// titles its documents by their file names: `NAME.spdx.json`, `NAME.cdx.json`,
+    /// `NAME.provenance.json`); among those, the newest by `org.opencontainers.image.created`
+    /// (RFC 3339; none counts as oldest), then the highest digest. Nil when no referrer of the
+    /// type has `subject` for its subject.
+    public func attachedDocument(
+        _ repository: String, of subject: Digest, artifactType: MediaType, titleSuffix: String
+    ) async throws -> (descriptor: Descriptor, manifest: Manifest, bytes: [UInt8])? {
+        struct Candidate {
+            var descriptor: Descriptor
+            var manifest: Manifest
+            var titled: Bool
+            var created: Date?
+        }
+        var candidates: [Candidate] = []
+        for descriptor in try await referrers(repository, of: subject, artifactType: artifactType) where descriptor.mediaType == .imageManifest {
+            let reference = "\(client.registry)/\(repository)@\(descriptor.digest)"
+            let fetched: RegistryClient.FetchedManifest
+            do {
+                fetched = try await manifest(repository, descriptor, of: subject)
+            } catch RegistryError.referrerSubjectMismatch {
+                continue
+            }
+            let manifest = try CanonicalJSON.decode(Manifest.self, from: fetched.bytes, name: reference)
+            let title = manifest.annotations?[AnnotationKey.title] ?? manifest.layers.first?.annotations?[AnnotationKey.title]
+            candidates.append(Candidate(
+                descriptor: descriptor, manifest: manifest, titled: title?.hasSuffix(titleSuffix) ?? false,
+                created: manifest.annotations?[AnnotationKey.created].flatMap(Self.date)))
+        }
+        let best = candidates.max { a, b in
+            if a.titled != b.titled { return !a.titled }
+            if a.created != b.created { return (a.created ?? .distantPast) < (b.created ?? .distantPast) }
+            return a.descriptor.digest < b.descriptor.digest
+        }
+        guard let best else { return nil }
+        let reference = "\(client.registry)/\(repository)@\(best.descriptor.digest)"
+        return (best.descriptor, best.manifest, try await document(repository, in: best.manifest, reference: reference))
+    }
+
+    /// An RFC 3339 timestamp (`2023-11-14T22:13:20Z`, with or without fractional seconds or
+    /// an offset), or nil.
+    static func date(_ text: String) -> Date? {
+        let formatter = ISO8601DateFormatter()
+        if let date = formatter.date(from: text) { return date }
+        formatter.formatOptions.insert(.withFractionalSeconds)
+        return formatter.date(from: text)
+    }
+
+    /// A referrer's manifest or index as the registry holds it: its size is at most
+    /// ``manifestSizeLimit`` (refused before the request otherwise), its digest is the
+    /// descriptor's (checked by the client), its size too, and its `subject` is `subject` when given.
     func manifest(_ repository: String, _ descriptor: Descriptor, of subject: Digest?) async throws -> RegistryClient.FetchedManifest {
         let reference = "\(client.registry)/\(repository)@\(descriptor.digest)"
+        guard descriptor.size <= Self.manifestSizeLimit else {
+            throw RegistryError.referrerTooLarge(
+                reference: reference, what: "manifest", digest: descriptor.digest.description, size: descriptor.size, limit: Self.manifestSizeLimit)
+        }
         let fetched = try await client.manifest(repository, reference: descriptor.digest.description)
         guard Int64(fetched.bytes.count) == descriptor.size else {
             throw RegistryError.invalidReferrer(

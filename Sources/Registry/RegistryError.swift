@@ -35,6 +35,10 @@ public enum RegistryError: Error, CustomStringConvertible, Equatable, Sendable {
     case invalidReferrer(reference: String, reason: String)
     /// The referrers tag (`sha256-…`, the tag schema) holds something other than an image index.
     case referrersTagNotIndex(reference: String, mediaType: String)
+    /// A referrer's manifest or its document is listed larger than imagegen reads into memory.
+    case referrerTooLarge(reference: String, what: String, digest: String, size: Int64, limit: Int64)
+    /// The referrers tag lost entries to other writers after each of `attempts` writes.
+    case referrersTagContended(reference: String, attempts: Int, missing: [String])
 
     public var description: String {
         switch self {
@@ -66,7 +70,7 @@ public enum RegistryError: Error, CustomStringConvertible, Equatable, Sendable {
             return "\(path): \(reason)"
         case .referrerSubjectMismatch(let reference, let expected, let actual):
             return "\(reference): the referrer's subject is \(actual ?? "missing"), expected \(expected); "
-                + "it is attached to another image and is not listed for this one"
+                + "it is listed among this image's referrers but is \(actual == nil ? "attached to no image" : "attached to another image")"
         case .referrerDocumentMismatch(let reference, let expected, let actual):
             return "\(reference): the attached document is not the one its manifest names: expected \(expected), "
                 + "received \(actual); it was changed after it was attached"
@@ -75,6 +79,12 @@ public enum RegistryError: Error, CustomStringConvertible, Equatable, Sendable {
         case .referrersTagNotIndex(let reference, let mediaType):
             return "\(reference): the referrers tag holds a \(mediaType), expected an image index "
                 + "(\(MediaType.imageIndex)) listing the referrers; move or delete that tag before attaching"
+        case .referrerTooLarge(let reference, let what, let digest, let size, let limit):
+            return "\(reference): the \(what) \(digest) is listed as \(size) bytes (\(ByteCount.text(size))), over the limit of "
+                + "\(limit) bytes (\(ByteCount.text(limit))) for a referrer's \(what); it was not fetched"
+        case .referrersTagContended(let reference, let attempts, let missing):
+            return "\(reference): another writer replaced the referrers tag after each of \(attempts) writes, leaving out "
+                + "\(missing.joined(separator: ", ")); attach again once the other pushes to this image are done"
         }
     }
 }

@@ -59,12 +59,13 @@ struct SupplyChainOptions: ParsableArguments {
                 }
                 subject = try await client.manifest(repository, reference: chosen.digest.description)
             }
-            let reader = ReferrerReader(client: client)
-            let found = try await reader.referrers(repository, of: subject.digest, artifactType: kind.mediaType)
-            guard let first = found.first else {
+            // Among several of the type (another tool's, an older push), the one push titled NAME.SUFFIX.
+            let found = try await ReferrerReader(client: client).attachedDocument(
+                repository, of: subject.digest, artifactType: kind.mediaType, titleSuffix: kind.suffix)
+            guard let found else {
                 throw ValidationError("\(from): no \(kind.mediaType) document is attached to \(subject.digest) (push it with `imagegen push` from a build's output)")
             }
-            return try await reader.document(repository, first, of: subject.digest).bytes
+            return found.bytes
         }
     }
 

@@ -349,6 +349,73 @@ struct VerifyTests {
         ])
     }
 
+    /// Adds to the layout a Notation signature of the image (its config of Notation's own type,
+    /// `subject` the image, as `pull --with-referrers` brings it) and an artifact that declares an
+    /// `artifactType` with no subject; returns their config and layer descriptors.
+    static func addArtifacts(to image: DamageableImage) throws -> (signatureConfig: Descriptor, signature: Descriptor, report: Descriptor) {
+        let writer = try LayoutWriter(path: image.layout)
+        let notary = try MediaType(parsing: "application/vnd.cncf.notary.signature")
+        let signatureConfig = try writer.write(blob: Array(#"{"notation":"1.0"}"#.utf8), mediaType: notary)
+        let signature = try writer.write(
+            blob: Array(#"{"payload":"eyJ0YXJnZXRBcnRpZmFjdCI6e319","protected":"e30","signature":"c2ln"}"#.utf8),
+            mediaType: try MediaType(parsing: "application/jose+json"))
+        var signed = Manifest(config: signatureConfig, layers: [signature])
+        signed.subject = Descriptor(mediaType: .imageManifest, digest: image.manifestDigest, size: Int64(try image.readBlob(image.manifestDigest).count))
+        let signedDescriptor = try writer.write(document: signed, mediaType: .imageManifest)
+
+        let empty = try writer.write(blob: Array("{}".utf8), mediaType: .empty)
+        let report = try writer.write(blob: Array("scan: nothing found\n".utf8), mediaType: try MediaType(parsing: "text/plain"))
+        var standalone = Manifest(config: empty, layers: [report])
+        standalone.artifactType = try MediaType(parsing: "application/vnd.example.scan-report")
+        let standaloneDescriptor = try writer.write(document: standalone, mediaType: .imageManifest)
+        try image.rewriteIndex { index in
+            index.manifests += [
+                Descriptor(mediaType: .imageManifest, digest: signedDescriptor.digest, size: signedDescriptor.size, artifactType: notary),
+                Descriptor(mediaType: .imageManifest, digest: standaloneDescriptor.digest, size: standaloneDescriptor.size, artifactType: standalone.artifactType),
+            ]
+        }
+        return (signatureConfig, signature, report)
+    }
+
+    @Test("an artifact with a config of its own type (a Notation signature) or an artifactType is checked by size and digest only")
+    func artifacts() throws {
+        let image = try DamageableImage()
+        let added = try Self.addArtifacts(to: image)
+        let report = ImageVerifier().verify(path: image.layout)
+        #expect(report.problems.isEmpty, "\(report.problems)")
+        #expect(report.manifests == 1)  // the artifacts are not images
+        #expect(report.layers == 2)
+
+        // Their blobs are still read: a changed signature, a truncated config, a missing report.
+        var signature = try image.readBlob(added.signature.digest)
+        signature[signature.count - 3] ^= 0x01
+        try image.writeBlob(added.signature.digest, signature)
+        let config = try image.readBlob(added.signatureConfig.digest)
+        try image.writeBlob(added.signatureConfig.digest, Array(config.dropLast()))
+        try FileManager.default.removeItem(atPath: image.blobPath(added.report.digest))
+        #expect(image.problems() == [
+            "config (\(added.signatureConfig.digest)): size mismatch: the descriptor says \(config.count) bytes, the blob has \(config.count - 1)",
+            "config (\(added.signatureConfig.digest)): digest mismatch: expected \(added.signatureConfig.digest), got \(Digest.of(Array(config.dropLast())))",
+            "document 1 (\(added.signature.digest)): digest mismatch: expected \(added.signature.digest), got \(Digest.of(signature))",
+            "document 1 (\(added.report.digest)): blob is missing (blobs/sha256/\(added.report.digest.encoded))",
+        ])
+    }
+
+    @Test("an image manifest with a subject is still an image: its layers are read and checked")
+    func imageWithSubject() throws {
+        let image = try DamageableImage()
+        let (layers, config) = try image.layersAndConfig([[Self.symlink("link", "/")], [Self.file("link/x")]])
+        try image.rewriteManifest {
+            $0.layers = layers
+            $0.config = config
+            $0.subject = Descriptor(mediaType: .imageManifest, digest: Digest.of(Array("base".utf8)), size: 4)
+        }
+        let report = ImageVerifier().verify(path: image.layout)
+        #expect(report.manifests == 1)
+        #expect(report.layers == 2)
+        #expect(report.problems.map(\.description).contains { $0.hasSuffix("entry 'link/x': is below 'link', a symlink to '/' made in a lower layer; an extractor would write through the link") }, "\(report.problems)")
+    }
+
     @Test("an index that lists no manifest is a problem, not 'ok (0 manifests…)'")
     func emptyIndex() throws {
         let image = try DamageableImage()

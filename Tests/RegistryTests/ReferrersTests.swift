@@ -308,7 +308,7 @@ struct ReferrersTests {
             }
             #expect(
                 error?.description == "\(registry.address)/app@\(onB.manifests[0].digest): the referrer's subject is \(b.manifest.digest), "
-                    + "expected \(a.manifest.digest); it is attached to another image and is not listed for this one")
+                    + "expected \(a.manifest.digest); it is listed among this image's referrers but is attached to another image")
         }
         let wrongSubject = await #expect(throws: RegistryError.self) {
             try await Self.withClient(registry.address) { client in
@@ -337,5 +337,202 @@ struct ReferrersTests {
                 try await ReferrerPusher(client: client, repository: "app").attach([Self.sbom], to: a.config)
             }
         }
+    }
+}
+
+/// The referrers tag written while another writer writes it too; documents too large to read;
+/// the choice among several documents of one type.
+extension ReferrersTests {
+    /// `PUT`s `bytes` as an image index under `reference` (`REPOSITORY/manifests/TAG`) of the
+    /// registry at `address`, with curl: another writer, outside our client, from a proxy's rule.
+    static func curlPutIndex(_ bytes: [UInt8], at address: String, _ path: String, scratch: String) -> Bool {
+        let file = "\(scratch)/other-\(UUID().uuidString).json"
+        guard (try? writeFile(file, bytes)) != nil else { return false }
+        let result = try? run("curl", [
+            "-sf", "-X", "PUT", "-H", "Content-Type: \(MediaType.imageIndex.rawValue)", "--data-binary", "@\(file)", "http://\(address)\(path)",
+        ])
+        return result?.status == 0
+    }
+
+    @Test("tag schema race: another writer replaces the tag right after our PUT; ours and the entries it listed are merged back")
+    func tagSchemaRace() async throws {
+        let scratch = try ScratchDirectory("imagegen-referrers")
+        let registry = try RegistryServer(directory: scratch("registry"))
+        let image = try packTestImage(in: scratch)
+        _ = try await push(scratch("image"), to: "\(registry.address)/app")
+        let sbom = try await Self.attach([Self.sbom], to: image.manifest, at: registry.address, "app").manifests[0]
+        // The other writer's document: its manifest in the registry, not yet in the tag (pushed
+        // past a referrers API double, which writes no tag).
+        let double = try Self.referrersAPIDouble(upstream: registry)
+        let other = try await Self.attach([Self.provenance], to: image.manifest, at: double.address, "app").manifests[0]
+        #expect(try Self.skopeoReferrersIndex(registry.address, "app", of: image.manifest.digest).manifests == [sbom])
+
+        // Our PUT of the tag lands; then the other writer's, made from what it read before the
+        // SBOM was attached: an index listing only its own document.
+        let tagPath = "/v2/app/manifests/sha256-\(image.manifest.digest.encoded)"
+        let theirs = try CanonicalJSON.encode(Index(manifests: [other]))
+        let puts = Mutex(0)
+        let upstream = registry.address, directory = scratch.path
+        let proxy = try FaultProxy(upstreamPort: registry.port) { request in
+            guard request.method == "PUT", request.path == tagPath else { return .pass }
+            let first = puts.withLock { count -> Bool in
+                count += 1
+                return count == 1
+            }
+            guard first else { return .pass }
+            guard Self.curlPutIndex(request.body, at: upstream, tagPath, scratch: directory),
+                  Self.curlPutIndex(theirs, at: upstream, tagPath, scratch: directory)
+            else { return .status(500) }
+            return .respond(201, ["Docker-Content-Digest": Digest.of(request.body).description], "")
+        }
+        let cyclone = Attachment(
+            artifactType: .cycloneDXJSON, bytes: Array(#"{"bomFormat":"CycloneDX","specVersion":"1.6"}"#.utf8),
+            annotations: [AnnotationKey.title: "app.cdx.json"])
+        let report = try await Self.attach([cyclone], to: image.manifest, at: proxy.address, "app")
+        #expect(report.tagSchema)
+        #expect(report.indexUpdated)
+        // The tag lists the other writer's document, the SBOM it had lost and ours.
+        let index = try Self.skopeoReferrersIndex(registry.address, "app", of: image.manifest.digest)
+        #expect(index.manifests.map(\.digest) == [other.digest, sbom.digest, report.manifests[0].digest])
+        #expect(proxy.log.filter { $0.hasPrefix("PUT \(tagPath) ") }.count == 2, "\(proxy.log)")
+        #expect(proxy.log.filter { $0.hasPrefix("GET \(tagPath) ") }.count == 3, "\(proxy.log)")  // read, check, check
+    }
+
+    @Test("tag schema race: a tag that loses our entry after every write fails after 5 writes, naming what it lost")
+    func tagSchemaContended() async throws {
+        let scratch = try ScratchDirectory("imagegen-referrers")
+        let registry = try RegistryServer(directory: scratch("registry"))
+        let image = try packTestImage(in: scratch)
+        _ = try await push(scratch("image"), to: "\(registry.address)/app")
+        let tag = "sha256-\(image.manifest.digest.encoded)"
+        let tagPath = "/v2/app/manifests/\(tag)"
+        // Every one of our writes is followed by another writer's empty index.
+        let empty = try CanonicalJSON.encode(Index(manifests: []))
+        let upstream = registry.address, directory = scratch.path
+        let proxy = try FaultProxy(upstreamPort: registry.port) { request in
+            guard request.method == "PUT", request.path == tagPath else { return .pass }
+            guard Self.curlPutIndex(empty, at: upstream, tagPath, scratch: directory) else { return .status(500) }
+            return .respond(201, ["Docker-Content-Digest": Digest.of(request.body).description], "")
+        }
+        // The digest the SBOM's artifact manifest has (attached past a referrers API double: no tag).
+        let double = try Self.referrersAPIDouble(upstream: registry)
+        let expected = try await Self.attach([Self.sbom], to: image.manifest, at: double.address, "app").manifests[0].digest
+        let error = await #expect(throws: RegistryError.self) {
+            try await Self.attach([Self.sbom], to: image.manifest, at: proxy.address, "app")
+        }
+        #expect(
+            error?.description == "\(proxy.address)/app:\(tag): another writer replaced the referrers tag after each of 5 writes, "
+                + "leaving out \(expected); attach again once the other pushes to this image are done")
+        #expect(proxy.log.filter { $0.hasPrefix("PUT \(tagPath) ") }.count == 5, "\(proxy.log)")
+    }
+
+    @Test("size limits: a referrer manifest over 4 MiB and a document over 64 MiB are refused before they are fetched")
+    func sizeLimits() async throws {
+        let scratch = try ScratchDirectory("imagegen-referrers")
+        let registry = try RegistryServer(directory: scratch("registry"))
+        let image = try packTestImage(in: scratch)
+        _ = try await push(scratch("image"), to: "\(registry.address)/app")
+        let attached = try await Self.attach([Self.sbom], to: image.manifest, at: registry.address, "app").manifests[0]
+
+        // An artifact manifest whose document is listed as 64 MiB and a byte, answered by the proxy.
+        var huge = Manifest(
+            config: .init(mediaType: .empty, digest: Digest.of(Array("{}".utf8)), size: 2, data: Data("{}".utf8)),
+            layers: [Descriptor(mediaType: .spdxJSON, digest: Digest.of(Self.sbom.bytes), size: (64 << 20) + 1)])
+        huge.artifactType = .spdxJSON
+        huge.subject = Descriptor(mediaType: .imageManifest, digest: image.manifest.digest, size: image.manifest.size)
+        let hugeBytes = try CanonicalJSON.encode(huge)
+        let hugeDigest = Digest.of(hugeBytes)
+        let proxy = try FaultProxy(upstreamPort: registry.port) { request in
+            guard request.method == "GET", request.path == "/v2/app/manifests/\(hugeDigest)" else { return .pass }
+            return .respond(
+                200, ["Content-Type": MediaType.imageManifest.rawValue, "Docker-Content-Digest": hugeDigest.description],
+                String(decoding: hugeBytes, as: UTF8.self))
+        }
+        try await Self.withClient(proxy.address) { client in
+            let reader = ReferrerReader(client: client)
+            var big = attached
+            big.size = ReferrerReader.manifestSizeLimit + 1
+            await #expect(throws: RegistryError.referrerTooLarge(
+                reference: "\(proxy.address)/app@\(attached.digest)", what: "manifest", digest: attached.digest.description,
+                size: 4_194_305, limit: 4_194_304)) {
+                try await reader.document("app", big, of: image.manifest.digest)
+            }
+            let document = await #expect(throws: RegistryError.self) {
+                try await reader.document(
+                    "app", Descriptor(mediaType: .imageManifest, digest: hugeDigest, size: Int64(hugeBytes.count)), of: image.manifest.digest)
+            }
+            #expect(
+                document?.description == "\(proxy.address)/app@\(hugeDigest): the document \(Digest.of(Self.sbom.bytes)) is listed as "
+                    + "67108865 bytes (64.0 MiB), over the limit of 67108864 bytes (64.0 MiB) for a referrer's document; it was not fetched")
+            // Within the limits, the same reader reads the real one.
+            let real = try await reader.document("app", attached, of: image.manifest.digest)
+            #expect(real.bytes == Self.sbom.bytes)
+        }
+        // Neither the large manifest nor the large document was asked for.
+        #expect(!proxy.log.contains { $0.hasPrefix("GET /v2/app/blobs/") && !$0.contains(Digest.of(Self.sbom.bytes).description) }, "\(proxy.log)")
+        #expect(proxy.log.filter { $0.hasPrefix("GET /v2/app/manifests/\(attached.digest) ") }.count == 1, "\(proxy.log)")
+        #expect(proxy.log.filter { $0.hasPrefix("GET /v2/app/blobs/\(Digest.of(Self.sbom.bytes)) ") }.count == 1, "\(proxy.log)")
+    }
+
+    @Test("several SPDX referrers: the one titled *.spdx.json, then the newest created, then the highest digest; another image's is skipped; sbom --from reads that one")
+    func choosing() async throws {
+        let scratch = try ScratchDirectory("imagegen-referrers")
+        let registry = try RegistryServer(directory: scratch("registry"))
+        let a = try packTestImage(in: scratch, name: "a", tags: ["a"], seed: 1)
+        let b = try packTestImage(in: scratch, name: "b", tags: ["b"], seed: 2)
+        _ = try await push(scratch("a"), to: "\(registry.address)/app")
+        _ = try await push(scratch("b"), to: "\(registry.address)/app")
+        func spdx(_ name: String, title: String, created: String? = nil) -> Attachment {
+            var annotations = [AnnotationKey.title: title]
+            annotations[AnnotationKey.created] = created
+            return Attachment(artifactType: .spdxJSON, bytes: Array(#"{"SPDXID":"SPDXRef-DOCUMENT","name":"\#(name)","spdxVersion":"SPDX-2.3"}"#.utf8), annotations: annotations)
+        }
+        // What push attaches: NAME.spdx.json, no date.
+        let ours = spdx("a", title: "a.spdx.json")
+        let oursDigest = try await Self.attach([ours], to: a.manifest, at: registry.address, "app").manifests[0].digest
+        // A scanner's SBOM, newer and (as found by trying) of a lower digest than ours.
+        var scanner: Descriptor? = nil
+        for n in 0..<64 {
+            let attached = try await Self.attach([spdx("scan \(n)", title: "scan-result.json", created: "2030-01-01T00:00:00Z")], to: a.manifest, at: registry.address, "app")
+            if attached.manifests[0].digest < oursDigest {
+                scanner = attached.manifests[0]
+                break
+            }
+        }
+        #expect(scanner != nil)
+        // b's SBOM, newest of all and titled like ours, listed under a's tag too.
+        let onB = try await Self.attach([spdx("b", title: "b.spdx.json", created: "2031-01-01T00:00:00Z")], to: b.manifest, at: registry.address, "app")
+        let tag = "sha256-\(a.manifest.digest.encoded)"
+        let listed = try Self.skopeoReferrersIndex(registry.address, "app", of: a.manifest.digest)
+        try await Self.withClient(registry.address) { client in
+            try await client.putManifest("app", reference: tag, bytes: try CanonicalJSON.encode(Index(manifests: listed.manifests + onB.manifests)), mediaType: .imageIndex)
+        }
+
+        func chosen() async throws -> (descriptor: Descriptor, bytes: [UInt8])? {
+            try await Self.withClient(registry.address) { client in
+                try await ReferrerReader(client: client).attachedDocument("app", of: a.manifest.digest, artifactType: .spdxJSON, titleSuffix: "spdx.json")
+                    .map { ($0.descriptor, $0.bytes) }
+            }
+        }
+        let first = try #require(try await chosen())
+        #expect(first.descriptor.digest == oursDigest)
+        #expect(first.bytes == ours.bytes)
+        let cli = try run(imagegenBinary, ["sbom", "--from", "\(registry.address)/app@\(a.manifest.digest)", "--insecure"])
+        #expect(cli.status == 0, "\(cli.stderr)")
+        #expect(Array(cli.stdout.utf8) == ours.bytes, "\(cli.stdout)")
+
+        // A newer one of ours wins; one dated earlier (an offset, fractional seconds) does not.
+        let newer = spdx("a newer", title: "a.spdx.json", created: "2024-05-01T00:00:00Z")
+        let newerDigest = try await Self.attach([newer], to: a.manifest, at: registry.address, "app").manifests[0].digest
+        _ = try await Self.attach([spdx("a earlier", title: "x.spdx.json", created: "2024-05-01T00:00:00.250+02:00")], to: a.manifest, at: registry.address, "app")
+        #expect(try await chosen()?.descriptor.digest == newerDigest)
+        // Dated alike: the higher digest.
+        let twin = try await Self.attach([spdx("a twin", title: "a.spdx.json", created: "2024-05-01T00:00:00Z")], to: a.manifest, at: registry.address, "app").manifests[0].digest
+        #expect(try await chosen()?.descriptor.digest == max(newerDigest, twin))
+        // Nothing of the type: none.
+        let none = try await Self.withClient(registry.address) { client in
+            try await ReferrerReader(client: client).attachedDocument("app", of: a.manifest.digest, artifactType: .cycloneDXJSON, titleSuffix: "cdx.json")
+        }
+        #expect(none == nil)
     }
 }
