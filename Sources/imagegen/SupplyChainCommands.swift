@@ -54,8 +54,10 @@ struct SupplyChainOptions: ParsableArguments {
             if subject.mediaType.isIndex {
                 let index = try CanonicalJSON.decode(Index.self, from: subject.bytes, name: "\(from) index")
                 let manifests = index.manifests.filter(\.mediaType.isManifest)
-                guard let chosen = platform.map({ wanted in manifests.first { $0.platform.map { "\($0.os)/\($0.architecture)" } == wanted } }) ?? manifests.first else {
-                    throw ValidationError("--platform \(platform ?? ""): \(from) holds \(manifests.compactMap(\.platform).map(\.description).joined(separator: ", "))")
+                let held = manifests.compactMap(\.platform).map(\.description).joined(separator: ", ")
+                guard let chosen = platform.map({ wanted in manifests.first { $0.platform?.description == wanted } }) ?? manifests.first else {
+                    throw platform.map { ImageGenError.invalidOption(name: "--platform", value: $0, expected: "a platform \(from) holds: \(held)") }
+                        ?? ImageGenError.invalidInput(path: from, reason: "its image index lists no image manifest")
                 }
                 subject = try await client.manifest(repository, reference: chosen.digest.description)
             }
@@ -63,7 +65,8 @@ struct SupplyChainOptions: ParsableArguments {
             let found = try await ReferrerReader(client: client).attachedDocument(
                 repository, of: subject.digest, artifactType: kind.mediaType, titleSuffix: kind.suffix)
             guard let found else {
-                throw ValidationError("\(from): no \(kind.mediaType) document is attached to \(subject.digest) (push it with `imagegen push` from a build's output)")
+                throw ImageGenError.invalidInput(
+                    path: from, reason: "no \(kind.mediaType) document is attached to \(subject.digest) (push it with `imagegen push` from a build's output)")
             }
             return found.bytes
         }
