@@ -19,8 +19,24 @@ struct SupplyChainOptions: ParsableArguments {
     @Option(name: .customLong("output"), help: "Write the document to this file (default: standard output).")
     var output: String?
 
+    @Option(help: "Read the document attached to a pushed image instead: REGISTRY/REPOSITORY@DIGEST or :TAG.")
+    var from: String?
+
     @OptionGroup var specs: SpecOptions
     @OptionGroup var cache: CacheOption
+    @OptionGroup var registry: RegistryOptions
+
+    /// Exactly one of NAME and --from.
+    func validateSource(command: String) throws {
+        if from != nil, let name { throw ValidationError("name an image (\(name)) or --from a registry, not both") }
+        if from == nil, name == nil { throw ValidationError("name an image (imagegen \(command) NAME) or a pushed one (--from REGISTRY/REPOSITORY@DIGEST)") }
+    }
+
+    /// The document of `kind`: the built image's, or with --from the one attached to a pushed image.
+    func run(_ kind: SupplyChainFiles.Kind) async throws {
+        guard let from else { return try emit(try document(kind)) }
+        try emit(try await attached(kind, from: from))
+    }
 
     /// The document of `kind` for the chosen platform.
     func document(_ kind: SupplyChainFiles.Kind) throws -> [UInt8] {
@@ -43,7 +59,7 @@ struct SupplyChainOptions: ParsableArguments {
 
     /// The document of `kind` that `push` attached to the image at `from`
     /// (`REGISTRY/REPOSITORY@DIGEST` or `:TAG`; for an index, the --platform manifest's).
-    func attached(_ kind: SupplyChainFiles.Kind, from: String, registry: RegistryOptions) async throws -> [UInt8] {
+    func attached(_ kind: SupplyChainFiles.Kind, from: String) async throws -> [UInt8] {
         let reference: ImageReference
         do { reference = try ImageReference(parsing: from) } catch { throw ValidationError("--from: \(error)") }
         guard let name = reference.reference else { throw ValidationError("--from \(from): name a digest (@sha256:…) or a tag (:TAG)") }
@@ -106,9 +122,10 @@ struct SBOMCommand: AsyncParsableCommand {
               imagegen sbom --from ghcr.io/acme/pytorch@sha256:… --format cyclonedx
 
             --from REGISTRY/REPOSITORY@DIGEST (or :TAG) reads the document `push` attached to \
-            that image instead: the referrer of the format's media type, through the \
-            registry's referrers API or the sha256-HEX tag, checked against its digest; the \
-            bytes are the file build wrote. For a multi-platform image, --platform picks the \
+            that image instead: the referrer of the format's media type that push titled \
+            NAME.spdx.json or NAME.cdx.json (among several, the newest), through the \
+            registry's referrers API or the sha256-HEX tag, checked against its digest and \
+            subject; the bytes are the file build wrote. For a multi-platform image, --platform picks the \
             manifest (default: the index's first).
             """
     )
@@ -118,23 +135,12 @@ struct SBOMCommand: AsyncParsableCommand {
     @Option(help: "spdx (SPDX 2.3 JSON) or cyclonedx (CycloneDX 1.6 JSON).")
     var format: String = "spdx"
 
-    @Option(help: "Read the document attached to a pushed image: REGISTRY/REPOSITORY@DIGEST or :TAG.")
-    var from: String?
-
-    @OptionGroup var registry: RegistryOptions
-
     func validate() throws {
         guard ["spdx", "cyclonedx"].contains(format) else { throw ValidationError("--format \(format): expected spdx or cyclonedx") }
-        if from != nil, let name = options.name { throw ValidationError("name an image (\(name)) or --from a registry, not both") }
-        if from == nil, options.name == nil { throw ValidationError("name an image (imagegen sbom NAME) or a pushed one (--from REGISTRY/REPOSITORY@DIGEST)") }
+        try options.validateSource(command: "sbom")
     }
 
-    var kind: SupplyChainFiles.Kind { format == "spdx" ? .spdx : .cyclonedx }
-
-    func run() async throws {
-        guard let from else { return try options.emit(try options.document(kind)) }
-        try options.emit(try await options.attached(kind, from: from, registry: registry))
-    }
+    func run() async throws { try await options.run(format == "spdx" ? .spdx : .cyclonedx) }
 }
 
 struct ProvenanceCommand: AsyncParsableCommand {
@@ -160,18 +166,7 @@ struct ProvenanceCommand: AsyncParsableCommand {
 
     @OptionGroup var options: SupplyChainOptions
 
-    @Option(help: "Read the provenance attached to a pushed image: REGISTRY/REPOSITORY@DIGEST or :TAG.")
-    var from: String?
+    func validate() throws { try options.validateSource(command: "provenance") }
 
-    @OptionGroup var registry: RegistryOptions
-
-    func validate() throws {
-        if from != nil, let name = options.name { throw ValidationError("name an image (\(name)) or --from a registry, not both") }
-        if from == nil, options.name == nil { throw ValidationError("name an image (imagegen provenance NAME) or a pushed one (--from REGISTRY/REPOSITORY@DIGEST)") }
-    }
-
-    func run() async throws {
-        guard let from else { return try options.emit(try options.document(.provenance)) }
-        try options.emit(try await options.attached(.provenance, from: from, registry: registry))
-    }
+    func run() async throws { try await options.run(.provenance) }
 }
