@@ -38,6 +38,26 @@ struct ReferrersTests {
     }
 
     /// The index under the referrers tag of `subject`, as skopeo reads it.
+    /// A registry on 127.0.0.1 with one test image pushed to `repository` (tags v1, 1.0.0).
+    static func pushedImage(_ repository: String) async throws -> (ScratchDirectory, RegistryServer, ImagePacker.Result) {
+        let scratch = try ScratchDirectory("imagegen-referrers")
+        let registry = try RegistryServer(directory: scratch("registry"))
+        let image = try packTestImage(in: scratch)
+        _ = try await push(scratch("image"), to: "\(registry.address)/\(repository)")
+        return (scratch, registry, image)
+    }
+
+    /// A registry on 127.0.0.1 with two different test images, `a` and `b`, pushed to `app`.
+    static func pushedPair() async throws -> (ScratchDirectory, RegistryServer, ImagePacker.Result, ImagePacker.Result) {
+        let scratch = try ScratchDirectory("imagegen-referrers")
+        let registry = try RegistryServer(directory: scratch("registry"))
+        let a = try packTestImage(in: scratch, name: "a", tags: ["a"], seed: 1)
+        let b = try packTestImage(in: scratch, name: "b", tags: ["b"], seed: 2)
+        _ = try await push(scratch("a"), to: "\(registry.address)/app")
+        _ = try await push(scratch("b"), to: "\(registry.address)/app")
+        return (scratch, registry, a, b)
+    }
+
     static func skopeoReferrersIndex(_ address: String, _ repository: String, of subject: Digest) throws -> Index {
         let result = try run("skopeo", ["inspect", "--raw", "--tls-verify=false", "docker://\(address)/\(repository):sha256-\(subject.encoded)"])
         guard result.status == 0 else { throw RegistryServerError(message: "skopeo inspect --raw: \(result.stderr)") }
@@ -46,10 +66,8 @@ struct ReferrersTests {
 
     @Test("tag schema: both documents are listed under sha256-HEX (skopeo), read back byte for byte; attaching again sends nothing")
     func tagSchema() async throws {
-        let scratch = try ScratchDirectory("imagegen-referrers")
-        let registry = try RegistryServer(directory: scratch("registry"))
-        let image = try packTestImage(in: scratch)
-        _ = try await push(scratch("image"), to: "\(registry.address)/team/app")
+        let (scratch, registry, image) = try await Self.pushedImage("team/app")
+        defer { withExtendedLifetime(scratch) {} }  // the registry stores into it
         let subject = image.manifest
 
         let first = try await Self.attach([Self.sbom, Self.provenance], to: subject, at: registry.address, "team/app")
@@ -112,12 +130,8 @@ struct ReferrersTests {
 
     @Test("filters: by artifact type; a referrer of another image is not listed; a later attachment is added to the index")
     func filters() async throws {
-        let scratch = try ScratchDirectory("imagegen-referrers")
-        let registry = try RegistryServer(directory: scratch("registry"))
-        let a = try packTestImage(in: scratch, name: "a", tags: ["a"], seed: 1)
-        let b = try packTestImage(in: scratch, name: "b", tags: ["b"], seed: 2)
-        _ = try await push(scratch("a"), to: "\(registry.address)/app")
-        _ = try await push(scratch("b"), to: "\(registry.address)/app")
+        let (scratch, registry, a, b) = try await Self.pushedPair()
+        defer { withExtendedLifetime(scratch) {} }  // the registry stores into it
         let onA = try await Self.attach([Self.sbom, Self.provenance], to: a.manifest, at: registry.address, "app")
         let cyclone = Attachment(artifactType: .cycloneDXJSON, bytes: Array(#"{"bomFormat":"CycloneDX","specVersion":"1.5"}"#.utf8))
         let onB = try await Self.attach([cyclone, Self.sbom], to: b.manifest, at: registry.address, "app")
@@ -149,10 +163,7 @@ struct ReferrersTests {
 
     @Test("pull with referrers: the documents are in the layout's index.json untagged; verify passes; the tag still names the image")
     func pullWithReferrers() async throws {
-        let scratch = try ScratchDirectory("imagegen-referrers")
-        let registry = try RegistryServer(directory: scratch("registry"))
-        let image = try packTestImage(in: scratch)
-        _ = try await push(scratch("image"), to: "\(registry.address)/team/app")
+        let (scratch, registry, image) = try await Self.pushedImage("team/app")
         let attached = try await Self.attach([Self.sbom, Self.provenance], to: image.manifest, at: registry.address, "team/app")
 
         let reference = try ImageReference(parsing: "\(registry.address)/team/app:v1")
@@ -225,10 +236,8 @@ struct ReferrersTests {
 
     @Test("referrers API: OCI-Subject on the PUT means no referrers tag is written; the reader lists from the API and filters itself")
     func referrersAPI() async throws {
-        let scratch = try ScratchDirectory("imagegen-referrers")
-        let registry = try RegistryServer(directory: scratch("registry"))
-        let image = try packTestImage(in: scratch)
-        _ = try await push(scratch("image"), to: "\(registry.address)/team/app")
+        let (scratch, registry, image) = try await Self.pushedImage("team/app")
+        defer { withExtendedLifetime(scratch) {} }  // the registry stores into it
         let proxy = try Self.referrersAPIDouble(upstream: registry)
 
         let report = try await Self.attach([Self.sbom, Self.provenance], to: image.manifest, at: proxy.address, "team/app")
@@ -262,12 +271,7 @@ struct ReferrersTests {
 
     @Test("bad inputs: a changed document, a referrer of another subject, a referrers tag that is not an index: each a clear error")
     func badInputs() async throws {
-        let scratch = try ScratchDirectory("imagegen-referrers")
-        let registry = try RegistryServer(directory: scratch("registry"))
-        let a = try packTestImage(in: scratch, name: "a", tags: ["a"], seed: 1)
-        let b = try packTestImage(in: scratch, name: "b", tags: ["b"], seed: 2)
-        _ = try await push(scratch("a"), to: "\(registry.address)/app")
-        _ = try await push(scratch("b"), to: "\(registry.address)/app")
+        let (scratch, registry, a, b) = try await Self.pushedPair()
         let onA = try await Self.attach([Self.sbom], to: a.manifest, at: registry.address, "app")
         let onB = try await Self.attach([Self.provenance], to: b.manifest, at: registry.address, "app")
 
@@ -356,10 +360,7 @@ extension ReferrersTests {
 
     @Test("tag schema race: another writer replaces the tag right after our PUT; ours and the entries it listed are merged back")
     func tagSchemaRace() async throws {
-        let scratch = try ScratchDirectory("imagegen-referrers")
-        let registry = try RegistryServer(directory: scratch("registry"))
-        let image = try packTestImage(in: scratch)
-        _ = try await push(scratch("image"), to: "\(registry.address)/app")
+        let (scratch, registry, image) = try await Self.pushedImage("app")
         let sbom = try await Self.attach([Self.sbom], to: image.manifest, at: registry.address, "app").manifests[0]
         // The other writer's document: its manifest in the registry, not yet in the tag (pushed
         // past a referrers API double, which writes no tag).
@@ -400,10 +401,7 @@ extension ReferrersTests {
 
     @Test("tag schema race: a tag that loses our entry after every write fails after 5 writes, naming what it lost")
     func tagSchemaContended() async throws {
-        let scratch = try ScratchDirectory("imagegen-referrers")
-        let registry = try RegistryServer(directory: scratch("registry"))
-        let image = try packTestImage(in: scratch)
-        _ = try await push(scratch("image"), to: "\(registry.address)/app")
+        let (scratch, registry, image) = try await Self.pushedImage("app")
         let tag = "sha256-\(image.manifest.digest.encoded)"
         let tagPath = "/v2/app/manifests/\(tag)"
         // Every one of our writes is followed by another writer's empty index.
@@ -428,10 +426,8 @@ extension ReferrersTests {
 
     @Test("size limits: a referrer manifest over 4 MiB and a document over 64 MiB are refused before they are fetched")
     func sizeLimits() async throws {
-        let scratch = try ScratchDirectory("imagegen-referrers")
-        let registry = try RegistryServer(directory: scratch("registry"))
-        let image = try packTestImage(in: scratch)
-        _ = try await push(scratch("image"), to: "\(registry.address)/app")
+        let (scratch, registry, image) = try await Self.pushedImage("app")
+        defer { withExtendedLifetime(scratch) {} }  // the registry stores into it
         let attached = try await Self.attach([Self.sbom], to: image.manifest, at: registry.address, "app").manifests[0]
 
         // An artifact manifest whose document is listed as 64 MiB and a byte, answered by the proxy.
@@ -476,12 +472,8 @@ extension ReferrersTests {
 
     @Test("several SPDX referrers: the one titled *.spdx.json, then the newest created, then the highest digest; another image's is skipped; sbom --from reads that one")
     func choosing() async throws {
-        let scratch = try ScratchDirectory("imagegen-referrers")
-        let registry = try RegistryServer(directory: scratch("registry"))
-        let a = try packTestImage(in: scratch, name: "a", tags: ["a"], seed: 1)
-        let b = try packTestImage(in: scratch, name: "b", tags: ["b"], seed: 2)
-        _ = try await push(scratch("a"), to: "\(registry.address)/app")
-        _ = try await push(scratch("b"), to: "\(registry.address)/app")
+        let (scratch, registry, a, b) = try await Self.pushedPair()
+        defer { withExtendedLifetime(scratch) {} }  // the registry stores into it
         func spdx(_ name: String, title: String, created: String? = nil) -> Attachment {
             var annotations = [AnnotationKey.title: title]
             annotations[AnnotationKey.created] = created
