@@ -66,10 +66,15 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // The registry as a shared store: a layer cache keyed by inputs, a mirror of the locked
+        // artifacts, and publishing an image from local and cached layers.
+        .target(
+            name: "RegistryStore", dependencies: ["ImageGen", "Artifacts", "ImageModel", "Layers", "OCI", "Registry"],
+            swiftSettings: strict),
         // The thin command-line front end.
         .executableTarget(
             name: "imagegen",
-            dependencies: ["ImageGen", "ImageModel", "OCI", "Registry", "SupplyChain", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["ImageGen", "ImageModel", "OCI", "Registry", "RegistryStore", "SupplyChain", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: strict
         ),
 
@@ -86,6 +91,10 @@ let package = Package(
             dependencies: ["Registry", "ImageGen", "Layers", "OCI", "TestSupport"],
             swiftSettings: strict
         ),
+        .testTarget(
+            name: "RegistryStoreTests",
+            dependencies: ["RegistryStore", "Registry", "ImageGen", "Artifacts", "ImageModel", "Layers", "OCI", "TestSupport"],
+            swiftSettings: strict),
         .testTarget(name: "ImageGenTests", dependencies: ["ImageGen", "ImageModel", "Artifacts", "Layers", "OCI", "TestSupport"], swiftSettings: strict),
     ]
 )

@@ -1,0 +1,1 @@
+// Fixtures the RegistryStore tests share.
