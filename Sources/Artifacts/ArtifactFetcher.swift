@@ -6,7 +6,8 @@ import OCI
 /// Makes every artifact of a lock present in an `ArtifactCache`, verified, and says where each
 /// one is.
 ///
-/// What the cache lacks is downloaded by the ecosystems' own clients (DESIGN.md, decision 4),
+/// What the cache lacks is asked of the ``mirror`` first, when there is one (an OCI registry
+/// that keeps the locked artifacts as blobs: docs/artifact-mirror.md); what it lacks too is downloaded by the ecosystems' own clients (DESIGN.md, decision 4),
 /// from the host's sources unless told otherwise: `.deb` files by `apt-get download` through a
 /// private apt state (the same kind `AptResolver` keeps: own lists, empty dpkg status), wheels
 /// by `pip download --require-hashes` for the target interpreter and platforms. apt and pip run
@@ -41,6 +42,9 @@ public struct ArtifactFetcher: Sendable {
     public var pipUsesHostConfiguration = true
     /// How to run pip.
     public var pipCommand = ["python3", "-m", "pip"]
+    /// A store of locked artifacts asked after the cache and before apt and pip
+    /// (`--artifacts-from`); nil for none.
+    public var mirror: (any ArtifactMirror)?
 
     /// A fetcher into `cache` for `architecture`, keeping apt's state under `stateDirectory`.
     public init(cache: ArtifactCache, stateDirectory: String, architecture: String = "amd64", aptSources: AptResolver.Sources = .host) {
@@ -68,7 +72,8 @@ public struct ArtifactFetcher: Sendable {
     }
 
     /// Makes `debs` and `wheels` present in the cache and returns the cached path of each, by
-    /// SHA-256. Only what the cache lacks (or holds altered) is downloaded.
+    /// SHA-256. Only what the cache lacks (or holds altered) is downloaded: from the ``mirror``
+    /// when it holds it, else through apt and pip.
     ///
     /// - Parameters:
     ///   - offline: download nothing; fail, naming what is missing, unless the cache has all.
@@ -77,7 +82,8 @@ public struct ArtifactFetcher: Sendable {
     /// - Throws: `ArtifactsError.missingFromCache` when offline and something is missing;
     ///   `ArtifactsError.noLongerOffered` when apt's sources no longer have a locked version;
     ///   `ArtifactsError.pipFailed` when pip refuses a wheel whose hash differs from the lock;
-    ///   `ArtifactsError.digestMismatch` when a downloaded file is not the locked one.
+    ///   `ArtifactsError.digestMismatch` when a downloaded file is not the locked one; what the
+    ///   mirror throws when it cannot be reached or serves other bytes.
     public func fetch(
         debs: [LockedDeb], wheels: [LockedWheel], offline: Bool = false, image: String? = nil,
         progress: @escaping @Sendable (String) -> Void = { _ in }
@@ -91,8 +97,8 @@ public struct ArtifactFetcher: Sendable {
             try cache.path(for: digest, size: size).map { (digest, $0) }
         }
         var paths = Dictionary(cached.compactMap { $0 }, uniquingKeysWith: { first, _ in first })
-        let missingDebs = debs.filter { paths[$0.sha256] == nil }
-        let missingWheels = wheels.filter { paths[$0.sha256] == nil }
+        var missingDebs = debs.filter { paths[$0.sha256] == nil }
+        var missingWheels = wheels.filter { paths[$0.sha256] == nil }
         let missing = missingDebs.count + missingWheels.count
         guard missing > 0 else {
             progress("artifacts: all \(Self.count(debs.count, "deb")) and \(Self.count(wheels.count, "wheel")) are in the cache")
@@ -102,16 +108,25 @@ public struct ArtifactFetcher: Sendable {
             let names = missingDebs.map(\.fileName) + missingWheels.map(\.fileName)
             throw ArtifactsError.missingFromCache(count: missing, fileNames: Array(names.prefix(5)))
         }
+        let bytes = missingDebs.reduce(0) { $0 + $1.size } + missingWheels.reduce(0) { $0 + $1.size }
+
+        if let mirror {
+            for (digest, path) in try await fetchFromMirror(mirror, debs: missingDebs, wheels: missingWheels, progress: progress) {
+                paths[digest] = path
+            }
+            missingDebs = missingDebs.filter { paths[$0.sha256] == nil }
+            missingWheels = missingWheels.filter { paths[$0.sha256] == nil }
+        }
+        let debsLeft = missingDebs, wheelsLeft = missingWheels
 
         // Side by side; the first failure cancels the other side (its tool is killed).
         try await withThrowingTaskGroup(of: [(Digest, String)].self) { group in
-            group.addTask { try await fetchDebs(missingDebs, image: image, progress: progress) }
-            group.addTask { try await fetchWheels(missingWheels, progress: progress) }
+            group.addTask { try await fetchDebs(debsLeft, image: image, progress: progress) }
+            group.addTask { try await fetchWheels(wheelsLeft, progress: progress) }
             for try await stored in group {
                 for (digest, path) in stored { paths[digest] = path }
             }
         }
-        let bytes = missingDebs.reduce(0) { $0 + $1.size } + missingWheels.reduce(0) { $0 + $1.size }
         return FetchedArtifacts(paths: paths, fetchedCount: missing, fetchedBytes: bytes)
     }
 
@@ -137,7 +152,13 @@ public struct ArtifactFetcher: Sendable {
         progress("apt: fetching \(Self.count(debs.count, "deb")) (\(ByteCount.text(debs.reduce(0) { $0 + $1.size })))")
         let work = try cache.makeTemporaryDirectory("apt")
         defer { try? FileManager.default.removeItem(atPath: work) }
-        let files = try await apt.download(debs, into: work, image: image)
+        let files: [(deb: LockedDeb, file: String)]
+        do {
+            files = try await apt.download(debs, into: work, image: image)
+        } catch ArtifactsError.noLongerOffered(let packages, let image, _) {
+            // Said here, where it is known whether a mirror was asked first.
+            throw ArtifactsError.noLongerOffered(packages: packages, image: image, mirror: mirror?.location)
+        }
         let stored = try await store(files.map { ($0.file, $0.deb.sha256, $0.deb.size) })
         progress("apt: fetched \(Self.count(debs.count, "deb"))")
         return stored
@@ -157,9 +178,35 @@ public struct ArtifactFetcher: Sendable {
         } catch {
             throw ArtifactsError.io(path: downloads, reason: error.localizedDescription)
         }
-        let files = try await pip.download(wheels, into: downloads, scratch: work)
+        let files: [(wheel: LockedWheel, file: String)]
+        do {
+            files = try await pip.download(wheels, into: downloads, scratch: work)
+        } catch ArtifactsError.pipFailed(let message) where message.contains("No matching distribution") && mirror == nil {
+            throw ArtifactsError.pipFailed(
+                message: message + "; a wheel the index no longer offers can come from an artifact mirror (--artifacts-from REG/REPO)")
+        }
         let stored = try await store(files.map { ($0.file, $0.wheel.sha256, $0.wheel.size) })
         progress("pip: fetched \(Self.count(wheels.count, "wheel"))")
+        return stored
+    }
+
+    /// Asks `mirror` for the missing artifacts and stores what it has (hashed again: the cache
+    /// trusts no source); returns the cached paths. The rest fall through to apt and pip.
+    private func fetchFromMirror(
+        _ mirror: any ArtifactMirror, debs: [LockedDeb], wheels: [LockedWheel], progress: @escaping @Sendable (String) -> Void
+    ) async throws -> [(Digest, String)] {
+        let artifacts = debs.map(MirroredArtifact.init) + wheels.map(MirroredArtifact.init)
+        guard !artifacts.isEmpty else { return [] }
+        let total = artifacts.reduce(0) { $0 + $1.size }
+        progress("mirror \(mirror.location): fetching \(Self.count(artifacts.count, "artifact")) (\(ByteCount.text(total)))")
+        let work = try cache.makeTemporaryDirectory("mirror")
+        defer { try? FileManager.default.removeItem(atPath: work) }
+        let files = try await mirror.fetch(artifacts, into: work)
+        let held = artifacts.filter { files[$0.sha256] != nil }
+        let stored = try await store(held.map { (files[$0.sha256]!, $0.sha256, $0.size) })  // filtered on the line above
+        let left = artifacts.count - held.count
+        let rest = left == 0 ? "" : "; \(left) not in the mirror, left to apt and pip"
+        progress("mirror: fetched \(held.count) of \(Self.count(artifacts.count, "artifact")) (\(ByteCount.text(held.reduce(0) { $0 + $1.size })))\(rest)")
         return stored
     }
 

@@ -23,8 +23,9 @@ public enum ArtifactsError: Error, CustomStringConvertible, Equatable, Sendable 
     /// was not cached.
     case digestMismatch(file: String, expected: Digest, actual: Digest, expectedSize: Int64, actualSize: Int64)
     /// Locked Debian packages (`NAME VERSION (ARCH)`) that the apt sources no longer offer;
-    /// `image` is the lock's image name when known.
-    case noLongerOffered(packages: [String], image: String?)
+    /// `image` is the lock's image name when known; `mirror` the artifact mirror that was asked
+    /// first and did not hold them either, if any.
+    case noLongerOffered(packages: [String], image: String?, mirror: String? = nil)
     /// Offline, and artifacts (file names, the first few) are missing from the cache.
     case missingFromCache(count: Int, fileNames: [String])
     /// A package index page or metadata file could not be read (unreachable, HTTP error).
@@ -53,12 +54,15 @@ public enum ArtifactsError: Error, CustomStringConvertible, Equatable, Sendable 
         case .digestMismatch(let file, let expected, let actual, let expectedSize, let actualSize):
             let sizes = expectedSize == actualSize ? "" : " (\(actualSize) bytes, not \(expectedSize))"
             return "\(file) does not match the lock: expected \(expected), got \(actual)\(sizes); it was not cached"
-        case .noLongerOffered(let packages, let image):
+        case .noLongerOffered(let packages, let image, let mirror):
             let name = image ?? "NAME"
             let list = packages.count == 1 ? packages[0] : "\(packages.count) locked packages (\(packages.joined(separator: ", ")))"
-            return "the apt sources no longer offer \(list) (mirrors drop superseded versions): "
+            let them = packages.count == 1 ? "it" : "them"
+            let fromMirror = mirror.map { "the artifact mirror \($0) (--artifacts-from) does not hold \(them) either: " }
+                ?? "fetch \(them) from an artifact mirror with --artifacts-from REG/REPO (one that `imagegen mirror \(name) --to REG/REPO` filled while \(them == "it" ? "it was" : "they were") offered), "
+            return "the apt sources no longer offer \(list) (mirrors drop superseded versions): " + fromMirror
                 + "run `imagegen lock \(name)` again (or `imagegen update \(name)`) to lock what they offer now, "
-                + "or point --apt-sources at a snapshot archive that still has \(packages.count == 1 ? "it" : "them")"
+                + "or point --apt-sources at a snapshot archive that still has \(them)"
         case .indexUnavailable(let url, let reason):
             return "cannot read \(url): \(Self.oneLine(reason))"
         case .malformedIndexData(let url, let reason):
