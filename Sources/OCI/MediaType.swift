@@ -62,6 +62,13 @@ public struct MediaType: Hashable, Sendable, Comparable, CustomStringConvertible
     public static let cycloneDXJSON = MediaType(constant: "application/vnd.cyclonedx+json")
     /// An in-toto Statement in JSON (SLSA provenance attached as a referrer).
     public static let inTotoJSON = MediaType(constant: "application/vnd.in-toto+json")
+    /// The `artifactType` of the manifest that lists a lock's artifacts in an artifact mirror
+    /// (`imagegen mirror`, docs/artifact-mirror.md).
+    public static let imagegenArtifacts = MediaType(constant: "application/vnd.imagegen.artifacts.v1+json")
+    /// A Debian binary package (`.deb`), as IANA registers it: a mirrored deb's blob.
+    public static let debianPackage = MediaType(constant: "application/vnd.debian.binary-package")
+    /// A Python wheel (`.whl`, a zip): a mirrored wheel's blob. No registered type exists.
+    public static let pythonWheel = MediaType(constant: "application/vnd.imagegen.python-wheel")
     /// Docker schema 2 manifest list.
     public static let dockerManifestList = MediaType(constant: "application/vnd.docker.distribution.manifest.list.v2+json")
     /// Docker schema 2 manifest.

@@ -1,0 +1,126 @@
+import Artifacts
+import Foundation
+import OCI
+import Registry
+import Synchronization
+
+/// An OCI registry repository as an ``ArtifactMirror``: each locked artifact is the blob whose
+/// digest is its SHA-256 (`imagegen mirror` put it there), fetched with
+/// `GET /v2/REPOSITORY/blobs/sha256:HEX` (`imagegen build --artifacts-from REGISTRY/REPOSITORY`).
+///
+/// Each blob is streamed to a temporary file and checked against the lock's digest and size
+/// while it arrives (``RegistryClient/pullBlob(_:descriptor:to:)``); the artifact cache then
+/// hashes it again before it gets an entry's name. A blob the repository lacks (404) is left to
+/// apt and pip; anything else that goes wrong stops the fetch with the mirror named.
+public struct RegistryArtifactMirror: ArtifactMirror {
+    /// The registry and repository (no tag, no digest).
+    public let reference: ImageReference
+    /// How to reach and log in to the registry.
+    public let clientOptions: RegistryClient.Options
+    /// Blobs fetched at once.
+    public var jobs: Int
+
+    /// `REGISTRY/REPOSITORY`.
+    public var location: String { "\(reference.registry)/\(reference.repository)" }
+
+    /// A mirror in `reference`'s repository.
+    public init(reference: ImageReference, clientOptions: RegistryClient.Options, jobs: Int = 4) {
+        self.reference = ImageReference(registry: reference.registry, repository: reference.repository)
+        self.clientOptions = clientOptions
+        self.jobs = jobs
+    }
+
+    /// Parses `REGISTRY/REPOSITORY` as given to `option` (`--to`, `--artifacts-from`): the
+    /// registry must be named (a host with a `.` or a port, or `localhost`), and neither a tag
+    /// nor a digest may follow, since the mirror's tags are imagegen's to choose.
+    /// - Throws: ``ArtifactMirrorError/invalidRepository(option:value:reason:)``.
+    public static func repository(parsing value: String, option: String) throws -> ImageReference {
+        let reference: ImageReference
+        do {
+            reference = try ImageReference(parsing: value)
+        } catch {
+            throw ArtifactMirrorError.invalidRepository(option: option, value: value, reason: "\(error)")
+        }
+        guard value.hasPrefix(reference.registry + "/") else {
+            throw ArtifactMirrorError.invalidRepository(
+                option: option, value: value, reason: "it names no registry (a host with a '.' or a port, or localhost, before the first '/')")
+        }
+        guard reference.tag == nil, reference.digest == nil else {
+            throw ArtifactMirrorError.invalidRepository(
+                option: option, value: value, reason: "it names a \(reference.digest == nil ? "tag" : "digest"); the mirror's tags are imagegen's to choose")
+        }
+        return reference
+    }
+
+    public func fetch(_ artifacts: [MirroredArtifact], into directory: String) async throws -> [Digest: String] {
+        guard !artifacts.isEmpty else { return [:] }
+        let repository = reference.repository, location = location
+        do {
+            return try await RegistryClient.withClient(registry: reference.registry, options: clientOptions) { client in
+                // One clear answer for an address that is not a registry, before any blob.
+                try await client.probe()
+                let found = Mutex<[Digest: String]>([:])
+                try await ArtifactMirrorJobs.forEach(artifacts, jobs: jobs) { artifact in
+                    let path = try Self.destination(for: artifact, in: directory)
+                    let descriptor = Descriptor(mediaType: artifact.mediaType, digest: artifact.sha256, size: artifact.size)
+                    do {
+                        try await client.pullBlob(repository, descriptor: descriptor, to: path)
+                    } catch RegistryError.notFound {
+                        return
+                    } catch RegistryError.digestMismatch(_, let expected, let actual) {
+                        throw ArtifactMirrorError.corruptBlob(
+                            location: location, fileName: artifact.fileName, digest: artifact.sha256, detail: "expected \(expected), received \(actual)")
+                    }
+                    found.withLock { $0[artifact.sha256] = path }
+                }
+                return found.withLock { $0 }
+            }
+        } catch let error as ArtifactMirrorError {
+            throw error
+        } catch let error as RegistryError {
+            throw ArtifactMirrorError.unreachable(location: location, reason: error.description)
+        }
+    }
+
+    /// `DIRECTORY/HEX/FILE`: the lock's file name (so that an error names it), in a directory
+    /// of its own (two artifacts may share a name). A name that could leave the directory is
+    /// replaced.
+    static func destination(for artifact: MirroredArtifact, in directory: String) throws -> String {
+        let folder = "\(directory)/\(artifact.sha256.encoded)"
+        do {
+            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        } catch {
+            throw OCIError.io(path: folder, reason: error.localizedDescription)
+        }
+        let name = artifact.fileName
+        let safe = !name.isEmpty && name != "." && name != ".." && !name.contains("/") ? name : "artifact"
+        return "\(folder)/\(safe)"
+    }
+}
+
+extension MirroredArtifact {
+    /// The media type of its blob: `application/vnd.debian.binary-package` or imagegen's wheel type.
+    var mediaType: MediaType {
+        switch kind {
+        case .deb: .debianPackage
+        case .wheel: .pythonWheel
+        }
+    }
+}
+
+/// Runs work on several items at once, bounded.
+enum ArtifactMirrorJobs {
+    /// `body` on every item, at most `jobs` at once; the first error cancels the rest.
+    static func forEach<T: Sendable>(_ items: [T], jobs: Int, _ body: @escaping @Sendable (T) async throws -> Void) async throws {
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            var iterator = items.makeIterator()
+            for _ in 0..<max(1, jobs) {
+                guard let item = iterator.next() else { break }
+                group.addTask { try await body(item) }
+            }
+            while try await group.next() != nil {
+                if let item = iterator.next() { group.addTask { try await body(item) } }
+            }
+        }
+    }
+}
