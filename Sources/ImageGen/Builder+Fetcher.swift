@@ -2,9 +2,9 @@ import Artifacts
 import ImageModel
 
 extension Builder.Options {
-    /// The fetcher these options describe (cache, apt sources, pip index and command), for a
+    /// The fetcher these options describe (cache, artifact mirror, apt sources, pip index and command), for a
     /// spec's architecture and Python.
-    func fetcher(for spec: ImageSpec) throws -> ArtifactFetcher {
+    public func fetcher(for spec: ImageSpec) throws -> ArtifactFetcher {
         let cache = try ArtifactCache(directory: "\(cacheDirectory)/artifacts")
         var fetcher = ArtifactFetcher(
             cache: cache, stateDirectory: "\(cacheDirectory)/apt", architecture: spec.base.architecture, aptSources: aptSources)
@@ -13,6 +13,7 @@ extension Builder.Options {
         fetcher.pipExtraIndexURLs = pipExtraIndexURLs
         fetcher.pipUsesHostConfiguration = pipUsesHostConfiguration
         fetcher.pipCommand = pipCommand
+        fetcher.mirror = artifactMirror
         return fetcher
     }
 }

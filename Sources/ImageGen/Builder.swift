@@ -32,6 +32,9 @@ public struct Builder: Sendable {
         public var pipUsesHostConfiguration = true
         /// The pip command.
         public var pipCommand: [String] = ["python3", "-m", "pip"]
+        /// A registry that keeps the locked artifacts, asked after the cache and before apt and
+        /// pip (`--artifacts-from`, docs/artifact-mirror.md); nil for none.
+        public var artifactMirror: (any ArtifactMirror)?
         /// Layer compression.
         public var compression: Compression = .gzip
         /// Threads for compression.
@@ -219,7 +222,7 @@ public struct Builder: Sendable {
         let image = try ImageResolver(catalog: options.catalog).resolve(spec, lockedTorch: lock.torchVersion)
 
         // 1. Artifacts, verified against the lock.
-        let fetched = try await options.fetcher(for: spec).fetch(debs: lock.debs, wheels: lock.wheels, offline: options.offline, progress: progress)
+        let fetched = try await options.fetcher(for: spec).fetch(debs: lock.debs, wheels: lock.wheels, offline: options.offline, image: lock.image, progress: progress)
 
         // 2. One layer per component, from the layer cache when its inputs did not change.
         let plan = try LayerPlan(image: image, lock: lock, files: fetched.paths, options: options)

@@ -20,7 +20,8 @@ struct BuildCommand: AsyncParsableCommand {
             host's platform from the archive.
 
             Reads only Images/NAME.lock.json (refusing a stale one), fetches the artifacts it \
-            lists through apt and pip into a content-addressed cache (verifying every SHA-256), \
+            lists into a content-addressed cache (verifying every SHA-256) from a registry mirror \
+            when --artifacts-from names one, else (or for what the mirror lacks) through apt and pip, \
             builds one layer per component from that component's artifacts alone, reuses every \
             layer whose inputs did not change, and writes the image atomically. Same lock, same \
             SOURCE_DATE_EPOCH: same image digest. The image's created date is the lock's \
@@ -36,6 +37,7 @@ struct BuildCommand: AsyncParsableCommand {
               imagegen build v2.7 --recompress       # gzip layers deflated anew, as before
               imagegen build v2.15                   # an index: linux/amd64 and linux/arm64
               imagegen build v2.15 --platform linux/arm64   # that platform's image alone
+              imagegen build v2.7 --artifacts-from registry.example/ml/artifacts   # docs/artifact-mirror.md
               docker load -i out/v2.7.tar
             """
     )
@@ -53,6 +55,10 @@ struct BuildCommand: AsyncParsableCommand {
     var platforms: [String] = []
 
     @OptionGroup var sources: SourceOptions
+
+    @OptionGroup var artifactsFrom: ArtifactsFromOption
+
+    @OptionGroup var registry: RegistryOptions
 
     @Option(help: "The pip command to fetch with.")
     var pip: String = "python3 -m pip"
@@ -93,6 +99,7 @@ struct BuildCommand: AsyncParsableCommand {
         options.pipExtraIndexURLs = sources.extraIndexURL
         options.pipUsesHostConfiguration = !sources.noPipConfig
         options.pipCommand = pip.split(separator: " ").map(String.init)
+        options.artifactMirror = try artifactsFrom.mirror(registry: registry)
         options.compression = try Compression(compression)
         options.threads = threads
         options.reuseDeflateStreams = !recompress

@@ -19,7 +19,7 @@ struct ImageGenCommand: AsyncParsableCommand {
         subcommands: [
             BuildCommand.self, LockCommand.self, GraphCommand.self, ExplainCommand.self, CheckHostCommand.self, PackCommand.self, VerifyCommand.self,
             DockerfileCommand.self, BakeCommand.self,
-            PushCommand.self, PullCommand.self, TagCommand.self, PlanCommand.self, UpdateCommand.self, NewCommand.self,
+            PushCommand.self, PullCommand.self, TagCommand.self, MirrorCommand.self, PlanCommand.self, UpdateCommand.self, NewCommand.self,
             RunCheckCommand.self, CatalogCommand.self, SBOMCommand.self, ProvenanceCommand.self,
         ]
     )
