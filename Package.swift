@@ -78,8 +78,9 @@ let package = Package(
             swiftSettings: strict
         ),
 
-        // Helpers the test targets share: scratch directories, processes, fixture trees.
-        .target(name: "TestSupport", dependencies: ["OCI", "ImageModel"], path: "Tests/TestSupport", swiftSettings: strict),
+        // Helpers the test targets share: scratch directories, processes, fixture trees, and the
+        // small image built offline from a lock (TinyImageFixture.swift).
+        .target(name: "TestSupport", dependencies: ["OCI", "ImageModel", "ImageGen", "Artifacts", "Layers"], path: "Tests/TestSupport", swiftSettings: strict),
         .testTarget(name: "OCITests", dependencies: ["OCI", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "ImageModelTests", dependencies: ["ImageModel", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "RootfsTests", dependencies: ["Rootfs", "Layers", "OCI", "TestSupport"], swiftSettings: strict),

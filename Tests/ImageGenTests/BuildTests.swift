@@ -12,138 +12,50 @@ import Testing
 /// packages (repacked, so the image really runs) and a wheel index, both made by the test and
 /// served on 127.0.0.1; a spec locked against them, then built.
 ///
-/// The repository, the index and one build of `tiny` are made once per run and shared (the
-/// tests that only look at an image, or need a warm cache, start from it); each test that
-/// writes into a cache works on its own copy.
+/// The repository, the index and one build of `tiny` are made once per run and shared
+/// (``TinyImage``, in TestSupport, so that other test targets build the same image); each test
+/// that writes into a cache works on its own copy.
 @Suite("imagegen build from a lock, against a repository of the host's packages", .timeLimit(.minutes(8)))
 struct BuildTests {
-    /// The host packages the image is made of; their dependencies join them
-    /// (``HostPackageRepacker/closure(of:)``): `libc6`, `mawk` (base-files pre-depends on
-    /// awk), `libpython3.11-minimal`, `libexpat1`, `zlib1g`, …
-    static let hostPackages = ["base-files", "base-passwd", "python3.11-minimal"]
+    /// The host packages the image is made of (``TinyImage/hostPackages``).
+    static let hostPackages = TinyImage.hostPackages
 
-    /// What the Locker asks for that the image does not need to run: tiny made-up packages.
-    /// `python3.11` has the host's interpreter version, which `pyvenv.cfg` records.
-    static func madeUpPackages() throws -> [DebianRepositoryFixture.Package] {
-        let python = try HostPackageRepacker.installed("python3.11-minimal").version
-        return [
-            .init(name: "ca-certificates", version: "20230311"),
-            .init(name: "python3.11", version: python, architecture: "amd64", control: ["Depends: python3.11-minimal (= \(python))"]),
-            .init(name: "python3.11-venv", version: python, architecture: "amd64", control: ["Depends: python3.11 (= \(python))"]),
-        ]
-    }
+    /// What the Locker asks for that the image does not need to run (``TinyImage/madeUpPackages()``).
+    static func madeUpPackages() throws -> [DebianRepositoryFixture.Package] { try TinyImage.madeUpPackages() }
 
     /// The app (a console script) and its library, and NVIDIA's CUDA 12.6 wheels.
-    static let wheels = WheelIndexFixture.defaultWheels + LockTests.wheels
+    static let wheels = TinyImage.wheels
 
     /// The console script of `imagegen-fixture-app`.
-    static let script = "imagegen-fixture-app"
+    static let script = TinyImage.script
 
     /// What the console script of app `version` prints.
-    static func greeting(_ version: String) -> String { "hello from imagegen-fixture-app \(version)" }
+    static func greeting(_ version: String) -> String { TinyImage.greeting(version) }
 
     /// Every build's `SOURCE_DATE_EPOCH`.
-    static let sourceDateEpoch: Int64 = 1_700_000_000
+    static let sourceDateEpoch = TinyImage.sourceDateEpoch
 
     /// Python 3.11, the CUDA 12.6 runtime wheels and the fixture app on bookworm.
-    static func spec(ports: [Int] = []) -> String {
-        """
-        name: tiny
-        description: the host's own Python in a venv, with a console script
-        base:
-          distribution: debian
-          release: bookworm
-          architecture: amd64
-        python:
-          version: "3.11"
-        cuda:
-          version: "12.6"
-          flavour: runtime
-        packages: [imagegen-fixture-app]
-        config:
-          workdir: /workspace
-          tags: [tiny]
-        \(ports.isEmpty ? "" : "  ports: [\(ports.map(String.init).joined(separator: ", "))]\n")
-        """
-    }
+    static func spec(ports: [Int] = []) -> String { TinyImage.spec(ports: ports) }
 
-    /// A wheel index with `appVersions` of the app (each with its console script) besides
-    /// ``wheels``.
+    /// A wheel index with `appVersions` of the app besides ``wheels``.
     static func makeIndex(at root: String, appVersions: [String]) throws -> WheelIndexFixture {
-        let apps = appVersions.filter { $0 != "1.0" }.map {
-            WheelIndexFixture.Wheel(name: "imagegen-fixture-app", version: $0, requiresDist: WheelIndexFixture.appRequires, extras: ["cli"])
-        }
-        let index = try WheelIndexFixture(at: root, wheels: wheels + apps)
-        for wheel in index.wheels where wheel.name == "imagegen-fixture-app" {
-            try index.addConsoleScript(script, printing: greeting(wheel.version), to: wheel)
-        }
-        return index
+        try TinyImage.makeIndex(at: root, appVersions: appVersions)
     }
 
     /// The repository and the index, made once per run.
-    struct Fixtures: Sendable {
-        let repository: HostDebianRepository
-        let index: String
-        let scratch: String
-
-        static let shared = Result { () throws -> Fixtures in
-            let scratch = try runScratchDirectory("imagegen-build-fixtures")
-            let repository = try HostDebianRepository(at: "\(scratch)/repo", hostPackages: hostPackages, madeUp: try madeUpPackages())
-            let index = try makeIndex(at: "\(scratch)/index", appVersions: ["1.0"])
-            return Fixtures(repository: repository, index: index.root, scratch: scratch)
-        }
-
-        /// Serves the repository and `index` (default: the shared one).
-        func serve(index: String? = nil) throws -> FixtureServers {
-            try FixtureServers(repository: repository.root, index: index ?? self.index)
-        }
-    }
+    typealias Fixtures = TinyImage.Fixtures
 
     /// `tiny`, locked and built once per run.
-    struct Built: Sendable {
-        /// `Images/` with `tiny.yaml` and `tiny.lock.json`.
-        let images: String
-        let lock: Lockfile
-        /// The cache the build filled (copy it before writing to it).
-        let cache: String
-        /// The output directory: `tiny/` and `tiny.tar`.
-        let out: String
-        let report: Builder.Report
+    typealias Built = TinyImage.Built
 
-        static let shared = Task { () async throws -> Built in
-            let fixtures = try Fixtures.shared.get()
-            let scratch = try runScratchDirectory("imagegen-build-tiny")
-            let servers = try fixtures.serve()
-            let images = "\(scratch)/Images"
-            try writeFile("\(images)/tiny.yaml", spec())
-            let (lock, _) = try await servers.locker(images: images, cacheDirectory: "\(scratch)/lock-cache").lock("tiny")
-            let report = try await Builder(options: try options(images: images, cache: "\(scratch)/cache", out: "\(scratch)/out", servers: servers))
-                .build("tiny")
-            return Built(images: images, lock: lock, cache: "\(scratch)/cache", out: "\(scratch)/out", report: report)
-        }
-    }
-
-    /// Builder options over `servers` (none: the host's sources, for builds that must not
-    /// fetch), with the CLI's default compression, so that its build is comparable.
+    /// Builder options over `servers` (none: the host's sources, for builds that must not fetch).
     static func options(images: String, cache: String, out: String, servers: FixtureServers?) throws -> Builder.Options {
-        var options = Builder.Options(images: images, catalog: try Catalog.builtin(), cacheDirectory: cache)
-        options.outputDirectory = out
-        if let servers {
-            options.aptSources = .lines([servers.aptSource])
-            options.pipIndexURL = servers.indexURL
-        }
-        options.pipUsesHostConfiguration = false
-        options.pipCommand = ["python3", "-m", "pip"]
-        options.compression = try Compression(.gzip)
-        options.sourceDateEpoch = BuildTime(seconds: sourceDateEpoch)
-        return options
+        try TinyImage.options(images: images, cache: cache, out: out, servers: servers)
     }
 
     /// Copies a directory (a cache, `Images/`) so that a test can change its copy.
-    static func copy(_ source: String, to destination: String) throws {
-        let result = try run("cp", ["-a", source, destination])
-        guard result.status == 0 else { throw FixtureError(message: result.stderr) }
-    }
+    static func copy(_ source: String, to destination: String) throws { try TinyImage.copy(source, to: destination) }
 
     /// `umoci unpack` of `layout:tiny` into `bundle` (rootless when not root); the rootfs path.
     static func unpack(_ layout: String, into bundle: String, tag: String = "tiny") throws -> String {

@@ -21,11 +21,7 @@ struct LockTests {
     ]
 
     /// NVIDIA's CUDA 12.6 wheels, and a 12.8 runtime that `~=12.6.0` must pass over.
-    static let wheels: [WheelIndexFixture.Wheel] = [
-        .init(name: "nvidia-cuda-runtime-cu12", version: "12.6.77"),
-        .init(name: "nvidia-cuda-runtime-cu12", version: "12.8.90"),
-        .init(name: "nvidia-cuda-nvrtc-cu12", version: "12.6.77"),
-    ]
+    static let wheels = TinyImage.cudaWheels
 
     /// Python 3.11 and the CUDA 12.6 runtime on bookworm: no torch, cuDNN or NCCL.
     static func spec(basePackages: [String] = []) -> String {
@@ -168,20 +164,5 @@ struct LockTests {
         let cli = try Lockfile.load(path: "\(images)/smoke.lock.json")
         #expect(cli.pinsTheSame(as: try Lockfile.load(path: libraryPath)))
         #expect(cli.resolved != nil)
-    }
-}
-
-extension FixtureServers {
-    /// A locker over this repository and index, with pip isolated from the host's
-    /// configuration (whose `find-links` would add wheels the test did not make); its locks
-    /// are dated `resolutionTime` (nil: the clock); `catalog` nil is the built-in one.
-    func locker(images: String, cacheDirectory: String, resolutionTime: BuildTime? = nil, catalog: Catalog? = nil) throws -> Locker {
-        var options = Locker.Options(images: images, catalog: try catalog ?? Catalog.builtin(), cacheDirectory: cacheDirectory)
-        options.resolutionTime = resolutionTime
-        options.aptSources = .lines([aptSource])
-        options.pipIndexURL = indexURL
-        options.pipCommand = ["python3", "-m", "pip"]
-        options.pipUsesHostConfiguration = false
-        return Locker(options: options)
     }
 }

@@ -121,7 +121,7 @@ public struct FixtureError: Error, CustomStringConvertible {
 
     /// The output of a tool that succeeded; throws its standard error otherwise.
     @discardableResult
-    static func check(_ result: ProcessResult) throws -> String {
+    public static func check(_ result: ProcessResult) throws -> String {
         guard result.status == 0 else { throw FixtureError(message: result.stderr) }
         return result.stdout
     }
