@@ -30,7 +30,7 @@ struct MirrorCommand: AsyncParsableCommand {
 
             Examples:
               imagegen mirror v2.7 --to registry.example/ml/artifacts
-              imagegen mirror v2.7 v2.15 --to registry.example/ml/artifacts --json > mirror.json
+              imagegen mirror v2.7 v2.15 --to registry.example/ml/artifacts --json
               imagegen mirror v2.7 --to 127.0.0.1:5000/artifacts --insecure
               imagegen build v2.7 --artifacts-from registry.example/ml/artifacts
             """
