@@ -4,7 +4,8 @@ import ImageGen
 import ImageModel
 import OCI
 
-/// What `dockerfile` and `bake` share: the base, the template and the sources of the pip wheel.
+/// What `dockerfile` and `bake` share: the base, the template and the sources of the pip wheel
+/// (the cache, an artifact mirror, pip).
 struct DockerfileOptions: ParsableArguments {
     @Option(help: "The base image for FROM (default: the pinned one for the spec's release; BASE at build time overrides it).")
     var base: String?
@@ -17,6 +18,10 @@ struct DockerfileOptions: ParsableArguments {
 
     @OptionGroup var sources: SourceOptions
 
+    @OptionGroup var artifactsFrom: ArtifactsFromOption
+
+    @OptionGroup var registry: RegistryOptions
+
     @OptionGroup var specs: SpecOptions
 
     func generator() throws -> DockerfileGenerator {
@@ -26,6 +31,7 @@ struct DockerfileOptions: ParsableArguments {
         options.pipIndexURL = sources.pipIndexURL
         options.pipExtraIndexURLs = sources.extraIndexURL
         options.pipUsesHostConfiguration = !sources.noPipConfig
+        options.artifactMirror = try artifactsFrom.mirror(registry: registry)
         options.sourceDateEpoch = try BuildTime.sourceDateEpoch()
         options.revision = ProcessInfo.processInfo.environment["IMAGEGEN_REVISION"]
         return DockerfileGenerator(options: options, base: base, templatePath: template, imagegenVersion: ImageGenVersion.current)
