@@ -7,8 +7,9 @@ import OCI
 /// one is.
 ///
 /// What the cache lacks is asked of the ``mirror`` first, when there is one (an OCI registry
-/// that keeps the locked artifacts as blobs: docs/artifact-mirror.md); what it lacks too is downloaded by the ecosystems' own clients (DESIGN.md, decision 4),
-/// from the host's sources unless told otherwise: `.deb` files by `apt-get download` through a
+/// that keeps the locked artifacts as blobs: docs/artifact-mirror.md); what the mirror lacks
+/// too is downloaded by the ecosystems' own clients (DESIGN.md, decision 4), from the host's
+/// sources unless told otherwise: `.deb` files by `apt-get download` through a
 /// private apt state (the same kind `AptResolver` keeps: own lists, empty dpkg status), wheels
 /// by `pip download --require-hashes` for the target interpreter and platforms. apt and pip run
 /// side by side. Each file is then stored in the cache, which checks its SHA-256 and size
