@@ -177,6 +177,15 @@ struct ArtifactMirrorTests {
         let lines = cli.stderr.split(separator: "\n")
         #expect(lines.count == 1 && lines[0].contains("ca-certificates 20230311") && lines[0].contains("--artifacts-from"), "\(cli.stderr)")
 
+        // The CLI with the mirror named by IMAGEGEN_ARTIFACTS_FROM (as CI does): the image of before the drop.
+        let fromMirror = try run(imagegenBinary, [
+            "build", "tiny", "--images", built.images, "--cache", scratch("cache-cli-mirror"), "--out", scratch("out-cli-mirror"),
+            "--apt-sources", servers.aptSource, "--index-url", servers.indexURL, "--no-pip-config", "--insecure", "--json",
+        ], environment: ["SOURCE_DATE_EPOCH": "\(TinyImage.sourceDateEpoch)", "IMAGEGEN_ARTIFACTS_FROM": "\(registry.address)/\(Self.repository)"])
+        try #require(fromMirror.status == 0, "\(fromMirror.stderr)")
+        #expect(try JSONDecoder().decode(Builder.Report.self, from: Data(fromMirror.stdout.utf8)).manifest == built.report.manifest)
+        #expect(fromMirror.stderr.contains("mirror: fetched \(Self.artifacts(built.lock).count) of"), "\(fromMirror.stderr)")
+
         // With the mirror: everything from it, and the image of before the drop.
         var mirrored = bare
         mirrored.cacheDirectory = scratch("cache-mirror")
