@@ -37,7 +37,7 @@ struct BuildCommand: AsyncParsableCommand {
               imagegen build v2.7 --recompress       # gzip layers deflated anew, as before
               imagegen build v2.15                   # an index: linux/amd64 and linux/arm64
               imagegen build v2.15 --platform linux/arm64   # that platform's image alone
-              imagegen build v2.7 --artifacts-from registry.example/ml/artifacts   # docs/artifact-mirror.md
+              imagegen build v2.7 --artifacts-from registry.example/ml/artifacts
               docker load -i out/v2.7.tar
             """
     )
