@@ -36,6 +36,12 @@ struct RegistryOptions: ParsableArguments {
 
     /// Client options for `registry`: the credential from the flags, the environment or the Docker config.
     func clientOptions(registry: String) throws -> RegistryClient.Options {
+        try clientOptions(registries: [registry])[registry]!  // one entry per registry asked for
+    }
+
+    /// Client options for each of `registries` (a build may reach a cache, a mirror and a
+    /// destination): `--password-stdin` is read once and serves them all.
+    func clientOptions(registries: [String]) throws -> [String: RegistryClient.Options] {
         var explicit: Credential? = nil
         if let username, passwordStdin {
             guard let line = readLine(strippingNewline: true), !line.isEmpty else {
@@ -43,11 +49,29 @@ struct RegistryOptions: ParsableArguments {
             }
             explicit = Credential(username: username, secret: line, source: "--password-stdin")
         }
-        var options = RegistryClient.Options()
-        options.insecure = insecure
-        options.credential = try CredentialResolver().credential(for: registry, explicit: explicit)
-        options.retry = RetryPolicy(attempts: retries)
-        options.chunkSize = Int64(chunkSize) << 20
-        return options
+        var all: [String: RegistryClient.Options] = [:]
+        for registry in registries {
+            var options = RegistryClient.Options()
+            options.insecure = insecure
+            options.credential = try CredentialResolver().credential(for: registry, explicit: explicit)
+            options.retry = RetryPolicy(attempts: retries)
+            options.chunkSize = Int64(chunkSize) << 20
+            all[registry] = options
+        }
+        return all
+    }
+
+    /// Runs `body` with a client of each of `registries`, then shuts them down.
+    func withClients<T: Sendable>(_ registries: [String], _ body: ([String: RegistryClient]) async throws -> T) async throws -> T {
+        let options = try clientOptions(registries: registries)
+        func open(_ remaining: ArraySlice<String>, _ opened: [String: RegistryClient]) async throws -> T {
+            guard let registry = remaining.first else { return try await body(opened) }
+            return try await RegistryClient.withClient(registry: registry, options: options[registry]!) { client in
+                var opened = opened
+                opened[registry] = client
+                return try await open(remaining.dropFirst(), opened)
+            }
+        }
+        return try await open(ArraySlice(Array(Set(registries)).sorted()), [:])
     }
 }

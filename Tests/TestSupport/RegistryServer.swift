@@ -148,3 +148,13 @@ func canConnect(port: Int) -> Bool {
     if fd >= 0 { close(fd) }
     return fd >= 0
 }
+
+/// `skopeo inspect` of a plain-HTTP reference: its manifest digest.
+public func skopeoDigest(_ reference: String, creds: String? = nil) throws -> String {
+    var arguments = ["inspect", "--tls-verify=false"]
+    if let creds { arguments += ["--creds", creds] }
+    let result = try run("skopeo", arguments + ["docker://\(reference)"])
+    guard result.status == 0 else { throw RegistryServerError(message: "skopeo inspect \(reference): \(result.stderr)") }
+    struct Inspect: Decodable { var Digest: String }
+    return try JSONDecoder().decode(Inspect.self, from: Data(result.stdout.utf8)).Digest
+}
