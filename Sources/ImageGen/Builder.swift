@@ -461,3 +461,60 @@ public struct Builder: Sendable {
         return layer
     }
 }
+
+extension Builder {
+    /// One layer of ``cachePlan(_:)``.
+    public struct CachedLayerPlan: Codable, Sendable {
+        /// `linux/amd64`.
+        public var platform: String
+        /// The component.
+        public var component: String
+        /// The key of its inputs (the registry cache's tag is `layer-HEX` of it).
+        public var key: Digest
+        /// Whether the registry cache holds it.
+        public var cached: Bool
+        /// Locked artifacts' bytes a fresh runner fetches for it: its inputs, when not cached
+        /// (an artifact two layers read is counted for the first).
+        public var fetchBytes: Int64
+        /// Bytes it packs and pushes (its own artifacts' sizes, the estimate before a build),
+        /// when not cached; a cached layer is mounted, not sent.
+        public var packBytes: Int64
+    }
+
+    /// What a fresh runner (an empty local cache) does to build `name` with the builder's
+    /// registry cache: per platform and layer, whether the cache holds it, and the bytes fetched
+    /// and packed. Reads the lock and the cache's records; fetches and packs nothing.
+    public func cachePlan(_ name: String) async throws -> [CachedLayerPlan] {
+        let spec = try SpecLoader(directory: options.images).load(name)
+        let lockPath = "\(options.images)/\(name).lock.json"
+        let lock = try Lockfile.load(path: lockPath)
+        guard try lock.matches(spec) else {
+            throw ImageGenError.invalidInput(
+                path: lockPath, reason: "stale: \(options.images)/\(name).yaml changed since it was locked; run `imagegen lock \(name)`")
+        }
+        var result: [CachedLayerPlan] = []
+        for platform in lock.platforms {
+            guard let platformLock = lock.forPlatform(platform) else { continue }
+            let platformSpec = spec.forPlatform(platform)
+            let image = try ImageResolver(catalog: options.catalog).resolve(platformSpec, lockedTorch: platformLock.torchVersion)
+            let plan = try LayerPlan(image: image, lock: platformLock, options: options)
+            var sizes: [Digest: Int64] = [:]
+            for deb in platformLock.debs { sizes[deb.sha256] = deb.size }
+            for wheel in platformLock.wheels { sizes[wheel.sha256] = wheel.size }
+            var fetched = Set<Digest>()
+            for step in plan.steps {
+                let cached = try await options.remoteCache?.lookup(step.key) != nil
+                let own = (platformLock.debs.filter { $0.component == step.component.rawValue }.map(\.size)
+                    + platformLock.wheels.filter { $0.component == step.component.rawValue }.map(\.size)).reduce(0, +)
+                var fetchBytes: Int64 = 0
+                if !cached {
+                    for input in step.inputs.sorted() where fetched.insert(input).inserted { fetchBytes += sizes[input] ?? 0 }
+                }
+                result.append(CachedLayerPlan(
+                    platform: platform, component: step.component.rawValue, key: step.key, cached: cached,
+                    fetchBytes: fetchBytes, packBytes: cached ? 0 : own))
+            }
+        }
+        return result
+    }
+}

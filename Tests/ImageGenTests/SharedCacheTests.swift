@@ -58,9 +58,27 @@ struct SharedCacheTests {
         let index = try BuildTests.makeIndex(at: scratch("index"), appVersions: ["1.0", "1.1"])
         let servers = try fixtures.serve(index: index.root)
         try BuildTests.copy(built.images, to: scratch("Images"))
+        for git in [["init", "-q"], ["add", "."], ["-c", "user.name=t", "-c", "user.email=t@example.invalid", "commit", "-qm", "tiny"]] {
+            let result = try run("git", ["-C", scratch("Images")] + git)
+            try #require(result.status == 0, "\(result.stderr)")
+        }
         let (lock, _) = try await servers.locker(images: scratch("Images"), cacheDirectory: scratch("lock-cache")).lock("tiny")
         let packagesWheels = lock.wheels.filter { $0.component == "packages" }
         let sources = ["--apt-sources", servers.aptSource, "--index-url", servers.indexURL, "--no-pip-config"]
+
+        // plan says so before anything is built: every layer but packages is in the cache.
+        let plan = try run(
+            imagegenBinary, ["plan", "--images", scratch("Images"), "--cache-from", cache, "--insecure", "--json"],
+            environment: ["SOURCE_DATE_EPOCH": "\(BuildTests.sourceDateEpoch)"])
+        #expect(plan.status == 0, "\(plan.stderr)")
+        #expect(plan.stderr.contains("4 of 5 layers cached"), "\(plan.stderr)")
+        let packagesRow = plan.stderr.split(separator: "\n").first { $0.hasPrefix("  packages ") }
+        #expect(packagesRow?.contains("miss") == true, "\(plan.stderr)")
+        let matrix = try JSONSerialization.jsonObject(with: Data(plan.stdout.utf8)) as? [String: Any]
+        let entry = try #require((matrix?["include"] as? [[String: Any]])?.first)
+        let planned = try #require(entry["cache"] as? [String: Any])
+        #expect(planned["cachedLayers"] as? [String] == ["base", "python", "cuda", "config"])
+        #expect((planned["fetchBytes"] as? NSNumber)?.int64Value == packagesWheels.reduce(0) { $0 + $1.size })
         let (third, thirdReport) = try Self.build(
             ["--cache-from", cache, "--cache-to", cache, "--to", app, "--force", "--out", scratch("out3")] + sources, images: scratch("Images"), cache: scratch("fresh3"))
         #expect(third.status == 0, "\(third.stderr)")
