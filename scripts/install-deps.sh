@@ -16,7 +16,9 @@ tools=(skopeo umoci oci-image-tool buildah docker-registry apache2-utils
        mmdebstrap
        # linux/arm64 beside amd64: the tests compile an arm64 program and run it under QEMU
        # in a chroot (scripts/qemu-check.sh does the same for a real image's Python)
-       qemu-user-static gcc gcc-aarch64-linux-gnu libc6-dev libc6-dev-arm64-cross)
+       qemu-user-static gcc gcc-aarch64-linux-gnu libc6-dev libc6-dev-arm64-cross
+       # registries over TLS: the tests make a CA and server certificates (TLSTests)
+       openssl)
 
 want=("${build[@]}")
 [[ "${1:-}" == "--build-only" ]] || want+=("${tools[@]}")

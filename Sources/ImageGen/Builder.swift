@@ -4,6 +4,7 @@ import Foundation
 import ImageModel
 import Layers
 import OCI
+import Rootfs
 import Synchronization
 
 /// `imagegen build`: turns a lock into an image — artifacts fetched and verified, one layer per
@@ -63,6 +64,14 @@ public struct Builder: Sendable {
         public var toolVersion = ImageGenVersion.current
         /// Write the bills of materials and the provenance beside the image.
         public var writesSupplyChain = true
+        /// A layer cache in a registry (`--cache-from`, `--cache-to`), consulted after the local
+        /// one; a build takes a layer it holds without fetching the layer's artifacts or packing it.
+        public var remoteCache: (any RemoteLayerCache)?
+        /// Write `NAME/` and `NAME.tar`. Off when the image goes straight to a registry (`build
+        /// --to`): the layers only the registry cache holds are then not downloaded, and the
+        /// report's `layout` is a staging layout of the documents and the local layers, which the
+        /// caller pushes (mounting the rest) and removes.
+        public var writesImage = true
 
         /// Options with defaults.
         public init(images: String, catalog: Catalog, cacheDirectory: String) {
@@ -93,8 +102,28 @@ public struct Builder: Sendable {
         public var size: Int64
         /// Uncompressed size.
         public var uncompressedSize: Int64
-        /// Whether the layer came from the layer cache.
+        /// Whether the layer came from a cache (local or registry).
         public var reused: Bool
+        /// Where it came from.
+        public var source: LayerSource
+    }
+
+    /// Where a layer of a build came from.
+    public enum LayerSource: String, Codable, Sendable {
+        /// Made and packed by this build.
+        case packed
+        /// The local layer cache.
+        case local
+        /// The registry cache (`--cache-from`).
+        case registry
+    }
+
+    /// A layer blob the build did not download: the registry cache holds it (`writesImage` off).
+    public struct RemoteBlob: Codable, Sendable {
+        /// The blob.
+        public var descriptor: Descriptor
+        /// `registry/repository` that holds it.
+        public var repository: String
     }
 
     /// One platform's image of a build.
@@ -126,6 +155,15 @@ public struct Builder: Sendable {
         public var fetched: Int
         /// The bills of materials and provenance written beside the image (docs/supply-chain.md).
         public var supplyChain: [String] = []
+        /// Bytes of artifacts downloaded.
+        public var fetchedBytes: Int64 = 0
+        /// Layers recorded in the registry cache (`--cache-to`), and the bytes sent for them.
+        public var cachedToRegistry = 0
+        public var bytesToRegistry: Int64 = 0
+        /// Bytes of layers downloaded from the registry cache.
+        public var bytesFromRegistry: Int64 = 0
+        /// With `writesImage` off: the layer blobs `layout` lacks, which the registry cache holds.
+        public var remoteBlobs: [RemoteBlob] = []
     }
 
     let options: Options
@@ -160,28 +198,39 @@ public struct Builder: Sendable {
             platforms = platforms.filter(wanted.contains)
         }
         let layerCache = try LayerCache(directory: "\(options.cacheDirectory)/layers")
+        let facts = try FactsCache(cacheDirectory: options.cacheDirectory, image: name)
         var images: [ImageWriter.PlatformImage] = []
         var layerReports: [[LayerReport]] = []
-        var fetchedCount = 0
+        var totals = Totals()
         for platform in platforms {
             guard let platformLock = lock.forPlatform(platform) else { continue }
             if platforms.count > 1 { progress("\(platform):") }
-            let (image, layers, fetched) = try await build(spec.forPlatform(platform), lock: platformLock, cache: layerCache)
+            let (image, layers) = try await build(spec.forPlatform(platform), lock: platformLock, cache: layerCache, facts: facts, totals: &totals)
             images.append(image)
             layerReports.append(layers)
-            fetchedCount += fetched
         }
 
-        // The image: one manifest per platform, an index of them when there are several.
-        let output = "\(options.outputDirectory)/\(name)"
+        // The image: one manifest per platform, an index of them when there are several. Without
+        // an output of its own (`writesImage` off) it is staged in the cache's work directory
+        // without the layers only the registry cache holds, for the caller to push.
+        let output = options.writesImage
+            ? "\(options.outputDirectory)/\(name)" : "\(options.cacheDirectory)/work/publish-\(name)-\(getpid())/\(name)"
+        if !options.writesImage { try? FileManager.default.removeItem(atPath: output) }
         let staging = try ImageWriter.makeStaging(for: output)
         defer { try? FileManager.default.removeItem(atPath: staging) }
         let layout = try LayoutWriter(path: "\(staging)/layout")
+        var remoteBlobs: [Digest: RemoteBlob] = [:]
         for image in images {
-            for layer in image.layers { try layerCache.export(layer, to: layout) }
+            for layer in image.layers {
+                if let remote = totals.remote[layer.descriptor.digest], !layerCache.holds(layer.descriptor.digest) {
+                    remoteBlobs[layer.descriptor.digest] = RemoteBlob(descriptor: layer.descriptor, repository: remote)
+                } else {
+                    try layerCache.export(layer, to: layout)
+                }
+            }
         }
         let writer = ImageWriter(
-            output: output, format: .both, tags: spec.config.tags, repository: "imagegen/\(name)",
+            output: output, format: options.writesImage ? .both : .layout, tags: spec.config.tags, repository: "imagegen/\(name)",
             platform: images[0].platform, mtime: options.fileTime.seconds)
         let written = try writer.finish(layout: layout, images: images)
         let reports = images.indices.map {
@@ -189,16 +238,34 @@ public struct Builder: Sendable {
         }
         var report = Report(
             image: name, layers: reports[0].layers, manifest: written.target.digest, platforms: reports,
-            layout: output, archive: output + ".tar", fetched: fetchedCount)
+            layout: output, archive: options.writesImage ? output + ".tar" : "", fetched: totals.fetched)
+        report.fetchedBytes = totals.fetchedBytes
+        report.cachedToRegistry = totals.cachedToRegistry
+        report.bytesToRegistry = totals.bytesToRegistry
+        report.bytesFromRegistry = totals.bytesFromRegistry
+        report.remoteBlobs = remoteBlobs.values.sorted { $0.descriptor.digest < $1.descriptor.digest }
         if options.writesSupplyChain {
+            try FileManager.default.createDirectory(atPath: options.outputDirectory, withIntermediateDirectories: true)
             var supply = SupplyChainFiles.Options(images: options.images, cacheDirectory: options.cacheDirectory, toolVersion: options.toolVersion)
             supply.buildOptions = byteOptions
             supply.checksRecordedBuild = false
             supply.started = started
             supply.finished = BuildTime.now()
-            report.supplyChain = try SupplyChainFiles.write(name: name, image: output, options: supply)
+            report.supplyChain = try SupplyChainFiles.write(
+                name: name, image: output, options: supply, beside: "\(options.outputDirectory)/\(name)")
         }
         return report
+    }
+
+    /// What the platforms of one build add up to.
+    struct Totals {
+        var fetched = 0
+        var fetchedBytes: Int64 = 0
+        var cachedToRegistry = 0
+        var bytesToRegistry: Int64 = 0
+        var bytesFromRegistry: Int64 = 0
+        /// Layers taken from the registry cache, by blob digest: the repository holding each.
+        var remote: [Digest: String] = [:]
     }
 
     /// The options that change the image's bytes, as the provenance lists them.
@@ -216,43 +283,100 @@ public struct Builder: Sendable {
 
     /// One platform's layers and configuration: `spec` and `lock` are that platform's.
     private func build(
-        _ spec: ImageSpec, lock: Lockfile, cache layerCache: LayerCache
-    ) async throws -> (ImageWriter.PlatformImage, [LayerReport], Int) {
+        _ spec: ImageSpec, lock: Lockfile, cache layerCache: LayerCache, facts: FactsCache, totals: inout Totals
+    ) async throws -> (ImageWriter.PlatformImage, [LayerReport]) {
         // A spec that follows a torch series resolves to the release its lock holds.
         let image = try ImageResolver(catalog: options.catalog).resolve(spec, lockedTorch: lock.torchVersion)
+        let plan = try LayerPlan(image: image, lock: lock, options: options)
 
-        // 1. Artifacts, verified against the lock.
-        let fetched = try await options.fetcher(for: spec).fetch(debs: lock.debs, wheels: lock.wheels, offline: options.offline, image: lock.image, progress: progress)
-
-        // 2. One layer per component, from the layer cache when its inputs did not change.
-        let plan = try LayerPlan(image: image, lock: lock, files: fetched.paths, options: options)
-        var hits: [Int: PackedLayer] = [:]
+        // 1. Each layer from the local layer cache, else from the registry cache, when its
+        //    inputs did not change: the keys come from the lock alone, before anything is fetched.
+        var found: [Int: (layer: PackedLayer, source: LayerSource)] = [:]
+        var remote: [Int: RemoteLayer] = [:]
         for (index, step) in plan.steps.enumerated() {
             if let hit = layerCache.lookup(step.key) {
                 progress("layer \(step.component.rawValue): reused \(hit.descriptor.digest.short)")
-                hits[index] = hit
+                found[index] = (hit, .local)
+            } else if let cache = options.remoteCache, let hit = try await cache.lookup(step.key) {
+                progress("layer \(step.component.rawValue): in the registry cache \(cache.name) \(hit.layer.descriptor.digest.short) (\(ByteCount.text(hit.layer.descriptor.size)))")
+                found[index] = (hit.layer, .registry)
+                remote[index] = hit
+                for (sha256, fact) in hit.facts { try facts.remember(sha256, fact) }
             }
         }
-        let made = try packMissing(plan.steps.indices.filter { hits[$0] == nil }.map { (index: $0, step: plan.steps[$0]) }, cache: layerCache)
-        let packed: [(LayerPlan.Step, PackedLayer, Bool)] = plan.steps.enumerated().map { index, step in
-            if let hit = hits[index] { return (step, hit, true) }
-            return (step, made[index]!, false)  // packMissing returns every index it was given, or throws
+        let missing = plan.steps.indices.filter { found[$0] == nil }
+
+        // 2. The artifacts of the layers still to make, and of any whose declared facts the
+        //    bills of materials or the registry cache need and no one remembers: fetched and
+        //    verified against the lock.
+        var wanted = Set(missing.flatMap { plan.steps[$0].inputs })
+        if options.writesSupplyChain || options.remoteCache?.writes == true {
+            wanted.formUnion((lock.debs.map(\.sha256) + lock.wheels.map(\.sha256)).filter { facts.remembered($0) == nil })
         }
+        var files: LayerPlan.Files = [:]
+        if wanted.isEmpty {
+            progress("artifacts: none needed, every layer is cached")
+        } else {
+            let fetched = try await options.fetcher(for: spec).fetch(
+                debs: lock.debs.filter { wanted.contains($0.sha256) }, wheels: lock.wheels.filter { wanted.contains($0.sha256) },
+                offline: options.offline, image: lock.image, progress: progress)
+            files = fetched.paths
+            totals.fetched += fetched.fetchedCount
+            totals.fetchedBytes += fetched.fetchedBytes
+        }
+
+        // 3. The rest made and packed into the local layer cache.
+        let made = try packMissing(missing.map { (index: $0, step: plan.steps[$0]) }, files: files, cache: layerCache)
+        for (index, layer) in made { found[index] = (layer, .packed) }
+
+        // 4. A layout of our own needs the registry cache's layers here: downloaded, verified,
+        //    and kept in the local layer cache.
+        if options.writesImage, let cache = options.remoteCache {
+            for (index, hit) in remote.sorted(by: { $0.key < $1.key }) where !layerCache.holds(hit.layer.descriptor.digest) {
+                progress("layer \(plan.steps[index].component.rawValue): downloading \(ByteCount.text(hit.layer.descriptor.size)) from \(cache.name)")
+                try await cache.download(hit, to: layerCache.blobs.blobPath(hit.layer.descriptor.digest))
+                try layerCache.record(plan.steps[index].key, hit.layer)
+                totals.bytesFromRegistry += hit.layer.descriptor.size
+            }
+        }
+        for (_, hit) in remote where !layerCache.holds(hit.layer.descriptor.digest) {
+            totals.remote[hit.layer.descriptor.digest] = hit.repository
+        }
+
+        // 5. `--cache-to`: the registry cache records every layer here that it lacks, with the
+        //    facts of the component's own artifacts.
+        if let cache = options.remoteCache, cache.writes {
+            for (index, step) in plan.steps.enumerated() {
+                let layer = found[index]!.layer  // every step was found or made
+                guard layerCache.holds(layer.descriptor.digest) else { continue }
+                var own: [Digest: PackageFacts] = [:]
+                for deb in lock.debs where deb.component == step.component.rawValue { own[deb.sha256] = try facts.facts(deb: deb) }
+                for wheel in lock.wheels where wheel.component == step.component.rawValue { own[wheel.sha256] = try facts.facts(wheel: wheel) }
+                let blob = layerCache.blobs.blobPath(layer.descriptor.digest)
+                if let sent = try await cache.store(step.key, component: step.component.rawValue, layer: layer, blob: blob, facts: own) {
+                    progress("layer \(step.component.rawValue): recorded in the registry cache \(cache.name) (\(ByteCount.text(sent)) sent)")
+                    totals.cachedToRegistry += 1
+                    totals.bytesToRegistry += sent
+                }
+            }
+        }
+
+        let packed = plan.steps.indices.map { (plan.steps[$0], found[$0]!.layer, found[$0]!.source) }
         let platformImage = ImageWriter.PlatformImage(
             platform: Platform(architecture: spec.base.architecture, os: "linux"), layers: packed.map(\.1),
             configuration: plan.configuration(layers: packed.map { ($0.0, $0.1) }), annotations: plan.annotations)
-        let layers = packed.map { step, layer, reused in
+        let layers = packed.map { step, layer, source in
             LayerReport(
                 component: step.component.rawValue, digest: layer.descriptor.digest, diffID: layer.diffID,
-                size: layer.descriptor.size, uncompressedSize: layer.uncompressedSize, reused: reused)
+                size: layer.descriptor.size, uncompressedSize: layer.uncompressedSize, reused: source != .packed, source: source)
         }
-        return (platformImage, layers, fetched.fetchedCount)
+        return (platformImage, layers)
     }
 
     /// Makes and packs the layers the cache lacks, up to `parallelLayers` at once, the costliest
     /// first (so that a long layer does not start last and run alone). Each layer is made from
     /// its own inputs only, so the order they are made and finish in changes nothing.
-    private func packMissing(_ missing: [(index: Int, step: LayerPlan.Step)], cache: LayerCache) throws -> [Int: PackedLayer] {
+    private func packMissing(_ missing: [(index: Int, step: LayerPlan.Step)], files: LayerPlan.Files, cache: LayerCache) throws -> [Int: PackedLayer] {
         guard !missing.isEmpty else { return [:] }
         let missing = missing.sorted { ($0.step.estimatedCost, $1.index) > ($1.step.estimatedCost, $0.index) }
         let width = max(1, min(options.parallelLayers, missing.count))
@@ -278,7 +402,7 @@ public struct Builder: Sendable {
                     return true
                 }
                 let outcome = Result<PackedLayer, any Error> {
-                    let layer = try buildLayer(step, into: cache, drawsBar: drawsBar)
+                    let layer = try buildLayer(step, files: files, into: cache, drawsBar: drawsBar)
                     try cache.record(step.key, layer)
                     return layer
                 }
@@ -299,7 +423,7 @@ public struct Builder: Sendable {
     }
 
     /// Makes a step's tree in a scratch directory, packs it into the layer cache, removes the tree.
-    func buildLayer(_ step: LayerPlan.Step, into cache: LayerCache, drawsBar: Bool = true) throws -> PackedLayer {
+    func buildLayer(_ step: LayerPlan.Step, files: LayerPlan.Files, into cache: LayerCache, drawsBar: Bool = true) throws -> PackedLayer {
         let work = "\(options.cacheDirectory)/work/\(step.key.encoded)-\(getpid())"
         try? FileManager.default.removeItem(atPath: work)
         defer { try? FileManager.default.removeItem(atPath: work) }
@@ -308,7 +432,7 @@ public struct Builder: Sendable {
         // whoever runs imagegen when that is not root); nobody else may reach them.
         try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
-        let sources = try step.makeTree(root)
+        let sources = try step.makeTree(root, files)
         var entries = try DirectoryTree.entries(root: root, ownership: .preserve, mtime: options.fileTime.seconds)
         // A file whose bytes are a wheel's deflated member takes its content from that stream
         // (its length, inflated size and CRC-32 are checked while it is packed).
@@ -338,5 +462,62 @@ public struct Builder: Sendable {
         }
         FileHandle.standardError.write(Data("\r\u{1B}[K".utf8))
         return layer
+    }
+}
+
+extension Builder {
+    /// One layer of ``cachePlan(_:)``.
+    public struct CachedLayerPlan: Codable, Sendable {
+        /// `linux/amd64`.
+        public var platform: String
+        /// The component.
+        public var component: String
+        /// The key of its inputs (the registry cache's tag is `layer-HEX` of it).
+        public var key: Digest
+        /// Whether the registry cache holds it.
+        public var cached: Bool
+        /// Locked artifacts' bytes a fresh runner fetches for it: its inputs, when not cached
+        /// (an artifact two layers read is counted for the first).
+        public var fetchBytes: Int64
+        /// Bytes it packs and pushes (its own artifacts' sizes, the estimate before a build),
+        /// when not cached; a cached layer is mounted, not sent.
+        public var packBytes: Int64
+    }
+
+    /// What a fresh runner (an empty local cache) does to build `name` with the builder's
+    /// registry cache: per platform and layer, whether the cache holds it, and the bytes fetched
+    /// and packed. Reads the lock and the cache's records; fetches and packs nothing.
+    public func cachePlan(_ name: String) async throws -> [CachedLayerPlan] {
+        let spec = try SpecLoader(directory: options.images).load(name)
+        let lockPath = "\(options.images)/\(name).lock.json"
+        let lock = try Lockfile.load(path: lockPath)
+        guard try lock.matches(spec) else {
+            throw ImageGenError.invalidInput(
+                path: lockPath, reason: "stale: \(options.images)/\(name).yaml changed since it was locked; run `imagegen lock \(name)`")
+        }
+        var result: [CachedLayerPlan] = []
+        for platform in lock.platforms {
+            guard let platformLock = lock.forPlatform(platform) else { continue }
+            let platformSpec = spec.forPlatform(platform)
+            let image = try ImageResolver(catalog: options.catalog).resolve(platformSpec, lockedTorch: platformLock.torchVersion)
+            let plan = try LayerPlan(image: image, lock: platformLock, options: options)
+            var sizes: [Digest: Int64] = [:]
+            for deb in platformLock.debs { sizes[deb.sha256] = deb.size }
+            for wheel in platformLock.wheels { sizes[wheel.sha256] = wheel.size }
+            var fetched = Set<Digest>()
+            for step in plan.steps {
+                let cached = try await options.remoteCache?.lookup(step.key) != nil
+                let own = (platformLock.debs.filter { $0.component == step.component.rawValue }.map(\.size)
+                    + platformLock.wheels.filter { $0.component == step.component.rawValue }.map(\.size)).reduce(0, +)
+                var fetchBytes: Int64 = 0
+                if !cached {
+                    for input in step.inputs.sorted() where fetched.insert(input).inserted { fetchBytes += sizes[input] ?? 0 }
+                }
+                result.append(CachedLayerPlan(
+                    platform: platform, component: step.component.rawValue, key: step.key, cached: cached,
+                    fetchBytes: fetchBytes, packBytes: cached ? 0 : own))
+            }
+        }
+        return result
     }
 }

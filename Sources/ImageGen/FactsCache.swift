@@ -29,13 +29,25 @@ struct FactsCache {
         try facts(sha256: wheel.sha256, size: wheel.size, fileName: wheel.fileName) { try PackageFacts(wheel: $0, name: wheel.fileName) }
     }
 
-    private func facts(sha256: Digest, size: Int64, fileName: String, read: (String) throws -> PackageFacts) throws -> PackageFacts {
+    /// The facts remembered for an artifact, without reading it.
+    func remembered(_ sha256: Digest) -> PackageFacts? {
         let record = "\(directory)/\(sha256.encoded).json"
-        if let bytes = try? FileReader.readAll(path: record, limit: 16 << 20),
+        guard let bytes = try? FileReader.readAll(path: record, limit: 16 << 20),
             let cached = try? CanonicalJSON.decode(PackageFacts.self, from: bytes, name: record), cached.format == PackageFacts.formatVersion
-        {
-            return cached
-        }
+        else { return nil }
+        return cached
+    }
+
+    /// Keeps facts read elsewhere (a layer cache's record of the artifacts it was made from).
+    func remember(_ sha256: Digest, _ facts: PackageFacts) throws {
+        guard facts.format == PackageFacts.formatVersion else { return }
+        let writer = try AtomicFileWriter(path: "\(directory)/\(sha256.encoded).json")
+        try writer.write(try CanonicalJSON.encode(facts))
+        try writer.commit()
+    }
+
+    private func facts(sha256: Digest, size: Int64, fileName: String, read: (String) throws -> PackageFacts) throws -> PackageFacts {
+        if let cached = remembered(sha256) { return cached }
         guard let artifact = try artifacts.path(for: sha256, size: size) else {
             throw ImageGenError.invalidInput(
                 path: fileName,
@@ -47,9 +59,7 @@ struct FactsCache {
         } catch {
             throw ImageGenError.invalidInput(path: fileName, reason: "reading what it declares (\(artifact)): \(error)")
         }
-        let writer = try AtomicFileWriter(path: record)
-        try writer.write(try CanonicalJSON.encode(facts))
-        try writer.commit()
+        try remember(sha256, facts)
         return facts
     }
 }

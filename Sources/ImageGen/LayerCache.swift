@@ -29,6 +29,9 @@ struct LayerCache {
         return PackedLayer(descriptor: layer.descriptor, diffID: layer.diffID, uncompressedSize: layer.uncompressedSize, entryCount: layer.entryCount)
     }
 
+    /// Whether the cache holds the blob `digest`.
+    func holds(_ digest: Digest) -> Bool { LayoutDirectory(path: directory).blobSize(digest) != nil }
+
     /// Records what `key` packed to (the blob is already in `blobs`).
     func record(_ key: Digest, _ layer: PackedLayer) throws {
         let entry = CachedLayer(

@@ -10,13 +10,21 @@ import Rootfs
 /// status, which the top deb layer must hold for every package, so deb layers' keys include
 /// the debs below them.
 struct LayerPlan {
+    /// The locked artifacts' cached files, by SHA-256: what a step's tree is made from.
+    typealias Files = [Digest: String]
+
     struct Step: Sendable {
         var component: ComponentKind
         var key: Digest
         var label: String
-        /// Makes the tree under the given root; returns the files whose bytes are a wheel's
-        /// deflated member, so a gzip layer can carry those streams as they are.
-        var makeTree: @Sendable (String) throws -> [String: DeflatedSource]
+        /// The artifacts (by SHA-256) the tree is made from: the component's own debs and
+        /// wheels, the debs below a deb layer (its dpkg status, maintainer effects and
+        /// bytecode read them), base-passwd where accounts are made. A layer found in a cache
+        /// needs none of them.
+        var inputs: Set<Digest> = []
+        /// Makes the tree under the given root from the fetched `Files`; returns the files whose
+        /// bytes are a wheel's deflated member, so a gzip layer can carry those streams as they are.
+        var makeTree: @Sendable (String, Files) throws -> [String: DeflatedSource]
         /// A rough measure of the work of making and packing it, to start the longest first:
         /// the locked artifacts' bytes, a deb's counted 16 times (it is decompressed, written
         /// and deflated anew; a wheel's big members travel as they are).
@@ -28,17 +36,22 @@ struct LayerPlan {
     let lock: Lockfile
     let options: Builder.Options
 
-    init(image: ResolvedImage, lock: Lockfile, files: [Digest: String], options: Builder.Options) throws {
+    /// The cached file of a locked artifact.
+    static func path(_ files: Files, _ digest: Digest, _ name: String) throws -> String {
+        guard let path = files[digest] else {
+            throw ImageGenError.invalidInput(path: name, reason: "the fetcher returned no file for \(digest)")
+        }
+        return path
+    }
+
+    /// The plan of `lock`'s layers. Every key is made from the lock, the spec and the host's
+    /// bytecode compiler alone — no artifact is read — so a build can look its layers up in a
+    /// cache before it fetches anything.
+    init(image: ResolvedImage, lock: Lockfile, options: Builder.Options) throws {
         self.image = image
         self.lock = lock
         self.options = options
         let spec = image.spec
-        func path(_ digest: Digest, _ name: String) throws -> String {
-            guard let path = files[digest] else {
-                throw ImageGenError.invalidInput(path: name, reason: "the fetcher returned no file for \(digest)")
-            }
-            return path
-        }
         let python = try ImageMetadata.venvPython(spec: spec, lock: lock)
         // The Python files Debian's scripts and pip would compile, compiled by a host CPython of
         // the image's version (docs/building.md, "Bytecode"); its identity is in the layers' keys.
@@ -50,30 +63,26 @@ struct LayerPlan {
 
         // base-passwd's account masters: the config layer's account files start from them, and
         // system groups that packages add take the first free id after them.
-        let passwdDeb = lock.debs.first { $0.name == "base-passwd" }.map { try? path($0.sha256, $0.fileName) } ?? nil
-        let masters = try passwdDeb.map { try ComponentTrees.baseAccounts(deb: $0) } ?? ("root:x:0:0:root:/root:/bin/bash\n", "root:x:0:\n")
-        let sshGroup = lock.debs.contains { $0.name == "openssh-client" } ? SystemFixups.opensshClientAccounts(existingGroup: masters.1) : nil
+        let passwdDeb = lock.debs.first { $0.name == "base-passwd" }
+        let accounts = Accounts(passwdDeb: passwdDeb, sshServer: lock.debs.contains { $0.name == "openssh-server" },
+                                sshClient: lock.debs.contains { $0.name == "openssh-client" }, user: spec.config.user)
 
-        var lowerDebs: [String] = []
+        var lowerDebs: [LockedDeb] = []
         // The packages the spec names: apt keeps them manually installed (the rest auto).
         let requested = Set(image.aptRequests.values.joined().map { String($0.prefix { $0 != "=" && $0 != ":" }) })
         let architecture = spec.base.architecture
         for kind in ComponentKind.allCases where kind != .driver && kind != .config {
             let lockedDebs = lock.debs.filter { $0.component == kind.rawValue }
             let lockedWheels = lock.wheels.filter { $0.component == kind.rawValue }
-            let debs = try lockedDebs.map { try path($0.sha256, $0.fileName) }
-            let wheels = try lockedWheels.map { try path($0.sha256, $0.fileName) }
             let debHashes = lockedDebs.map(\.sha256.description)
             let wheelHashes = lockedWheels.map(\.sha256.description)
-            guard !debs.isEmpty || !wheels.isEmpty || (kind == .python && python != nil) else { continue }
-            let statusDebs = lowerDebs + debs
-            let lowerForBytecode = lowerDebs
-            let lowerForEffects = lowerDebs
+            guard !lockedDebs.isEmpty || !lockedWheels.isEmpty || (kind == .python && python != nil) else { continue }
+            let lower = lowerDebs
             // A deb layer's dpkg status lists the packages below it too: their hashes are inputs.
-            let lower = Set(ComponentKind.allCases.filter { $0 < kind }.map(\.rawValue))
-            let lowerHashes = debs.isEmpty ? [] : lock.debs.filter { lower.contains($0.component) }.map(\.sha256.description)
+            let lowerKinds = Set(ComponentKind.allCases.filter { $0 < kind }.map(\.rawValue))
+            let lowerHashes = lockedDebs.isEmpty ? [] : lock.debs.filter { lowerKinds.contains($0.component) }.map(\.sha256.description)
             // Reused deflate streams give other blob bytes than recompression (the same diff_id).
-            let encoding = options.compression.kind == .gzip && !wheels.isEmpty
+            let encoding = options.compression.kind == .gzip && !lockedWheels.isEmpty
                 ? (options.reuseDeflateStreams ? "+reuse-\(LayerPacker.reuseRule)" : "+recompress") : ""
             let keyParts = [Builder.recipeVersion, "linux/\(architecture)", kind.rawValue, python.map { "\($0)" } ?? "-", options.compression.description + encoding,
                             "\(options.fileTime.seconds)", "debs:"] + debHashes + ["lower:"] + lowerHashes + ["wheels:"] + wheelHashes
@@ -81,10 +90,17 @@ struct LayerPlan {
             let key = Digest.of(Array(keyParts.joined(separator: "\n").utf8))
             let component = kind
             let cost = lockedDebs.reduce(Int64(0)) { $0 + 16 * $1.size } + lockedWheels.reduce(Int64(0)) { $0 + $1.size }
-            steps.append(Step(component: kind, key: key, label: image.graph.node(kind)?.label ?? kind.rawValue, makeTree: { root in
+            var inputs = Set(lockedDebs.map(\.sha256) + lockedWheels.map(\.sha256))
+            if !lockedDebs.isEmpty { inputs.formUnion(lower.map(\.sha256)) }
+            if kind == .tools, let passwdDeb, accounts.sshClient { inputs.insert(passwdDeb.sha256) }
+            steps.append(Step(component: kind, key: key, label: image.graph.node(kind)?.label ?? kind.rawValue, inputs: inputs, makeTree: { root, files in
+                let debs = try lockedDebs.map { try Self.path(files, $0.sha256, $0.fileName) }
+                // Only a deb layer reads the debs below it.
+                let lowerPaths = debs.isEmpty ? [] : try lower.map { try Self.path(files, $0.sha256, $0.fileName) }
+                let wheels = try lockedWheels.map { try Self.path(files, $0.sha256, $0.fileName) }
                 var sources: [String: DeflatedSource] = [:]
                 if !debs.isEmpty {
-                    try ComponentTrees.unpackDebs(debs, into: root, statusFrom: statusDebs)
+                    try ComponentTrees.unpackDebs(debs, into: root, statusFrom: lowerPaths + debs)
                 }
                 if component == .base { try ComponentTrees.baseFixups(root) }
                 if component == .python, let python { try ComponentTrees.venvSkeleton(root, python: python) }
@@ -92,38 +108,26 @@ struct LayerPlan {
                     sources = try ComponentTrees.installWheels(wheels, into: root, python: python, compiler: bytecode, mtime: pycTime)
                     try ComponentTrees.ldSoConf(root, component: component.rawValue, python: python)
                 }
-                if component == .tools { try ComponentTrees.toolsFixups(root, sshGroupID: sshGroup?.gid) }
+                if component == .tools { try ComponentTrees.toolsFixups(root, sshGroupID: try accounts.sshGroup(files)?.gid) }
                 if !debs.isEmpty {
                     try ComponentTrees.maintainerEffects(
-                        root, own: debs, lower: lowerForEffects, architecture: architecture, requested: requested)
+                        root, own: debs, lower: lowerPaths, architecture: architecture, requested: requested)
                 }
                 if !debs.isEmpty, let debianPython, let bytecode {
                     try ComponentTrees.compileDebs(
-                        debs, lower: lowerForBytecode, into: root, python: debianPython, compiler: bytecode, mtime: pycTime)
+                        debs, lower: lowerPaths, into: root, python: debianPython, compiler: bytecode, mtime: pycTime)
                 }
                 return sources
             }, estimatedCost: cost))
-            lowerDebs += debs
+            lowerDebs += lockedDebs
         }
 
-        // The config layer: accounts, the entrypoint, cuda-check, the working directory.
+        // The config layer: accounts, the entrypoint, cuda-check, the working directory. Its
+        // key names what the account files are made from (base-passwd's hash, the SSH packages,
+        // the user) rather than their text, which only base-passwd's file gives.
         let user = spec.config.user.map { (name: $0.name, uid: $0.uid, gid: $0.gid) }
-        // The account files as base-passwd makes them, plus openssh-server's sshd and the user:
-        // the config layer holds them whole, so lower layers need not know about each other.
-        var extra: [SystemFixups.Accounts] = []
-        if lock.debs.contains(where: { $0.name == "openssh-server" }) {
-            extra.append(SystemFixups.opensshServerAccounts(existingPasswd: masters.0))
-        }
-        if let sshGroup { extra.append(sshGroup.accounts) }
-        if let user { extra.append(SystemFixups.userAccounts(name: user.name, uid: user.uid, gid: user.gid)) }
-        let accounts = SystemFixups.accounts(passwdMaster: masters.0, groupMaster: masters.1, extra: extra)
-        func text(_ lines: [String]) -> [UInt8] { Array(lines.map { $0 + "\n" }.joined().utf8) }
         var entries: [LayerEntry] = [
             .directory("etc"),
-            .file("etc/passwd", bytes: text(accounts.passwd)),
-            .file("etc/group", bytes: text(accounts.group)),
-            .file("etc/shadow", bytes: text(accounts.shadow), mode: 0o640, gid: SystemFixups.shadowGroupID),
-            .file("etc/gshadow", bytes: text(accounts.gshadow), mode: 0o640, gid: SystemFixups.shadowGroupID),
             .directory("usr"), .directory("usr/local"), .directory("usr/local/bin"),
             .file("usr/local/bin/imagegen-entrypoint", bytes: Array(GeneratedFiles.entrypoint.utf8), mode: 0o755),
         ]
@@ -146,16 +150,64 @@ struct LayerPlan {
             entries.append(.directory("home/\(user.name)", uid: UInt32(user.uid), gid: UInt32(user.gid)))
         }
         let configEntries = entries
-        let configKey = Digest.of(Array(([Builder.recipeVersion, "linux/\(spec.base.architecture)", "config", options.compression.description, "\(options.fileTime.seconds)"]
+        let configKey = Digest.of(Array(([Builder.recipeVersion, "linux/\(spec.base.architecture)", "config", options.compression.description, "\(options.fileTime.seconds)",
+                                          "accounts:", accounts.identity]
             + configEntries.map { "\($0.header)" } + configEntries.map { entry -> String in
                 if case .bytes(let bytes) = entry.content { return Digest.of(bytes).description }
                 return ""
             }).joined(separator: "\n").utf8))
         let mtime = options.fileTime.seconds
-        steps.append(Step(component: .config, key: configKey, label: "accounts, entrypoint, workdir") { root in
-            try ComponentTrees.write(configEntries, into: root, mtime: mtime)
+        steps.append(Step(component: .config, key: configKey, label: "accounts, entrypoint, workdir", inputs: Set(passwdDeb.map { [$0.sha256] } ?? [])) { root, files in
+            try ComponentTrees.write(configEntries + accounts.entries(files), into: root, mtime: mtime)
             return [:]
         })
+    }
+
+    /// How the image's account files are made: base-passwd's masters (a built-in root-only
+    /// pair when the lock has no base-passwd) plus the accounts openssh-server, openssh-client
+    /// and the spec's user add. The config layer holds the files whole, so lower layers need
+    /// not know about each other; base-passwd's file is read only when a tree is made.
+    struct Accounts: Sendable {
+        var passwdDeb: LockedDeb?
+        var sshServer: Bool
+        var sshClient: Bool
+        var user: UserSpec?
+
+        /// What the account files are made from, for the config layer's key.
+        var identity: String {
+            [passwdDeb?.sha256.description ?? "-", "ssh-server=\(sshServer)", "ssh-client=\(sshClient)",
+             user.map { "user=\($0.name):\($0.uid):\($0.gid)" } ?? "user=-"].joined(separator: " ")
+        }
+
+        /// `/etc/passwd` and `/etc/group` as base-passwd ships them.
+        func masters(_ files: Files) throws -> (passwd: String, group: String) {
+            guard let passwdDeb else { return ("root:x:0:0:root:/root:/bin/bash\n", "root:x:0:\n") }
+            let masters = try ComponentTrees.baseAccounts(deb: try LayerPlan.path(files, passwdDeb.sha256, passwdDeb.fileName))
+            return (masters.0, masters.1)
+        }
+
+        /// openssh-client's `_ssh` group, at the first free id after base-passwd's groups.
+        func sshGroup(_ files: Files) throws -> (accounts: SystemFixups.Accounts, gid: UInt32)? {
+            guard sshClient else { return nil }
+            return SystemFixups.opensshClientAccounts(existingGroup: try masters(files).group)
+        }
+
+        /// The four account files.
+        func entries(_ files: Files) throws -> [LayerEntry] {
+            let masters = try masters(files)
+            var extra: [SystemFixups.Accounts] = []
+            if sshServer { extra.append(SystemFixups.opensshServerAccounts(existingPasswd: masters.passwd)) }
+            if let group = try sshGroup(files) { extra.append(group.accounts) }
+            if let user { extra.append(SystemFixups.userAccounts(name: user.name, uid: user.uid, gid: user.gid)) }
+            let accounts = SystemFixups.accounts(passwdMaster: masters.passwd, groupMaster: masters.group, extra: extra)
+            func text(_ lines: [String]) -> [UInt8] { Array(lines.map { $0 + "\n" }.joined().utf8) }
+            return [
+                .file("etc/passwd", bytes: text(accounts.passwd)),
+                .file("etc/group", bytes: text(accounts.group)),
+                .file("etc/shadow", bytes: text(accounts.shadow), mode: 0o640, gid: SystemFixups.shadowGroupID),
+                .file("etc/gshadow", bytes: text(accounts.gshadow), mode: 0o640, gid: SystemFixups.shadowGroupID),
+            ]
+        }
     }
 
     /// Manifest annotations.

@@ -197,15 +197,16 @@ public enum SupplyChainFiles {
             started: options.started, finished: options.finished)
     }
 
-    /// Writes every document of every platform of the image at `imagePath` beside it
-    /// (each to a temporary name, then renamed); returns the paths.
+    /// Writes every document of every platform of the image at `imagePath` beside it, or
+    /// beside the path `beside` names (an image published without a layout of its own), each
+    /// to a temporary name, then renamed; returns the paths.
     @discardableResult
-    public static func write(name: String, image imagePath: String, options: Options) throws -> [String] {
+    public static func write(name: String, image imagePath: String, options: Options, beside: String? = nil) throws -> [String] {
         let inventories = try inventories(name: name, image: imagePath, options: options)
         var written: [String] = []
         for inventory in inventories {
             for kind in Kind.allCases {
-                let path = path(image: imagePath, platform: inventory.platform, platformCount: inventories.count, kind: kind)
+                let path = path(image: beside ?? imagePath, platform: inventory.platform, platformCount: inventories.count, kind: kind)
                 let writer = try AtomicFileWriter(path: path)
                 try writer.write(try document(kind, of: inventory, name: name, options: options))
                 try writer.commit()

@@ -70,6 +70,10 @@ public struct MediaType: Hashable, Sendable, Comparable, CustomStringConvertible
     /// A Python wheel (`.whl`, a zip): a mirrored wheel's blob. No registered type exists.
     public static let pythonWheel = MediaType(constant: "application/vnd.imagegen.python-wheel")
     /// Docker schema 2 manifest list.
+    /// imagegen's record of a layer in a registry layer cache (docs/shared-cache.md).
+    public static let imagegenLayerCache = MediaType(constant: "application/vnd.imagegen.layer-cache.v1+json")
+    /// The declared facts of the artifacts a cached layer was made from.
+    public static let imagegenPackageFacts = MediaType(constant: "application/vnd.imagegen.package-facts.v1+json")
     public static let dockerManifestList = MediaType(constant: "application/vnd.docker.distribution.manifest.list.v2+json")
     /// Docker schema 2 manifest.
     public static let dockerManifest = MediaType(constant: "application/vnd.docker.distribution.manifest.v2+json")

@@ -19,6 +19,20 @@ public struct ImagePusher: Sendable {
         public var mountFrom: [String] = []
         /// Blobs sent at once.
         public var jobs = 4
+        /// Blobs the source lacks that a registry holds (an image published from a registry
+        /// cache): mounted from the repository given, on the destination's registry, or else
+        /// downloaded with `fetchElsewhere` to a temporary file and uploaded.
+        public var elsewhere: [Digest: Elsewhere] = [:]
+        /// Downloads a blob of `elsewhere` to a path (verified against its descriptor).
+        public var fetchElsewhere: (@Sendable (Descriptor, String) async throws -> Void)?
+
+        /// Where a blob the source lacks is.
+        public struct Elsewhere: Sendable {
+            /// A repository of the destination's registry to mount it from, if it is on that registry.
+            public var mountFrom: String?
+            /// Where it is.
+            public init(mountFrom: String?) { self.mountFrom = mountFrom }
+        }
 
         /// Options for `destination`.
         public init(destination: ImageReference) { self.destination = destination }
@@ -91,6 +105,7 @@ public struct ImagePusher: Sendable {
         }
         var files: [Digest: BlobFile] = [:]
         for (digest, descriptor) in blobs {
+            if options.elsewhere[digest] != nil, source.blobFile(digest) == nil { continue }
             guard let file = source.blobFile(digest) else {
                 throw RegistryError.invalidImage(path: source.path, reason: "blob \(digest) is missing; the image is incomplete (imagegen verify \(source.path))")
             }
@@ -117,12 +132,15 @@ public struct ImagePusher: Sendable {
         let total = blobs.count
         let ordered = blobs.values.sorted { ($0.size, $0.digest) > ($1.size, $1.digest) }  // big first: the longest run starts first
         let client = self.client, mountFrom = options.mountFrom, progress = self.progress, blobFiles = files
+        let elsewhere = options.elsewhere, fetchElsewhere = options.fetchElsewhere
         let send: @Sendable (Descriptor) async throws -> Void = { descriptor in
             let outcome: RegistryClient.BlobOutcome
             if try await client.blobExists(repository, descriptor.digest) {
                 outcome = .existed
+            } else if let file = blobFiles[descriptor.digest] {
+                outcome = try await client.pushBlob(repository, descriptor: descriptor, file: file, mountFrom: mountFrom)
             } else {
-                outcome = try await client.pushBlob(repository, descriptor: descriptor, file: blobFiles[descriptor.digest]!, mountFrom: mountFrom)
+                outcome = try await Self.pushElsewhere(descriptor, elsewhere[descriptor.digest], fetch: fetchElsewhere, client: client, repository: repository)
             }
             let n = counts.record(outcome, size: descriptor.size)
             progress("blob \(n)/\(total) \(descriptor.digest.short) \(ByteCount.text(descriptor.size)): \(outcome.rawValue)")
@@ -151,6 +169,25 @@ public struct ImagePusher: Sendable {
         return Report(
             repository: "\(options.destination.registry)/\(repository)", references: references, tags: tagResults,
             uploaded: final.uploaded, mounted: final.mounted, existing: final.existing, bytesUploaded: final.bytes)
+    }
+
+    /// Puts a blob the source lacks into `repository`: mounted where it is on the same registry,
+    /// else downloaded to a temporary file and uploaded.
+    static func pushElsewhere(
+        _ descriptor: Descriptor, _ place: Options.Elsewhere?, fetch: (@Sendable (Descriptor, String) async throws -> Void)?,
+        client: RegistryClient, repository: String
+    ) async throws -> RegistryClient.BlobOutcome {
+        if let source = place?.mountFrom, try await client.mountBlob(repository, descriptor.digest, from: source) {
+            return .mounted
+        }
+        guard let fetch else {
+            throw RegistryError.invalidImage(path: repository, reason: "blob \(descriptor.digest) is neither here nor mountable, and nothing can fetch it")
+        }
+        let directory = try RegistryClient.makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let path = "\(directory)/blob"
+        try await fetch(descriptor, path)
+        return try await client.pushBlob(repository, descriptor: descriptor, file: BlobFile(path: path, offset: 0, size: descriptor.size))
     }
 
     /// The manifests to push and their tags: every entry of the layout's index (tag = its

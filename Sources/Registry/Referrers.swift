@@ -26,7 +26,7 @@ public struct Attachment: Sendable, Hashable {
 extension Descriptor {
     /// The empty descriptor (image-spec v1.1, manifest.md "Guidance for an Empty Descriptor"):
     /// the config of an artifact manifest, `{}` with its bytes inline.
-    static let emptyJSON = Descriptor(
+    public static let emptyJSON = Descriptor(
         mediaType: .empty, digest: Digest.of(Array("{}".utf8)), size: 2, data: Data("{}".utf8))
 }
 

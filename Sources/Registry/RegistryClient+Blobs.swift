@@ -95,6 +95,15 @@ extension RegistryClient {
         }
     }
 
+    /// `POST /v2/NAME/blobs/uploads/?mount=DIGEST&from=SOURCE`: whether the registry mounted
+    /// the blob from `source`, another repository of it. A registry that declines opens an
+    /// upload session instead, which is left to expire.
+    public func mountBlob(_ repository: String, _ digest: Digest, from source: String) async throws -> Bool {
+        guard source != repository else { return try await blobExists(repository, digest) }
+        if case .mounted = try await startUpload(repository, mount: (digest, source)) { return true }
+        return false
+    }
+
     /// An upload request failed in a way that a new attempt may fix.
     struct UploadInterrupted: Error {
         var reason: String
@@ -265,7 +274,7 @@ extension RegistryClient {
     /// Puts a small blob held in memory (an attached document, the empty config). It is
     /// written to a temporary file first, so that it takes the one upload path there is, with
     /// its chunks, retries and resume.
-    func pushBlob(_ repository: String, descriptor: Descriptor, bytes: [UInt8]) async throws -> BlobOutcome {
+    public func pushBlob(_ repository: String, descriptor: Descriptor, bytes: [UInt8]) async throws -> BlobOutcome {
         let directory = try Self.makeTemporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let path = "\(directory)/blob"
@@ -275,7 +284,7 @@ extension RegistryClient {
 
     /// A small blob's bytes (an attached document), checked against the descriptor's digest and
     /// size like every pulled blob: downloaded to a temporary file, read back, removed.
-    func blob(_ repository: String, descriptor: Descriptor) async throws -> [UInt8] {
+    public func blob(_ repository: String, descriptor: Descriptor) async throws -> [UInt8] {
         let directory = try Self.makeTemporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let path = "\(directory)/blob"

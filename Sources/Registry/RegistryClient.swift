@@ -37,6 +37,9 @@ public final class RegistryClient: Sendable {
     public struct Options: Sendable {
         /// Plain HTTP instead of TLS: only for a registry the user names as insecure.
         public var insecure = false
+        /// CA certificates trusted for TLS in addition to the system's store (a private
+        /// registry's CA); host names are verified all the same.
+        public var caFile: CAFile?
         /// The credential, if any (see ``CredentialResolver``).
         public var credential: Credential?
         /// Retries.
@@ -47,7 +50,7 @@ public final class RegistryClient: Sendable {
         /// How long a connection may stay silent before the request counts as failed.
         public var readTimeout: Duration = .seconds(120)
 
-        /// Defaults: TLS, no credential, five attempts, 64 MiB chunks.
+        /// Defaults: TLS verified against the system's CAs, no credential, five attempts, 64 MiB chunks.
         public init() {}
     }
 
@@ -68,6 +71,11 @@ public final class RegistryClient: Sendable {
             redirectConfiguration: .disallow,
             timeout: .init(connect: .seconds(20), read: .nanoseconds(Int64(options.readTimeout.components.seconds) * 1_000_000_000)))
         configuration.httpVersion = .automatic
+        configuration.tlsConfiguration = Self.tlsConfiguration(options.caFile)
+        // A failed connection fails its request at once, so that `send` decides: a refused
+        // certificate is final, anything else is retried under `options.retry` (the pool would
+        // otherwise retry quietly until the connect timeout, certificates included).
+        configuration.connectionPool.retryConnectionEstablishment = false
         self.http = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
         self.auth = AuthState(registry: registry, credential: options.credential)
     }
@@ -180,6 +188,7 @@ public final class RegistryClient: Sendable {
             } catch is CancellationError {
                 throw CancellationError()
             } catch {
+                if let refusal = Self.certificateRefusal(error, url: request.url, caFile: options.caFile) { throw refusal }
                 failure = Self.describe(error)
             }
             guard attempt < attempts else {
@@ -311,12 +320,7 @@ actor AuthState {
             if let credential { request.headers.add(name: "Authorization", value: credential.basicAuthorization) }
         }
         let operation = "token for \(registry) from \(realm.split(separator: "?").first ?? "")"
-        let response: HTTPClientResponse
-        do {
-            response = try await client.http.execute(request, deadline: .now() + .seconds(60))
-        } catch {
-            throw RegistryError.unavailable(operation: operation, attempts: 1, reason: RegistryClient.describe(error))
-        }
+        let response = try await execute(request, operation: operation, client: client)
         let body = Array(buffer: try await response.body.collect(upTo: 1 << 20))
         let status = Int(response.status.code)
         if status == 401 || status == 403 {
@@ -331,5 +335,25 @@ actor AuthState {
             throw RegistryError.protocolViolation(operation: operation, reason: "the answer holds no token")
         }
         return value
+    }
+
+    /// Sends a token request, retrying connection errors under the client's retry policy (a
+    /// refused certificate is final).
+    private func execute(_ request: HTTPClientRequest, operation: String, client: RegistryClient) async throws -> HTTPClientResponse {
+        var attempt = 0
+        while true {
+            attempt += 1
+            do {
+                return try await client.http.execute(request, deadline: .now() + .seconds(60))
+            } catch is CancellationError {
+                throw CancellationError()
+            } catch {
+                if let refusal = RegistryClient.certificateRefusal(error, url: request.url, caFile: client.options.caFile) { throw refusal }
+                guard attempt < client.options.retry.attempts else {
+                    throw RegistryError.unavailable(operation: operation, attempts: attempt, reason: RegistryClient.describe(error))
+                }
+                try await Task.sleep(for: client.options.retry.delay(afterAttempt: attempt))
+            }
+        }
     }
 }

@@ -13,6 +13,12 @@ public enum RegistryError: Error, CustomStringConvertible, Equatable, Sendable {
     case denied(registry: String, repository: String, detail: String)
     /// A credential helper or the Docker config could not be read.
     case credentialSource(source: String, reason: String)
+    /// The CA file named for TLS cannot be read or holds no PEM certificate.
+    case caFile(path: String, reason: String)
+    /// A server's TLS certificate chains to no trusted CA (or has expired); never retried.
+    case certificateUntrusted(server: String, caFile: String?)
+    /// A server's TLS certificate is trusted but does not name the host connected to; never retried.
+    case certificateNameMismatch(server: String, host: String)
     /// A request failed after every retry (connection errors, 5xx, 429).
     case unavailable(operation: String, attempts: Int, reason: String)
     /// The registry answered something the protocol does not allow.
@@ -53,6 +59,18 @@ public enum RegistryError: Error, CustomStringConvertible, Equatable, Sendable {
             return "\(registry)/\(repository): access denied (\(detail)); the credentials lack permission for this repository"
         case .credentialSource(let source, let reason):
             return "\(source): \(reason)"
+        case .caFile(let path, let reason):
+            return "\(path): \(reason)"
+        case .certificateUntrusted(let server, nil):
+            return "\(server): TLS certificate not trusted (no CA in the system store signed it, or it has expired); "
+                + "give the registry's CA with --ca-file or IMAGEGEN_REGISTRY_CA_FILE"
+        case .certificateUntrusted(let server, let caFile?):
+            return "\(server): TLS certificate not trusted (no CA in \(caFile) or in the system store signed it, or it has expired); "
+                + "check that \(caFile) holds the CA that signed the registry's certificate"
+        case .certificateNameMismatch(let server, let host):
+            let kind = host.contains(":") || host.allSatisfy({ $0.isNumber || $0 == "." }) ? "IP" : "DNS"
+            return "\(server): TLS certificate does not name \(host) (no subject alternative name matches it); "
+                + "reach the registry by a name its certificate holds, or reissue the certificate with subjectAltName \(kind):\(host)"
         case .unavailable(let operation, let attempts, let reason):
             return "\(operation): failed after \(attempts) attempt\(attempts == 1 ? "" : "s"): \(reason)"
         case .protocolViolation(let operation, let reason):

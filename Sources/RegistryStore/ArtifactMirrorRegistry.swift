@@ -13,20 +13,20 @@ import Synchronization
 /// hashes it again before it gets an entry's name. A blob the repository lacks (404) is left to
 /// apt and pip; anything else that goes wrong stops the fetch with the mirror named.
 public struct RegistryArtifactMirror: ArtifactMirror {
-    /// The registry and repository (no tag, no digest).
-    public let reference: ImageReference
-    /// How to reach and log in to the registry.
-    public let clientOptions: RegistryClient.Options
+    /// A client of the mirror's registry (it must outlive the fetches).
+    public let client: RegistryClient
+    /// The repository.
+    public let repository: String
     /// Blobs fetched at once.
     public var jobs: Int
 
     /// `REGISTRY/REPOSITORY`.
-    public var location: String { "\(reference.registry)/\(reference.repository)" }
+    public var location: String { "\(client.registry)/\(repository)" }
 
-    /// A mirror in `reference`'s repository.
-    public init(reference: ImageReference, clientOptions: RegistryClient.Options, jobs: Int = 4) {
-        self.reference = ImageReference(registry: reference.registry, repository: reference.repository)
-        self.clientOptions = clientOptions
+    /// A mirror in `repository` of `client`'s registry.
+    public init(client: RegistryClient, repository: String, jobs: Int = 4) {
+        self.client = client
+        self.repository = repository
         self.jobs = jobs
     }
 
@@ -54,29 +54,25 @@ public struct RegistryArtifactMirror: ArtifactMirror {
 
     public func fetch(_ artifacts: [MirroredArtifact], into directory: String) async throws -> [Digest: String] {
         guard !artifacts.isEmpty else { return [:] }
-        let repository = reference.repository, location = location
+        let client = client, repository = repository, location = location
         do {
-            return try await RegistryClient.withClient(registry: reference.registry, options: clientOptions) { client in
-                // One clear answer for an address that is not a registry, before any blob.
-                try await client.probe()
-                let found = Mutex<[Digest: String]>([:])
-                try await ArtifactMirrorJobs.forEach(artifacts, jobs: jobs) { artifact in
-                    let path = try Self.destination(for: artifact, in: directory)
-                    let descriptor = Descriptor(mediaType: artifact.mediaType, digest: artifact.sha256, size: artifact.size)
-                    do {
-                        try await client.pullBlob(repository, descriptor: descriptor, to: path)
-                    } catch RegistryError.notFound {
-                        return
-                    } catch RegistryError.digestMismatch(_, let expected, let actual) {
-                        throw ArtifactMirrorError.corruptBlob(
-                            location: location, fileName: artifact.fileName, digest: artifact.sha256, detail: "expected \(expected), received \(actual)")
-                    }
-                    found.withLock { $0[artifact.sha256] = path }
+            // One clear answer for an address that is not a registry, before any blob.
+            try await client.probe()
+            let found = Mutex<[Digest: String]>([:])
+            try await ArtifactMirrorJobs.forEach(artifacts, jobs: jobs) { artifact in
+                let path = try Self.destination(for: artifact, in: directory)
+                let descriptor = Descriptor(mediaType: artifact.mediaType, digest: artifact.sha256, size: artifact.size)
+                do {
+                    try await client.pullBlob(repository, descriptor: descriptor, to: path)
+                } catch RegistryError.notFound {
+                    return
+                } catch RegistryError.digestMismatch(_, let expected, let actual) {
+                    throw ArtifactMirrorError.corruptBlob(
+                        location: location, fileName: artifact.fileName, digest: artifact.sha256, detail: "expected \(expected), received \(actual)")
                 }
-                return found.withLock { $0 }
+                found.withLock { $0[artifact.sha256] = path }
             }
-        } catch let error as ArtifactMirrorError {
-            throw error
+            return found.withLock { $0 }
         } catch let error as RegistryError {
             throw ArtifactMirrorError.unreachable(location: location, reason: error.description)
         }

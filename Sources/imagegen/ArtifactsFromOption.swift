@@ -32,12 +32,16 @@ struct ArtifactsFromOption: ParsableArguments {
         }
     }
 
-    /// The mirror, reached with `registry`'s flags (--insecure, credentials, retries, jobs);
-    /// nil when none is named.
-    func mirror(registry: RegistryOptions) throws -> RegistryArtifactMirror? {
+    /// The mirror's registry and repository; nil when none is named.
+    func reference() throws -> ImageReference? {
         guard let (option, value) = given else { return nil }
-        let reference = try RegistryArtifactMirror.repository(parsing: value, option: option)
-        return RegistryArtifactMirror(
-            reference: reference, clientOptions: try registry.clientOptions(registry: reference.registry), jobs: registry.jobs)
+        return try RegistryArtifactMirror.repository(parsing: value, option: option)
+    }
+
+    /// The mirror over `clients` (opened by ``RegistryOptions/withClients(_:_:)`` for
+    /// `reference()`'s registry among others); nil when none is named.
+    func mirror(clients: [String: RegistryClient], jobs: Int) throws -> RegistryArtifactMirror? {
+        guard let reference = try reference(), let client = clients[reference.registry] else { return nil }
+        return RegistryArtifactMirror(client: client, repository: reference.repository, jobs: jobs)
     }
 }

@@ -3,6 +3,7 @@ import Foundation
 import ImageGen
 import ImageModel
 import OCI
+import Registry
 
 /// What `dockerfile` and `bake` share: the base, the template and the sources of the pip wheel
 /// (the cache, an artifact mirror, pip).
@@ -31,10 +32,20 @@ struct DockerfileOptions: ParsableArguments {
         options.pipIndexURL = sources.pipIndexURL
         options.pipExtraIndexURLs = sources.extraIndexURL
         options.pipUsesHostConfiguration = !sources.noPipConfig
-        options.artifactMirror = try artifactsFrom.mirror(registry: registry)
         options.sourceDateEpoch = try BuildTime.sourceDateEpoch()
         options.revision = ProcessInfo.processInfo.environment["IMAGEGEN_REVISION"]
         return DockerfileGenerator(options: options, base: base, templatePath: template, imagegenVersion: ImageGenVersion.current)
+    }
+
+    /// Runs `body` with the generator, which fetches the pip wheel from the --artifacts-from
+    /// mirror when one is named (its client open for as long as `body` runs).
+    func withGenerator<T: Sendable>(_ body: (DockerfileGenerator) async throws -> T) async throws -> T {
+        let registries = try artifactsFrom.reference().map { [$0.registry] } ?? []
+        return try await registry.withClients(registries) { clients in
+            var generator = try generator()
+            generator.options.artifactMirror = try artifactsFrom.mirror(clients: clients, jobs: registry.jobs)
+            return try await body(generator)
+        }
     }
 }
 
@@ -72,15 +83,17 @@ struct DockerfileCommand: AsyncParsableCommand {
     @OptionGroup var options: DockerfileOptions
 
     func run() async throws {
-        let generator = try options.generator()
-        let model = try generator.model(name)
         if stdout {
-            print(try generator.render(model), terminator: "")
+            let generator = try options.generator()
+            print(try generator.render(try generator.model(name)), terminator: "")
             return
         }
-        let directory = out ?? "out/\(name)"
-        try await generator.write(model, to: directory) { Console.status($0) }
-        Console.status("wrote \(directory)/Dockerfile (\(model.components.count + 1) steps) and its context \(directory)/imagegen/")
+        try await options.withGenerator { generator in
+            let model = try generator.model(name)
+            let directory = out ?? "out/\(name)"
+            try await generator.write(model, to: directory) { Console.status($0) }
+            Console.status("wrote \(directory)/Dockerfile (\(model.components.count + 1) steps) and its context \(directory)/imagegen/")
+        }
     }
 }
 
@@ -126,7 +139,11 @@ struct BakeCommand: AsyncParsableCommand {
     @OptionGroup var options: DockerfileOptions
 
     func run() async throws {
-        let generator = try options.generator()
+        try await options.withGenerator { try await bake(with: $0) }
+    }
+
+    /// Renders and writes every model, then the bake file.
+    func bake(with generator: DockerfileGenerator) async throws {
         let models: [DockerfileModel]
         if names.isEmpty {
             let every = try generator.everySpec()

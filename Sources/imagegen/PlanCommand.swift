@@ -3,6 +3,8 @@ import Foundation
 import ImageGen
 import ImageModel
 import OCI
+import Registry
+import RegistryStore
 
 struct PlanCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -20,8 +22,15 @@ struct PlanCommand: AsyncParsableCommand {
             --json prints a GitHub Actions matrix of the images to build: \
             {"include":[{"image":"v2.7","status":"changed","layers":["packages"],...}]}.
 
+            --cache-from REGISTRY/REPOSITORY (or $IMAGEGEN_CACHE_FROM) asks the registry \
+            cache, for each image to build in the working tree, which layers it holds (by the key \
+            of their inputs, as `build --cache-from` would; keys depend on SOURCE_DATE_EPOCH, so \
+            set it as the build will) and prints what a fresh runner fetches, packs and pushes: \
+            nothing for a cached layer, which is mounted.
+
             Examples:
               imagegen plan --base origin/main
+              imagegen plan --base origin/main --cache-from ghcr.io/acme/imagegen-cache
               imagegen plan --base v1.0 --head HEAD --json
               imagegen plan old/v2.7.lock.json Images/v2.7.lock.json
             """
@@ -39,6 +48,11 @@ struct PlanCommand: AsyncParsableCommand {
     @Option(name: .long, help: "The directory holding the specs (NAME.yaml, NAME.lock.json).")
     var images: String = "Images"
 
+    @Option(name: .customLong("cache-from"), help: "A registry cache to check the layers of each image to build against, REGISTRY/REPOSITORY (default: $IMAGEGEN_CACHE_FROM).")
+    var cacheFrom: String?
+
+    @OptionGroup var registry: RegistryOptions
+
     @Flag(help: "List unchanged images too.")
     var all = false
 
@@ -47,6 +61,38 @@ struct PlanCommand: AsyncParsableCommand {
 
     func validate() throws {
         if !locks.isEmpty && locks.count != 2 { throw ValidationError("give two lock files (OLD NEW), or none to compare git revisions") }
+        if cache != nil && (!locks.isEmpty || head != nil) {
+            throw ValidationError("--cache-from checks the images of the working tree's \(images)/; it does not go with lock files or --head")
+        }
+        _ = try cacheReference()
+    }
+
+    /// The registry cache to ask, from the flag or the environment.
+    var cache: String? {
+        cacheFrom ?? ProcessInfo.processInfo.environment["IMAGEGEN_CACHE_FROM"].flatMap { $0.split(separator: ",").first.map(String.init) }
+    }
+
+    func cacheReference() throws -> ImageReference? {
+        guard let cache else { return nil }
+        let reference: ImageReference
+        do { reference = try ImageReference(parsing: cache) } catch { throw ValidationError("--cache-from \(cache): \(error)") }
+        guard reference.tag == nil, reference.digest == nil else {
+            throw ValidationError("--cache-from \(cache): expected REGISTRY/REPOSITORY, without a tag or digest")
+        }
+        return reference
+    }
+
+    /// Per image to build: its layers as a fresh runner with the registry cache sees them.
+    func cachePlans(_ names: [String]) async throws -> [String: [Builder.CachedLayerPlan]] {
+        guard let reference = try cacheReference(), !names.isEmpty else { return [:] }
+        return try await registry.withClients([reference.registry]) { clients in
+            var options = Builder.Options(images: images, catalog: try Catalog.builtin(), cacheDirectory: NSTemporaryDirectory())
+            options.sourceDateEpoch = try BuildTime.sourceDateEpoch()
+            options.remoteCache = RegistryLayerCache(from: [.init(client: clients[reference.registry]!, repository: reference.repository)], to: nil)
+            var plans: [String: [Builder.CachedLayerPlan]] = [:]
+            for name in names { plans[name] = try await Builder(options: options).cachePlan(name) }
+            return plans
+        }
     }
 
     func run() async throws {
@@ -61,7 +107,14 @@ struct PlanCommand: AsyncParsableCommand {
             changes = ImagePlanner.plan(base: before, head: after)
         }
         let toBuild = changes.filter { $0.status == "added" || $0.status == "changed" }
+        let cached = try await cachePlans(toBuild.map(\.image))
         if json {
+            struct Cache: Encodable {
+                var cachedLayers: [String]
+                var fetchBytes: Int64
+                var packBytes: Int64
+                var pushBytes: Int64
+            }
             struct Entry: Encodable {
                 var image: String
                 var status: String
@@ -69,10 +122,18 @@ struct PlanCommand: AsyncParsableCommand {
                 var buildBytes: Int64
                 var pushBytes: Int64
                 var tags: [String]
+                var cache: Cache?
             }
             struct Matrix: Encodable { var include: [Entry] }
-            let matrix = Matrix(include: toBuild.map {
-                Entry(image: $0.image, status: $0.status, layers: $0.changedLayers, buildBytes: $0.buildBytes, pushBytes: $0.pushBytes, tags: $0.tags)
+            let matrix = Matrix(include: toBuild.map { change in
+                let cache = cached[change.image].map { layers in
+                    Cache(
+                        cachedLayers: layers.filter(\.cached).map { Self.layerName($0, in: layers) }, fetchBytes: layers.reduce(0) { $0 + $1.fetchBytes },
+                        packBytes: layers.reduce(0) { $0 + $1.packBytes }, pushBytes: layers.reduce(0) { $0 + $1.packBytes })
+                }
+                return Entry(
+                    image: change.image, status: change.status, layers: change.changedLayers, buildBytes: change.buildBytes, pushBytes: change.pushBytes,
+                    tags: change.tags, cache: cache)
             })
             print(String(decoding: try CanonicalJSON.encode(matrix), as: UTF8.self))
         }
@@ -92,5 +153,25 @@ struct PlanCommand: AsyncParsableCommand {
         }
         let build = toBuild.reduce(0) { $0 + $1.buildBytes }, push = toBuild.reduce(0) { $0 + $1.pushBytes }
         Console.status("\(toBuild.count) of \(changes.count) image\(changes.count == 1 ? "" : "s") to build: \(ByteCount.text(build)) to build, \(ByteCount.text(push)) to push")
+        for change in toBuild {
+            guard let layers = cached[change.image] else { continue }
+            Console.status("")
+            Console.status("\(change.image) on a fresh runner with the cache \(cache ?? ""):")
+            Console.status("  layer              cache  fetch       pack+push")
+            for layer in layers {
+                Console.status(
+                    "  " + Self.layerName(layer, in: layers).padding(toLength: 19, withPad: " ", startingAt: 0) + (layer.cached ? "hit    " : "miss   ")
+                        + ByteCount.text(layer.fetchBytes).padding(toLength: 12, withPad: " ", startingAt: 0) + ByteCount.text(layer.packBytes))
+            }
+            let hits = layers.filter(\.cached).count
+            Console.status(
+                "  \(hits) of \(layers.count) layers cached: \(ByteCount.text(layers.reduce(0) { $0 + $1.fetchBytes })) to fetch, "
+                    + "\(ByteCount.text(layers.reduce(0) { $0 + $1.packBytes })) to pack and push")
+        }
+    }
+
+    /// `torch`, or `linux/arm64 torch` when the image has several platforms.
+    static func layerName(_ layer: Builder.CachedLayerPlan, in layers: [Builder.CachedLayerPlan]) -> String {
+        Set(layers.map(\.platform)).count > 1 ? "\(layer.platform) \(layer.component)" : layer.component
     }
 }

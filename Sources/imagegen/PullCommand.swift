@@ -11,7 +11,7 @@ struct PullCommand: AsyncParsableCommand {
         discussion: """
             Fetches the manifest (or index and its manifests) and every blob, checks each \
             against its digest and size as it arrives, and moves the finished layout to --out \
-            only when all of it is in place. Credentials as for push.
+            only when all of it is in place. Credentials and TLS (--ca-file) as for push.
 
             --with-referrers also fetches what is attached to the image: the OCI 1.1 \
             referrers (SBOMs, SLSA provenance, signatures) of each of its manifests and \

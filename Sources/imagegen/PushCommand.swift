@@ -32,11 +32,16 @@ struct PushCommand: AsyncParsableCommand {
             ($DOCKER_CONFIG/config.json or ~/.docker/config.json: credHelpers, auths, \
             credsStore). Secrets are never printed.
 
+            TLS is verified against the system's CAs plus --ca-file (or \
+            IMAGEGEN_REGISTRY_CA_FILE); a certificate it refuses stops the push at once, before \
+            any request is sent to that server.
+
             Examples:
               imagegen push v2.7 --to ghcr.io/acme/pytorch
               imagegen push out/v2.7.tar --to ghcr.io/acme/pytorch --digest-only
               echo "$TOKEN" | imagegen push v2.7 --to ghcr.io/acme/pytorch --username acme --password-stdin
               imagegen push v2.7 --to 127.0.0.1:5000/pytorch --insecure
+              imagegen push v2.7 --to registry.internal:5443/pytorch --ca-file /etc/pki/internal-ca.pem
             """
     )
 

@@ -26,11 +26,12 @@ struct ArtifactMirrorTests {
         return options
     }
 
-    /// The mirror at `address`.
-    static func mirror(_ address: String, attempts: Int = 3) throws -> RegistryArtifactMirror {
-        RegistryArtifactMirror(
-            reference: try RegistryArtifactMirror.repository(parsing: "\(address)/\(repository)", option: "--artifacts-from"),
-            clientOptions: clientOptions(attempts: attempts))
+    /// Runs `body` with the mirror at `address` (its client open meanwhile).
+    static func withMirror<T: Sendable>(_ address: String, attempts: Int = 3, _ body: (RegistryArtifactMirror) async throws -> T) async throws -> T {
+        let reference = try RegistryArtifactMirror.repository(parsing: "\(address)/\(repository)", option: "--artifacts-from")
+        return try await RegistryClient.withClient(registry: reference.registry, options: clientOptions(attempts: attempts)) { client in
+            try await body(RegistryArtifactMirror(client: client, repository: reference.repository))
+        }
     }
 
     /// Mirrors `tiny`'s lock from a copy of the shared build's cache (offline: everything is
@@ -187,28 +188,31 @@ struct ArtifactMirrorTests {
         #expect(fromMirror.stderr.contains("mirror: fetched \(Self.artifacts(built.lock).count) of"), "\(fromMirror.stderr)")
 
         // With the mirror: everything from it, and the image of before the drop.
-        var mirrored = bare
-        mirrored.cacheDirectory = scratch("cache-mirror")
-        mirrored.outputDirectory = scratch("out-mirror")
-        mirrored.artifactMirror = try Self.mirror(registry.address)
-        let progress = MirrorProgressLines()
-        let report = try await Builder(options: mirrored, progress: progress.add).build("tiny")
-        #expect(report.manifest == built.report.manifest)
-        #expect(report.fetched == built.lock.debs.count + built.lock.wheels.count)
-        #expect(progress.lines.contains { $0.hasPrefix("mirror \(registry.address)/\(Self.repository): fetching") }, "\(progress.lines)")
-        #expect(!progress.lines.contains { $0.hasPrefix("apt:") || $0.hasPrefix("pip:") }, "\(progress.lines)")
+        try await Self.withMirror(registry.address) { mirror in
+            var mirrored = bare
+            mirrored.cacheDirectory = scratch("cache-mirror")
+            mirrored.outputDirectory = scratch("out-mirror")
+            mirrored.artifactMirror = mirror
+            let progress = MirrorProgressLines()
+            let report = try await Builder(options: mirrored, progress: progress.add).build("tiny")
+            #expect(report.manifest == built.report.manifest)
+            #expect(report.fetched == built.lock.debs.count + built.lock.wheels.count)
+            #expect(progress.lines.contains { $0.hasPrefix("mirror \(registry.address)/\(Self.repository): fetching") }, "\(progress.lines)")
+            #expect(!progress.lines.contains { $0.hasPrefix("apt:") || $0.hasPrefix("pip:") }, "\(progress.lines)")
 
-        // A blob the mirror lacks falls through to pip (the wheel index still has it).
-        let wheel = try #require(built.lock.wheels.first)
-        let deleted = try run("curl", ["-sf", "-o", "/dev/null", "-w", "%{http_code}", "-X", "DELETE", "http://\(registry.address)/v2/\(Self.repository)/blobs/\(wheel.sha256)"])
-        try #require(deleted.stdout == "202", "\(deleted.stdout) \(deleted.stderr)")
-        mirrored.cacheDirectory = scratch("cache-partial")
-        mirrored.outputDirectory = scratch("out-partial")
-        let partialProgress = MirrorProgressLines()
-        let partial = try await Builder(options: mirrored, progress: partialProgress.add).build("tiny")
-        #expect(partial.manifest == built.report.manifest)
-        #expect(partialProgress.lines.contains { $0.contains("1 not in the mirror") }, "\(partialProgress.lines)")
-        #expect(partialProgress.lines.contains("pip: fetched 1 wheel"), "\(partialProgress.lines)")
+            // A blob the mirror lacks falls through to pip (the wheel index still has it).
+            let wheel = try #require(built.lock.wheels.first)
+            let deleted = try run(
+                "curl", ["-sf", "-o", "/dev/null", "-w", "%{http_code}", "-X", "DELETE", "http://\(registry.address)/v2/\(Self.repository)/blobs/\(wheel.sha256)"])
+            try #require(deleted.stdout == "202", "\(deleted.stdout) \(deleted.stderr)")
+            mirrored.cacheDirectory = scratch("cache-partial")
+            mirrored.outputDirectory = scratch("out-partial")
+            let partialProgress = MirrorProgressLines()
+            let partial = try await Builder(options: mirrored, progress: partialProgress.add).build("tiny")
+            #expect(partial.manifest == built.report.manifest)
+            #expect(partialProgress.lines.contains { $0.contains("1 not in the mirror") }, "\(partialProgress.lines)")
+            #expect(partialProgress.lines.contains("pip: fetched 1 wheel"), "\(partialProgress.lines)")
+        }
     }
 
     // MARK: (c) bad inputs
@@ -245,9 +249,12 @@ struct ArtifactMirrorTests {
         let built = try await TinyImage.Built.shared.value
         let address = "127.0.0.1:\(try freeLoopbackPort())"
         var fetcher = ArtifactFetcher(cache: try ArtifactCache(directory: scratch("artifacts")), stateDirectory: scratch("state"))
-        fetcher.mirror = try Self.mirror(address, attempts: 1)
-        let error = await #expect(throws: ArtifactMirrorError.self) { try await fetcher.fetch(built.lock) }
-        let message = try #require(error).description
+        let message = try await Self.withMirror(address, attempts: 1) { mirror in
+            fetcher.mirror = mirror
+            let fetcher = fetcher
+            let error = await #expect(throws: ArtifactMirrorError.self) { try await fetcher.fetch(built.lock) }
+            return try #require(error).description
+        }
         #expect(message.contains("the artifact mirror \(address)/\(Self.repository) cannot be used"), "\(message)")
         #expect(message.contains("connection refused"), "\(message)")
         #expect(!message.contains("\n"))
@@ -268,9 +275,12 @@ struct ArtifactMirrorTests {
         try writeFile(data, [UInt8](repeating: 0x2A, count: Int(deb.size)))
 
         var fetcher = ArtifactFetcher(cache: try ArtifactCache(directory: scratch("artifacts")), stateDirectory: scratch("state"))
-        fetcher.mirror = try Self.mirror(registry.address)
-        let error = await #expect(throws: ArtifactMirrorError.self) { try await fetcher.fetch(debs: [deb], wheels: []) }
-        let message = try #require(error).description
+        let message = try await Self.withMirror(registry.address) { mirror in
+            fetcher.mirror = mirror
+            let fetcher = fetcher
+            let error = await #expect(throws: ArtifactMirrorError.self) { try await fetcher.fetch(debs: [deb], wheels: []) }
+            return try #require(error).description
+        }
         #expect(message.contains("holds other bytes for \(deb.fileName)"), "\(message)")
         #expect(!message.contains("\n"))
         #expect(try FileManager.default.contentsOfDirectory(atPath: scratch("artifacts/sha256")).isEmpty)

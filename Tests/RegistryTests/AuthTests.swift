@@ -141,16 +141,18 @@ struct AuthTests {
 /// the request needs, then the request again with the token.
 @Suite("registry Bearer tokens", .timeLimit(.minutes(6)))
 struct BearerTests {
-    @Test("push and pull through the token flow; scopes name the repository; wrong credentials are refused by the token service")
+    @Test("push and pull through the token flow; scopes name the repository; a dropped token request is retried; wrong credentials are refused by the token service")
     func bearer() async throws {
         let scratch = try ScratchDirectory("imagegen-bearer")
         let registry = try RegistryServer(directory: scratch("registry"))
         let image = try packTestImage(in: scratch)
         let good = "Basic " + Data("robot:t0ken-pass".utf8).base64EncodedString()
         let port = Mutex(0)
+        let dropToken = Mutex(true)
         let proxy = try FaultProxy(upstreamPort: registry.port) { request in
             let realm = "http://127.0.0.1:\(port.withLock { $0 })/token"
             if request.path.hasPrefix("/token") {
+                if dropToken.withLock({ drop in defer { drop = false }; return drop }) { return .drop }
                 guard request.headers["authorization"] == good else { return .respond(401, [:], "") }
                 let query = request.path.split(separator: "?").dropFirst().first.map(String.init) ?? ""
                 let scopes = query.split(separator: "&").filter { $0.hasPrefix("scope=") }
@@ -174,8 +176,9 @@ struct BearerTests {
         let report = try await push(scratch("image"), to: "\(proxy.address)/bearer/app", options: testClientOptions(credential: credential))
         #expect(report.uploaded == 3)
         #expect(try skopeoDigest("\(registry.address)/bearer/app:v1") == image.manifest.digest.description)
-        // One token per scope set, not one per request.
-        let tokenRequests = proxy.log.filter { $0.hasPrefix("GET /token") }
+        // The dropped token request was sent again; one token per scope set, not one per request.
+        #expect(proxy.log.contains { $0.hasPrefix("GET /token") && $0.hasSuffix("-> drop") }, "\(proxy.log)")
+        let tokenRequests = proxy.log.filter { $0.hasPrefix("GET /token") && !$0.hasSuffix("-> drop") }
         #expect(tokenRequests.count <= 3, "\(proxy.log)")
         #expect(tokenRequests.contains { $0.contains("scope=repository%3Abearer%2Fapp%3Apull%2Cpush") }, "\(tokenRequests)")
 

@@ -59,12 +59,3 @@ func remoteDigest(_ reference: String, options: RegistryClient.Options = testCli
     }
 }
 
-/// `skopeo inspect` of a plain-HTTP reference: its manifest digest.
-func skopeoDigest(_ reference: String, creds: String? = nil) throws -> String {
-    var arguments = ["inspect", "--tls-verify=false"]
-    if let creds { arguments += ["--creds", creds] }
-    let result = try run("skopeo", arguments + ["docker://\(reference)"])
-    guard result.status == 0 else { throw RegistryServerError(message: "skopeo inspect \(reference): \(result.stderr)") }
-    struct Inspect: Decodable { var Digest: String }
-    return try JSONDecoder().decode(Inspect.self, from: Data(result.stdout.utf8)).Digest
-}

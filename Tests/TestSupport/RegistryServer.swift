@@ -2,7 +2,8 @@ import Foundation
 import Glibc
 
 /// A real registry (Debian's `docker-registry`, distribution 2.8) on 127.0.0.1, storing into a
-/// scratch directory, optionally behind htpasswd (bcrypt) Basic auth. Stopped when dropped.
+/// scratch directory, optionally behind htpasswd (bcrypt) Basic auth, optionally over TLS.
+/// Stopped when dropped.
 public final class RegistryServer {
     /// `127.0.0.1:PORT`.
     public let address: String
@@ -11,10 +12,13 @@ public final class RegistryServer {
     /// The storage root.
     public let storage: String
     private let process: Process
+    private let logFile: String
 
     /// Starts a registry under `directory` (created); with `user`, only that user and password
-    /// are let in. Waits until it accepts connections.
-    public init(directory: String, user: (name: String, password: String)? = nil) throws {
+    /// are let in; with `tls`, it speaks HTTPS with that certificate and key (PEM files), and
+    /// logs every request it receives and every failed handshake (see ``log``). Waits until it
+    /// accepts connections.
+    public init(directory: String, user: (name: String, password: String)? = nil, tls: ServerCertificate? = nil) throws {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         storage = "\(directory)/storage"
         var lastError = ""
@@ -23,9 +27,9 @@ public final class RegistryServer {
             var config = """
                 version: 0.1
                 log:
-                  level: error
+                  level: \(tls == nil ? "error" : "info")
                   accesslog:
-                    disabled: true
+                    disabled: \(tls == nil)
                 storage:
                   filesystem:
                     rootdirectory: \(directory)/storage
@@ -36,6 +40,14 @@ public final class RegistryServer {
                   secret: imagegen-test-secret
 
                 """
+            if let tls {
+                config += """
+                      tls:
+                        certificate: \(tls.certificate)
+                        key: \(tls.key)
+
+                    """
+            }
             if let user {
                 let htpasswd = "\(directory)/htpasswd"
                 let made = try run("htpasswd", ["-B", "-b", "-c", htpasswd, user.name, user.password])
@@ -64,6 +76,7 @@ public final class RegistryServer {
                     self.process = process
                     self.port = port
                     self.address = "127.0.0.1:\(port)"
+                    self.logFile = "\(directory)/registry.log"
                     return
                 }
                 usleep(50_000)
@@ -73,6 +86,10 @@ public final class RegistryServer {
         }
         throw RegistryServerError(message: "docker-registry did not start: \(lastError)")
     }
+
+    /// What the registry wrote so far; over TLS, one line per request it received (and its
+    /// authorization), one per failed handshake (Go's `http: TLS handshake error`).
+    public var log: String { (try? String(contentsOfFile: logFile, encoding: .utf8)) ?? "" }
 
     /// Stops the registry.
     public func stop() {
@@ -147,4 +164,14 @@ func canConnect(port: Int) -> Bool {
     let fd = connectLoopback(port: port)
     if fd >= 0 { close(fd) }
     return fd >= 0
+}
+
+/// `skopeo inspect` of a plain-HTTP reference: its manifest digest.
+public func skopeoDigest(_ reference: String, creds: String? = nil) throws -> String {
+    var arguments = ["inspect", "--tls-verify=false"]
+    if let creds { arguments += ["--creds", creds] }
+    let result = try run("skopeo", arguments + ["docker://\(reference)"])
+    guard result.status == 0 else { throw RegistryServerError(message: "skopeo inspect \(reference): \(result.stderr)") }
+    struct Inspect: Decodable { var Digest: String }
+    return try JSONDecoder().decode(Inspect.self, from: Data(result.stdout.utf8)).Digest
 }
