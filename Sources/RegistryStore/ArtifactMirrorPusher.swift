@@ -98,7 +98,7 @@ public struct ArtifactMirrorPusher: Sendable {
             do {
                 try ImageReference.validateTag(manifest.tag)
             } catch {
-                throw ArtifactMirrorError.invalidTag(image: name, tag: manifest.tag)
+                throw RegistryStoreError.invalidMirrorTag(image: name, tag: manifest.tag)
             }
             for platformLock in lock.perPlatform {
                 if lock.platforms.count > 1 { progress("\(name) \(platformLock.platform):") }
@@ -108,7 +108,7 @@ public struct ArtifactMirrorPusher: Sendable {
                 files.merge(result.paths) { first, _ in first }
             }
             for entry in manifest.artifacts where files[entry.artifact.sha256] == nil {
-                throw ArtifactMirrorError.artifactMissing(image: name, fileName: entry.artifact.fileName)
+                throw RegistryStoreError.mirrorArtifactMissing(image: name, fileName: entry.artifact.fileName)
             }
             manifests.append(manifest)
         }

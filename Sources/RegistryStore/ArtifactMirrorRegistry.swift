@@ -33,20 +33,20 @@ public struct RegistryArtifactMirror: ArtifactMirror {
     /// Parses `REGISTRY/REPOSITORY` as given to `option` (`--to`, `--artifacts-from`): the
     /// registry must be named (a host with a `.` or a port, or `localhost`), and neither a tag
     /// nor a digest may follow, since the mirror's tags are imagegen's to choose.
-    /// - Throws: ``ArtifactMirrorError/invalidRepository(option:value:reason:)``.
+    /// - Throws: ``RegistryStoreError/invalidMirrorRepository(option:value:reason:)``.
     public static func repository(parsing value: String, option: String) throws -> ImageReference {
         let reference: ImageReference
         do {
             reference = try ImageReference(parsing: value)
         } catch {
-            throw ArtifactMirrorError.invalidRepository(option: option, value: value, reason: "\(error)")
+            throw RegistryStoreError.invalidMirrorRepository(option: option, value: value, reason: "\(error)")
         }
         guard value.hasPrefix(reference.registry + "/") else {
-            throw ArtifactMirrorError.invalidRepository(
+            throw RegistryStoreError.invalidMirrorRepository(
                 option: option, value: value, reason: "it names no registry (a host with a '.' or a port, or localhost, before the first '/')")
         }
         guard reference.tag == nil, reference.digest == nil else {
-            throw ArtifactMirrorError.invalidRepository(
+            throw RegistryStoreError.invalidMirrorRepository(
                 option: option, value: value, reason: "it names a \(reference.digest == nil ? "tag" : "digest"); the mirror's tags are imagegen's to choose")
         }
         return reference
@@ -67,14 +67,14 @@ public struct RegistryArtifactMirror: ArtifactMirror {
                 } catch RegistryError.notFound {
                     return
                 } catch RegistryError.digestMismatch(_, let expected, let actual) {
-                    throw ArtifactMirrorError.corruptBlob(
+                    throw RegistryStoreError.corruptMirrorBlob(
                         location: location, fileName: artifact.fileName, digest: artifact.sha256, detail: "expected \(expected), received \(actual)")
                 }
                 found.withLock { $0[artifact.sha256] = path }
             }
             return found.withLock { $0 }
         } catch let error as RegistryError {
-            throw ArtifactMirrorError.unreachable(location: location, reason: error.description)
+            throw RegistryStoreError.mirrorUnreachable(location: location, reason: error.description)
         }
     }
 

@@ -172,20 +172,3 @@ public struct RegistryLayerCache: RemoteLayerCache {
         (sources + (destination.map { [$0] } ?? [])).first { $0.name == name }
     }
 }
-
-/// What goes wrong with what a registry store holds.
-public enum RegistryStoreError: Error, CustomStringConvertible {
-    /// A record in the store is not what imagegen writes.
-    case invalidRecord(reference: String, reason: String)
-    /// A blob was asked of a repository the cache does not read.
-    case unknownRepository(String)
-
-    public var description: String {
-        switch self {
-        case .invalidRecord(let reference, let reason):
-            return "\(reference): not an imagegen cache record: \(reason); remove the tag or use another cache repository"
-        case .unknownRepository(let name):
-            return "\(name): not a repository of this layer cache"
-        }
-    }
-}

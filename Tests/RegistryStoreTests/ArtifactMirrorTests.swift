@@ -221,7 +221,7 @@ struct ArtifactMirrorTests {
         "a malformed REGISTRY/REPOSITORY is refused in one line naming it",
         arguments: ["artifacts", "team/artifacts", "127.0.0.1:5000/Team", "127.0.0.1:5000/artifacts:v1", "127.0.0.1:5000/artifacts@sha256:" + String(repeating: "a", count: 64), ""])
     func malformedRepository(_ value: String) throws {
-        let error = #expect(throws: ArtifactMirrorError.self) { try RegistryArtifactMirror.repository(parsing: value, option: "--artifacts-from") }
+        let error = #expect(throws: RegistryStoreError.self) { try RegistryArtifactMirror.repository(parsing: value, option: "--artifacts-from") }
         let message = try #require(error).description
         #expect(message.hasPrefix("--artifacts-from '\(value)': "), "\(message)")
         #expect(message.contains("expected REGISTRY/REPOSITORY"))
@@ -252,7 +252,7 @@ struct ArtifactMirrorTests {
         let message = try await Self.withMirror(address, attempts: 1) { mirror in
             fetcher.mirror = mirror
             let fetcher = fetcher
-            let error = await #expect(throws: ArtifactMirrorError.self) { try await fetcher.fetch(built.lock) }
+            let error = await #expect(throws: RegistryStoreError.self) { try await fetcher.fetch(built.lock) }
             return try #require(error).description
         }
         #expect(message.contains("the artifact mirror \(address)/\(Self.repository) cannot be used"), "\(message)")
@@ -278,7 +278,7 @@ struct ArtifactMirrorTests {
         let message = try await Self.withMirror(registry.address) { mirror in
             fetcher.mirror = mirror
             let fetcher = fetcher
-            let error = await #expect(throws: ArtifactMirrorError.self) { try await fetcher.fetch(debs: [deb], wheels: []) }
+            let error = await #expect(throws: RegistryStoreError.self) { try await fetcher.fetch(debs: [deb], wheels: []) }
             return try #require(error).description
         }
         #expect(message.contains("holds other bytes for \(deb.fileName)"), "\(message)")
