@@ -182,13 +182,7 @@ public struct Builder: Sendable {
     /// Builds `name` from its lock.
     public func build(_ name: String) async throws -> Report {
         let started = BuildTime.now()
-        let spec = try SpecLoader(directory: options.images).load(name)
-        let lockPath = "\(options.images)/\(name).lock.json"
-        let lock = try Lockfile.load(path: lockPath)
-        guard try lock.matches(spec) else {
-            throw ImageGenError.invalidInput(
-                path: lockPath, reason: "stale: \(options.images)/\(name).yaml changed since it was locked; run `imagegen lock \(name)`")
-        }
+        let (spec, lock, lockPath) = try loadLocked(name)
         var platforms = lock.platforms
         if let wanted = options.platforms {
             for platform in wanted where !platforms.contains(platform) {
@@ -266,6 +260,18 @@ public struct Builder: Sendable {
         var bytesFromRegistry: Int64 = 0
         /// Layers taken from the registry cache, by blob digest: the repository holding each.
         var remote: [Digest: String] = [:]
+    }
+
+    /// The spec `name` and its lock, refusing a stale lock.
+    func loadLocked(_ name: String) throws -> (ImageSpec, Lockfile, String) {
+        let spec = try SpecLoader(directory: options.images).load(name)
+        let lockPath = "\(options.images)/\(name).lock.json"
+        let lock = try Lockfile.load(path: lockPath)
+        guard try lock.matches(spec) else {
+            throw ImageGenError.invalidInput(
+                path: lockPath, reason: "stale: \(options.images)/\(name).yaml changed since it was locked; run `imagegen lock \(name)`")
+        }
+        return (spec, lock, lockPath)
     }
 
     /// The options that change the image's bytes, as the provenance lists them.
@@ -488,13 +494,7 @@ extension Builder {
     /// registry cache: per platform and layer, whether the cache holds it, and the bytes fetched
     /// and packed. Reads the lock and the cache's records; fetches and packs nothing.
     public func cachePlan(_ name: String) async throws -> [CachedLayerPlan] {
-        let spec = try SpecLoader(directory: options.images).load(name)
-        let lockPath = "\(options.images)/\(name).lock.json"
-        let lock = try Lockfile.load(path: lockPath)
-        guard try lock.matches(spec) else {
-            throw ImageGenError.invalidInput(
-                path: lockPath, reason: "stale: \(options.images)/\(name).yaml changed since it was locked; run `imagegen lock \(name)`")
-        }
+        let (spec, lock, _) = try loadLocked(name)
         var result: [CachedLayerPlan] = []
         for platform in lock.platforms {
             guard let platformLock = lock.forPlatform(platform) else { continue }

@@ -126,6 +126,37 @@ struct SharedCacheTests {
         #expect(FileManager.default.fileExists(atPath: scratch("out/tiny.tar")))
     }
 
+    @Test("over TLS, as every real registry speaks: the cache and the publish work with the registry's CA given (IMAGEGEN_REGISTRY_CA_FILE), and are refused in one line without it")
+    func overTLS() async throws {
+        let built = try await BuildTests.Built.shared.value
+        let scratch = try ScratchDirectory("imagegen-shared-cache-tls")
+        let ca = try TestCertificateAuthority(directory: scratch("ca"))
+        let registry = try RegistryServer(directory: scratch("registry"), tls: try ca.issue("registry", subjectAltName: "IP:127.0.0.1"))
+        let cache = "\(registry.address)/team/cache"
+        func build(_ arguments: [String], cache directory: String, caFile: String?) throws -> ProcessResult {
+            var environment = ["SOURCE_DATE_EPOCH": "\(BuildTests.sourceDateEpoch)"]
+            if let caFile { environment["IMAGEGEN_REGISTRY_CA_FILE"] = caFile }
+            return try run(
+                imagegenBinary, ["build", "tiny", "--images", built.images, "--cache", directory, "--offline", "--quiet"] + arguments,
+                environment: environment)
+        }
+        try BuildTests.copy(built.cache, to: scratch("warm"))
+        let untrusted = try build(["--cache-to", cache, "--out", scratch("out0")], cache: scratch("warm"), caFile: nil)
+        #expect(untrusted.status == 1)
+        #expect(untrusted.stderr.contains("TLS certificate not trusted") && untrusted.stderr.split(separator: "\n").count == 1, "\(untrusted.stderr)")
+
+        let seeded = try build(["--cache-to", cache, "--out", scratch("out1")], cache: scratch("warm"), caFile: ca.certificate)
+        #expect(seeded.status == 0, "\(seeded.stderr)")
+        let fresh = try build(["--cache-from", cache, "--to", "\(registry.address)/team/tiny", "--out", scratch("out2")], cache: scratch("fresh"), caFile: ca.certificate)
+        #expect(fresh.status == 0, "\(fresh.stderr)")
+        let pulled = try run(imagegenBinary, ["pull", "\(registry.address)/team/tiny:tiny", "--out", scratch("pulled"), "--ca-file", ca.certificate])
+        #expect(pulled.status == 0, "\(pulled.stderr)")
+        let verified = try run(imagegenBinary, ["verify", scratch("pulled")])
+        #expect(verified.status == 0, "\(verified.stdout) \(verified.stderr)")
+        let index = try String(contentsOfFile: scratch("pulled/index.json"), encoding: .utf8)
+        #expect(index.contains(built.report.manifest.description), "the published image is the local build's: \(index)")
+    }
+
     @Test("bad requests: a tag on --cache-from, --local without --to, an unreachable cache, a tag that is not a cache record — one line each, non-zero")
     func badInputs() async throws {
         let built = try await BuildTests.Built.shared.value
