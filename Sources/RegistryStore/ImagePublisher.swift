@@ -5,7 +5,8 @@ import Registry
 /// `imagegen build NAME --to REF`: pushes a build whose layers may be partly in a registry layer
 /// cache and nowhere on this machine. Those are mounted from the cache repository when it is
 /// on the destination's registry (or found there already), else copied through a temporary
-/// file; the layers packed here are uploaded; then the manifests and tags, as `push` does.
+/// file; the layers packed here are mounted from the cache too when `--cache-to` recorded them,
+/// else uploaded; then the manifests and tags, as `push` does.
 public struct ImagePublisher: Sendable {
     let client: RegistryClient
     let cache: RegistryLayerCache?
@@ -25,6 +26,10 @@ public struct ImagePublisher: Sendable {
     /// Pushes the image `report` describes (its `layout`, and its `remoteBlobs` from the cache).
     public func publish(_ report: Builder.Report) async throws -> ImagePusher.Report {
         var options = self.options
+        // A layer packed here that --cache-to recorded a moment ago is mounted, not sent again.
+        for repository in cache?.repositories(on: client.registry) ?? [] where !options.mountFrom.contains(repository) {
+            options.mountFrom.append(repository)
+        }
         var holders: [Digest: String] = [:]
         for blob in report.remoteBlobs {
             holders[blob.descriptor.digest] = blob.repository

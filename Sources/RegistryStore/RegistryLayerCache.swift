@@ -168,6 +168,11 @@ public struct RegistryLayerCache: RemoteLayerCache {
         return place.repository
     }
 
+    /// The cache's repositories on `registry`: blobs there can be mounted into another repository of it.
+    public func repositories(on registry: String) -> [String] {
+        (sources + (destination.map { [$0] } ?? [])).filter { $0.client.registry == registry }.map(\.repository)
+    }
+
     func place(named name: String) -> Place? {
         (sources + (destination.map { [$0] } ?? [])).first { $0.name == name }
     }
