@@ -80,14 +80,27 @@ public struct ArtifactMirrorPusher: Sendable {
         self.progress = progress
     }
 
+    /// The blobs of `digests` that `repository` holds (`HEAD` each, several at once).
+    func heldBlobs(_ digests: [Digest], in repository: String) async throws -> Set<Digest> {
+        let found = Mutex<Set<Digest>>([])
+        let client = self.client
+        try await ArtifactMirrorJobs.forEach(Array(Set(digests)).sorted(), jobs: options.jobs) { digest in
+            if try await client.blobExists(repository, digest) { found.withLock { _ = $0.insert(digest) } }
+        }
+        return found.withLock { $0 }
+    }
+
     /// Mirrors the locks of `names` (`Images/NAME.lock.json`).
     public func push(_ names: [String]) async throws -> Report {
         let repository = options.destination.repository
         let location = "\(options.destination.registry)/\(repository)"
 
-        // 1. Every lock read and its artifacts in the local cache before anything is sent.
+        // 1. Every lock read, and the artifacts the repository lacks in the local cache, before
+        //    anything is sent: what the repository holds already costs a HEAD, not a download.
+        try await client.probe()
         var manifests: [ArtifactMirrorManifest] = []
         var files: [Digest: String] = [:]
+        var held = Set<Digest>()
         var fetched = 0
         for name in names {
             let spec = try SpecLoader(directory: options.build.images).load(name)
@@ -102,12 +115,14 @@ public struct ArtifactMirrorPusher: Sendable {
             }
             for platformLock in lock.perPlatform {
                 if lock.platforms.count > 1 { progress("\(name) \(platformLock.platform):") }
+                held.formUnion(try await heldBlobs(platformLock.debs.map(\.sha256) + platformLock.wheels.map(\.sha256), in: repository))
                 let result = try await options.build.fetcher(for: spec.forPlatform(platformLock.platform)).fetch(
-                    debs: platformLock.debs, wheels: platformLock.wheels, offline: options.build.offline, image: name, progress: progress)
+                    debs: platformLock.debs.filter { !held.contains($0.sha256) }, wheels: platformLock.wheels.filter { !held.contains($0.sha256) },
+                    offline: options.build.offline, image: name, progress: progress)
                 fetched += result.fetchedCount
                 files.merge(result.paths) { first, _ in first }
             }
-            for entry in manifest.artifacts where files[entry.artifact.sha256] == nil {
+            for entry in manifest.artifacts where files[entry.artifact.sha256] == nil && !held.contains(entry.artifact.sha256) {
                 throw RegistryStoreError.mirrorArtifactMissing(image: name, fileName: entry.artifact.fileName)
             }
             manifests.append(manifest)
@@ -116,7 +131,7 @@ public struct ArtifactMirrorPusher: Sendable {
         // 2. The blobs the repository lacks, big ones first, several at once; the empty config too.
         var blobs: [Digest: (descriptor: Descriptor, file: BlobFile, title: String)] = [:]
         for manifest in manifests {
-            for entry in manifest.artifacts {
+            for entry in manifest.artifacts where !held.contains(entry.artifact.sha256) {
                 let artifact = entry.artifact
                 blobs[artifact.sha256] = (
                     Descriptor(mediaType: artifact.mediaType, digest: artifact.sha256, size: artifact.size),
@@ -130,8 +145,7 @@ public struct ArtifactMirrorPusher: Sendable {
         try AtomicFileWriter.write(Array("{}".utf8), to: "\(scratch)/empty.json")
         blobs[empty.digest] = (empty, BlobFile(path: "\(scratch)/empty.json", offset: 0, size: empty.size), "empty config")
 
-        try await client.probe()
-        let tally = Mutex<(uploaded: Int, existing: Int, bytes: Int64, done: Int)>((0, 0, 0, 0))
+        let tally = Mutex<(uploaded: Int, existing: Int, bytes: Int64, done: Int)>((0, held.count, 0, 0))
         let total = blobs.count
         let ordered = blobs.values.sorted { ($0.descriptor.size, $0.descriptor.digest) > ($1.descriptor.size, $1.descriptor.digest) }
         let client = self.client, progress = self.progress

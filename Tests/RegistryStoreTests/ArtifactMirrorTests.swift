@@ -109,7 +109,7 @@ struct ArtifactMirrorTests {
         #expect(again.images.first?.action == "unchanged")
     }
 
-    @Test("the CLI mirrors with --json and progress lines, and a second run uploads nothing")
+    @Test("the CLI mirrors with --json and progress lines, a second run uploads nothing, and a runner with an empty cache fetches nothing the mirror holds")
     func mirrorCLI() async throws {
         let scratch = try ScratchDirectory()
         let registry = try RegistryServer(directory: scratch("registry"))
@@ -129,6 +129,12 @@ struct ArtifactMirrorTests {
         let again = try JSONDecoder().decode(ArtifactMirrorPusher.Report.self, from: Data(second.stdout.utf8))
         #expect(again.uploaded == 0)
         #expect(again.images.map(\.manifest) == report.images.map(\.manifest))
+
+        // Another runner, with an empty cache and no sources: what the mirror holds is not fetched again.
+        let fresh = try run(imagegenBinary, arguments.map { $0 == scratch("cache") ? scratch("empty") : $0 })
+        try #require(fresh.status == 0, "\(fresh.stderr)")
+        let third = try JSONDecoder().decode(ArtifactMirrorPusher.Report.self, from: Data(fresh.stdout.utf8))
+        #expect(third.fetched == 0 && third.uploaded == 0 && third.existing == Self.artifacts(built.lock).count + 1)
     }
 
     // MARK: (b) upstream drops a locked version
