@@ -263,7 +263,7 @@ final class Counts: Sendable {
 }
 
 /// Runs `body` on every element, at most `jobs` at once; the first error cancels the rest.
-func forEachConcurrently<T: Sendable>(_ items: [T], jobs: Int, _ body: @escaping @Sendable (T) async throws -> Void) async throws {
+public func forEachConcurrently<T: Sendable>(_ items: [T], jobs: Int, _ body: @escaping @Sendable (T) async throws -> Void) async throws {
     try await withThrowingTaskGroup(of: Void.self) { group in
         var iterator = items.makeIterator()
         for _ in 0..<max(1, jobs) {

@@ -59,7 +59,7 @@ public struct RegistryArtifactMirror: ArtifactMirror {
             // One clear answer for an address that is not a registry, before any blob.
             try await client.probe()
             let found = Mutex<[Digest: String]>([:])
-            try await ArtifactMirrorJobs.forEach(artifacts, jobs: jobs) { artifact in
+            try await forEachConcurrently(artifacts, jobs: jobs) { artifact in
                 let path = try Self.destination(for: artifact, in: directory)
                 let descriptor = Descriptor(mediaType: artifact.mediaType, digest: artifact.sha256, size: artifact.size)
                 do {
@@ -100,23 +100,6 @@ extension MirroredArtifact {
         switch kind {
         case .deb: .debianPackage
         case .wheel: .pythonWheel
-        }
-    }
-}
-
-/// Runs work on several items at once, bounded.
-enum ArtifactMirrorJobs {
-    /// `body` on every item, at most `jobs` at once; the first error cancels the rest.
-    static func forEach<T: Sendable>(_ items: [T], jobs: Int, _ body: @escaping @Sendable (T) async throws -> Void) async throws {
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            var iterator = items.makeIterator()
-            for _ in 0..<max(1, jobs) {
-                guard let item = iterator.next() else { break }
-                group.addTask { try await body(item) }
-            }
-            while try await group.next() != nil {
-                if let item = iterator.next() { group.addTask { try await body(item) } }
-            }
         }
     }
 }
