@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// A user name and a secret for one registry. The secret is never printed: `description`
 /// names the user and where the credential came from.
@@ -149,8 +150,18 @@ public struct CredentialResolver: Sendable {
         } catch {
             throw RegistryError.credentialSource(source: program, reason: "cannot run: \(error.localizedDescription)")
         }
+        // Both pipes at once: a helper that fills its stderr pipe before it closes stdout would
+        // otherwise wait for us while we wait for it.
+        let stderrRead = DispatchGroup()
+        let collected = Mutex(Data())
+        let errorHandle = errors.fileHandleForReading
+        DispatchQueue.global().async(group: stderrRead) {
+            let bytes = errorHandle.readDataToEndOfFile()
+            collected.withLock { $0 = bytes }
+        }
         let stdout = output.fileHandleForReading.readDataToEndOfFile()
-        let stderr = errors.fileHandleForReading.readDataToEndOfFile()
+        stderrRead.wait()
+        let stderr = collected.withLock { $0 }
         exited.wait()
         if process.terminationStatus != 0 {
             let message = String(decoding: stdout + stderr, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)

@@ -68,6 +68,20 @@ struct AuthTests {
                                  environment: ["DOCKER_CONFIG": scratch("helper"), "PATH": path])
         #expect(fromHelper.status == 0, "\(fromHelper.stderr)")
         #expect(!fromHelper.stderr.contains(Self.user.password))
+
+        // A chatty helper: 1 MiB on stderr before its answer (more than a pipe holds) must not
+        // stall the push — both pipes are read at once.
+        try writeFile(scratch("bin/docker-credential-imagegenchatty"), """
+            #!/bin/sh
+            read server
+            head -c 1048576 /dev/zero | tr '\\0' x >&2
+            printf '{"ServerURL":"%s","Username":"%s","Secret":"%s"}' "$server" "\(Self.user.name)" "\(Self.user.password)"
+
+            """, mode: 0o755)
+        try writeFile(scratch("chatty/config.json"), #"{"credHelpers":{"\#(registry.address)":"imagegenchatty"}}"#)
+        let chatty = try run(imagegenBinary, ["push", scratch("image"), "--to", "\(to)-4", "--insecure"],
+                             environment: ["DOCKER_CONFIG": scratch("chatty"), "PATH": path], timeout: 60)
+        #expect(chatty.status == 0, "\(chatty.stderr.suffix(300))")
     }
 
     @Test("the Docker config: auths keys with or without a scheme, identity tokens, credsStore, and a broken file named")
