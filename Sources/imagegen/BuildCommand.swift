@@ -48,11 +48,11 @@ struct BuildCommand: AsyncParsableCommand {
             REG/REPO[:TAG] publishes the image straight to a registry — layers packed here are \
             uploaded, those of the cache mounted (or copied) without coming to this machine, \
             and no out/NAME is written unless --local. Also $IMAGEGEN_CACHE_FROM (comma-separated) \
-            and $IMAGEGEN_CACHE_TO. The registry flags (--insecure, --username, --retries, \
-            --jobs) serve every registry named.
+            and $IMAGEGEN_CACHE_TO. The registry flags (--insecure, --ca-file, --username, \
+            --retries, --jobs) serve every registry named.
 
-              imagegen build v2.7 --cache-to reg.example/team/imagegen-cache
-              imagegen build v2.7 --cache-from reg.example/team/imagegen-cache --to reg.example/team/pytorch
+              imagegen build v2.7 --cache-to reg.example/cache
+              imagegen build v2.7 --cache-from reg.example/cache --to reg.example/pytorch
             """
     )
 
