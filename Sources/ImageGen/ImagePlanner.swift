@@ -42,12 +42,29 @@ public enum ImagePlanner {
         public var name: String { platform.map { "\($0) \(component)" } ?? component }
     }
 
+    /// What happens to an image between the two sides.
+    public enum Status: String, Codable, Hashable, Sendable {
+        /// Only the head side has it (spec and lock).
+        case added
+        /// Both sides have it and something in it differs.
+        case changed
+        /// Both sides have it, the same.
+        case unchanged
+        /// Only the base side has it.
+        case removed
+        /// The head side has a spec but no lock.
+        case unlocked
+
+        /// An image CI builds: added or changed.
+        public var needsBuild: Bool { self == .added || self == .changed }
+    }
+
     /// One image and what changes in it.
     public struct ImageChange: Codable, Hashable, Sendable {
         /// The image name.
         public var image: String
-        /// `added`, `removed`, `changed` or `unchanged`.
-        public var status: String
+        /// What happens to it.
+        public var status: Status
         /// Its layers (after the change; before it for a removed image).
         public var layers: [LayerChange]
         /// Image-level reasons (the spec changed: env, labels, tags…).
@@ -75,13 +92,13 @@ public enum ImagePlanner {
             guard let base else { return nil }
             let layers = base.lock.map { inputs(lock: $0, spec: base.spec) } ?? []
             return ImageChange(
-                image: name, status: "removed",
+                image: name, status: .removed,
                 layers: layers.map { LayerChange(component: $0.component, changed: false, reasons: [], bytes: $0.bytes, platform: $0.platform) },
                 reasons: ["removed from Images/"], buildBytes: 0, pushBytes: 0, tags: base.spec?.config.tags ?? [])
         }
         guard let lock = head.lock else {
             // A spec without a lock cannot be built; say so rather than guess.
-            return ImageChange(image: name, status: "unlocked", layers: [], reasons: ["has a spec but no lock; run `imagegen lock \(name)`"],
+            return ImageChange(image: name, status: .unlocked, layers: [], reasons: ["has a spec but no lock; run `imagegen lock \(name)`"],
                                buildBytes: 0, pushBytes: 0, tags: head.spec?.config.tags ?? [])
         }
         let new = inputs(lock: lock, spec: head.spec)
@@ -89,7 +106,7 @@ public enum ImagePlanner {
         guard let base, let oldLock = base.lock else {
             let layers = new.map { LayerChange(component: $0.component, changed: true, reasons: ["new image"], bytes: $0.bytes, platform: $0.platform) }
             let total = new.reduce(0) { $0 + $1.bytes }
-            return ImageChange(image: name, status: "added", layers: layers, reasons: ["new image"], buildBytes: total, pushBytes: total, tags: tags)
+            return ImageChange(image: name, status: .added, layers: layers, reasons: ["new image"], buildBytes: total, pushBytes: total, tags: tags)
         }
         // Layers are matched by platform and component; a platform added to or dropped from the
         // spec shows as its layers added or removed.
@@ -124,7 +141,7 @@ public enum ImagePlanner {
         let total = new.reduce(0) { $0 + $1.bytes }
         let push = layers.filter(\.changed).reduce(0) { $0 + $1.bytes }
         return ImageChange(
-            image: name, status: changed ? "changed" : "unchanged", layers: layers, reasons: imageReasons,
+            image: name, status: changed ? .changed : .unchanged, layers: layers, reasons: imageReasons,
             buildBytes: changed ? total : 0, pushBytes: changed ? push : 0, tags: tags)
     }
 

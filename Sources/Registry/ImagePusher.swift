@@ -38,10 +38,20 @@ public struct ImagePusher: Sendable {
         public init(destination: ImageReference) { self.destination = destination }
     }
 
+    /// What a push did to a tag.
+    public enum TagAction: String, Codable, Hashable, Sendable {
+        /// It did not exist; it names the image now.
+        case created
+        /// It named the image already.
+        case unchanged
+        /// It named another image (`--force`); it names this one now.
+        case moved
+    }
+
     /// What happened to a tag.
     public struct TagResult: Codable, Hashable, Sendable {
         /// A result.
-        public init(tag: String, action: String, previous: Digest?, digest: Digest) {
+        public init(tag: String, action: TagAction, previous: Digest?, digest: Digest) {
             self.tag = tag
             self.action = action
             self.previous = previous
@@ -50,8 +60,8 @@ public struct ImagePusher: Sendable {
 
         /// The tag.
         public var tag: String
-        /// `created`, `unchanged` or `moved`.
-        public var action: String
+        /// What the push did to it.
+        public var action: TagAction
         /// The digest it pointed to before, when moved.
         public var previous: Digest?
         /// The digest it points to now.
@@ -153,13 +163,13 @@ public struct ImagePusher: Sendable {
         }
         var tagResults: [TagResult] = []
         for (tag, descriptor, previous) in tagPlan {
-            let action: String
+            let action: TagAction
             if previous == descriptor.digest {
-                action = "unchanged"
+                action = .unchanged
             } else {
                 let bytes = documents.first { $0.descriptor.digest == descriptor.digest }!.bytes
                 try await client.putManifest(repository, reference: tag, bytes: bytes, mediaType: descriptor.mediaType)
-                action = previous == nil ? "created" : "moved"
+                action = previous == nil ? .created : .moved
                 if let previous { progress("moved \(options.destination.with(tag: tag)) from \(previous) to \(descriptor.digest)") }
             }
             tagResults.append(TagResult(tag: tag, action: action, previous: previous == descriptor.digest ? nil : previous, digest: descriptor.digest))

@@ -33,11 +33,11 @@ public struct ImageTagger: Sendable {
         for tag in tags {
             let before = previous[tag]
             if before == manifest.digest {
-                results.append(.init(tag: tag, action: "unchanged", previous: nil, digest: manifest.digest))
+                results.append(.init(tag: tag, action: .unchanged, previous: nil, digest: manifest.digest))
                 continue
             }
             try await client.putManifest(repository, reference: tag, bytes: manifest.bytes, mediaType: manifest.mediaType)
-            results.append(.init(tag: tag, action: before == nil ? "created" : "moved", previous: before, digest: manifest.digest))
+            results.append(.init(tag: tag, action: before == nil ? .created : .moved, previous: before, digest: manifest.digest))
         }
         return results
     }

@@ -50,7 +50,7 @@ public struct ArtifactMirrorPusher: Sendable {
         /// Their bytes.
         public var bytes: Int64
         /// `created`, or `unchanged` when the tag already named this manifest.
-        public var action: String
+        public var action: ImagePusher.TagAction
     }
 
     /// What a mirror run did.
@@ -176,7 +176,7 @@ public struct ArtifactMirrorPusher: Sendable {
                 image: manifest.image, lockSHA256: manifest.lockSHA256,
                 platforms: manifest.platforms,
                 reference: reference, manifest: digest, debs: debs, wheels: manifest.artifacts.count - debs,
-                bytes: manifest.artifacts.reduce(0) { $0 + $1.artifact.size }, action: current == digest ? "unchanged" : "created"))
+                bytes: manifest.artifacts.reduce(0) { $0 + $1.artifact.size }, action: current == digest ? .unchanged : .created))
         }
         let final = tally.withLock { $0 }
         return Report(

@@ -243,7 +243,7 @@ struct BuildCommand: AsyncParsableCommand {
                 for (subject, result) in attached {
                     Console.status("attached \(result.manifests.count) document\(result.manifests.count == 1 ? "" : "s") to \(subject.digest.short)")
                 }
-                for tag in push.tags { Console.status("tag \(tag.tag): \(tag.action) \(tag.digest)") }
+                for tag in push.tags { Console.status("tag \(tag.tag): \(tag.action.rawValue) \(tag.digest)") }
             }
             Console.status(several ? "image index \(report.manifest)" : "image \(report.manifest)")
         }

@@ -106,7 +106,7 @@ struct PlanCommand: AsyncParsableCommand {
             let after = try head.map { try ImagePlanner.side(revision: $0, directory: images) } ?? ImagePlanner.side(directory: images)
             changes = ImagePlanner.plan(base: before, head: after)
         }
-        let toBuild = changes.filter { $0.status == "added" || $0.status == "changed" }
+        let toBuild = changes.filter(\.status.needsBuild)
         let cached = try await cachePlans(toBuild.map(\.image))
         if json {
             struct Cache: Encodable {
@@ -117,7 +117,7 @@ struct PlanCommand: AsyncParsableCommand {
             }
             struct Entry: Encodable {
                 var image: String
-                var status: String
+                var status: ImagePlanner.Status
                 var layers: [String]
                 var buildBytes: Int64
                 var pushBytes: Int64
@@ -138,18 +138,18 @@ struct PlanCommand: AsyncParsableCommand {
             print(String(decoding: try CanonicalJSON.encode(matrix), as: UTF8.self))
         }
         Console.status("image        status     build       push        layers that change")
-        for change in changes where all || change.status != "unchanged" {
-            let layers = change.status == "removed" ? "" : change.changedLayers.joined(separator: ", ")
+        for change in changes where all || change.status != .unchanged {
+            let layers = change.status == .removed ? "" : change.changedLayers.joined(separator: ", ")
             Console.status(
-                change.image.padding(toLength: 13, withPad: " ", startingAt: 0) + change.status.padding(toLength: 11, withPad: " ", startingAt: 0)
+                change.image.padding(toLength: 13, withPad: " ", startingAt: 0) + change.status.rawValue.padding(toLength: 11, withPad: " ", startingAt: 0)
                     + ByteCount.text(change.buildBytes).padding(toLength: 12, withPad: " ", startingAt: 0)
                     + ByteCount.text(change.pushBytes).padding(toLength: 12, withPad: " ", startingAt: 0)
-                    + (layers.isEmpty ? (change.status == "changed" ? "(image config only)" : "") : layers))
-            for layer in change.layers where layer.changed && change.status == "changed" {
+                    + (layers.isEmpty ? (change.status == .changed ? "(image config only)" : "") : layers))
+            for layer in change.layers where layer.changed && change.status == .changed {
                 for reason in layer.reasons.prefix(8) { Console.status("    \(layer.name): \(reason)") }
                 if layer.reasons.count > 8 { Console.status("    \(layer.name): … and \(layer.reasons.count - 8) more") }
             }
-            for reason in change.reasons where change.status == "changed" { Console.status("    image: \(reason)") }
+            for reason in change.reasons where change.status == .changed { Console.status("    image: \(reason)") }
         }
         let build = toBuild.reduce(0) { $0 + $1.buildBytes }, push = toBuild.reduce(0) { $0 + $1.pushBytes }
         Console.status("\(toBuild.count) of \(changes.count) image\(changes.count == 1 ? "" : "s") to build: \(ByteCount.text(build)) to build, \(ByteCount.text(push)) to push")

@@ -137,9 +137,9 @@ struct PushCommand: AsyncParsableCommand {
             }
             for tag in report.tags {
                 switch tag.action {
-                case "moved": Console.status("tag \(tag.tag): moved from \(tag.previous?.description ?? "?") to \(tag.digest)")
-                case "unchanged": Console.status("tag \(tag.tag): already \(tag.digest)")
-                default: Console.status("tag \(tag.tag): \(tag.digest)")
+                case .moved: Console.status("tag \(tag.tag): moved from \(tag.previous?.description ?? "?") to \(tag.digest)")
+                case .unchanged: Console.status("tag \(tag.tag): already \(tag.digest)")
+                case .created: Console.status("tag \(tag.tag): \(tag.digest)")
                 }
             }
         }

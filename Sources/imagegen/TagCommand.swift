@@ -57,9 +57,9 @@ struct TagCommand: AsyncParsableCommand {
         if json { print(try CanonicalJSON.pretty(results)) }
         for result in results {
             switch result.action {
-            case "moved": Console.status("tag \(result.tag): moved from \(result.previous?.description ?? "?") to \(result.digest)")
-            case "unchanged": Console.status("tag \(result.tag): already \(result.digest)")
-            default: Console.status("tag \(result.tag): \(result.digest)")
+            case .moved: Console.status("tag \(result.tag): moved from \(result.previous?.description ?? "?") to \(result.digest)")
+            case .unchanged: Console.status("tag \(result.tag): already \(result.digest)")
+            case .created: Console.status("tag \(result.tag): \(result.digest)")
             }
         }
     }

@@ -92,7 +92,7 @@ struct PlanTests {
     func specOnly() throws {
         let plan = ImagePlanner.plan(base: Self.side(Self.lock("v2.7")), head: Self.side(Self.lock("v2.7", spec: "other spec")))
         let v27 = try #require(plan.first)
-        #expect(v27.status == "changed")
+        #expect(v27.status == .changed)
         #expect(v27.changedLayers == [])
         #expect(v27.pushBytes == 0)
         #expect(v27.reasons.first?.contains("the spec changed") == true)
@@ -104,7 +104,7 @@ struct PlanTests {
         dated.resolved = BuildTime(seconds: 1_796_070_383)
         let plan = ImagePlanner.plan(base: Self.side(Self.lock("v2.7")), head: Self.side(dated))
         let v27 = try #require(plan.first)
-        #expect(v27.status == "changed")
+        #expect(v27.status == .changed)
         #expect(v27.changedLayers == [])
         #expect(v27.pushBytes == 0)
         #expect(v27.reasons == ["the lock's resolved date changed (none → 2026-11-30T20:26:23Z): the image's created date"])
@@ -132,6 +132,9 @@ struct PlanTests {
         #expect(matrix.include.map(\.image) == ["v2.7"])
         #expect(matrix.include.first?.layers == ["cuda"])
         #expect(matrix.include.first?.pushBytes == 900_000)
+        // The status is a closed set in the library, its plain name in the JSON.
+        #expect(matrix.include.first?.status == "changed")
+        #expect(result.stdout.contains(#""status":"changed""#), "\(result.stdout)")
         #expect(result.stderr.contains("cuda: wheel nvidia-cuda-runtime-cu12 12.6.77 → 12.6.85"), "\(result.stderr)")
         #expect(result.stderr.contains("1 of 2 images to build"), "\(result.stderr)")
 

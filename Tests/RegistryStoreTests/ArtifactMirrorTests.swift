@@ -72,7 +72,7 @@ struct ArtifactMirrorTests {
         #expect(image.lockSHA256 == Digest.of(lockBytes))
         #expect(image.reference == "\(registry.address)/\(Self.repository):tiny-lock-\(Digest.of(lockBytes).encoded.prefix(32))")
         #expect(image.debs == built.lock.debs.count && image.wheels == built.lock.wheels.count)
-        #expect(image.action == "created")
+        #expect(image.action == .created)
 
         // skopeo, an independent client, reads the manifest by its tag.
         let tag = String(image.reference.split(separator: ":").last!)
@@ -106,7 +106,7 @@ struct ArtifactMirrorTests {
         #expect(again.bytesUploaded == 0)
         #expect(again.existing == expected.count + 1)
         #expect(again.images.first?.manifest == image.manifest)
-        #expect(again.images.first?.action == "unchanged")
+        #expect(again.images.first?.action == .unchanged)
     }
 
     @Test("the CLI mirrors with --json and progress lines, a second run uploads nothing, and a runner with an empty cache fetches nothing the mirror holds")
