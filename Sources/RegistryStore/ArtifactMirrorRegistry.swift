@@ -30,24 +30,15 @@ public struct RegistryArtifactMirror: ArtifactMirror {
         self.jobs = jobs
     }
 
-    /// Parses `REGISTRY/REPOSITORY` as given to `option` (`--to`, `--artifacts-from`): the
-    /// registry must be named (a host with a `.` or a port, or `localhost`), and neither a tag
-    /// nor a digest may follow, since the mirror's tags are imagegen's to choose.
-    /// - Throws: ``RegistryStoreError/invalidMirrorRepository(option:value:reason:)``.
+    /// Parses `REGISTRY/REPOSITORY` as given to `option` (`--to`, `--artifacts-from`): a store
+    /// repository (``StoreRepository``) whose registry is named (a host with a `.` or a port, or
+    /// `localhost`): a mirror is the team's own registry, never Docker Hub by default.
+    /// - Throws: ``RegistryStoreError/invalidRepository(option:value:reason:)``.
     public static func repository(parsing value: String, option: String) throws -> ImageReference {
-        let reference: ImageReference
-        do {
-            reference = try ImageReference(parsing: value)
-        } catch {
-            throw RegistryStoreError.invalidMirrorRepository(option: option, value: value, reason: "\(error)")
-        }
+        let reference = try StoreRepository.parse(value, option: option)
         guard value.hasPrefix(reference.registry + "/") else {
-            throw RegistryStoreError.invalidMirrorRepository(
+            throw RegistryStoreError.invalidRepository(
                 option: option, value: value, reason: "it names no registry (a host with a '.' or a port, or localhost, before the first '/')")
-        }
-        guard reference.tag == nil, reference.digest == nil else {
-            throw RegistryStoreError.invalidMirrorRepository(
-                option: option, value: value, reason: "it names a \(reference.digest == nil ? "tag" : "digest"); the mirror's tags are imagegen's to choose")
         }
         return reference
     }

@@ -7,8 +7,9 @@ public enum RegistryStoreError: Error, CustomStringConvertible {
     case invalidRecord(reference: String, reason: String)
     /// A blob was asked of a repository the cache does not read.
     case unknownRepository(String)
-    /// `--to` or `--artifacts-from` (or `IMAGEGEN_ARTIFACTS_FROM`) does not name a repository.
-    case invalidMirrorRepository(option: String, value: String, reason: String)
+    /// A store option (`--cache-from`, `--cache-to`, `--artifacts-from`, `mirror --to`, or their
+    /// environment variables) does not name a repository.
+    case invalidRepository(option: String, value: String, reason: String)
     /// The artifact mirror could not be reached, or refused the request.
     case mirrorUnreachable(location: String, reason: String)
     /// The artifact mirror's blob for an artifact holds other bytes than the lock names.
@@ -24,7 +25,7 @@ public enum RegistryStoreError: Error, CustomStringConvertible {
             return "\(reference): not an imagegen cache record: \(reason); remove the tag or use another cache repository"
         case .unknownRepository(let name):
             return "\(name): not a repository of this layer cache"
-        case .invalidMirrorRepository(let option, let value, let reason):
+        case .invalidRepository(let option, let value, let reason):
             return "\(option) '\(value)': \(reason); expected REGISTRY/REPOSITORY, e.g. registry.example:5000/team/artifacts"
         case .mirrorUnreachable(let location, let reason):
             return "the artifact mirror \(location) cannot be used: \(reason); check the address and the credentials "

@@ -127,12 +127,7 @@ struct BuildCommand: AsyncParsableCommand {
     func places() throws -> Places {
         let environment = ProcessInfo.processInfo.environment
         func repository(_ value: String, _ flag: String) throws -> ImageReference {
-            let reference: ImageReference
-            do { reference = try ImageReference(parsing: value) } catch { throw ValidationError("\(flag) \(value): \(error)") }
-            guard reference.tag == nil, reference.digest == nil else {
-                throw ValidationError("\(flag) \(value): expected REGISTRY/REPOSITORY, without a tag or digest (layers are kept under tags of their own)")
-            }
-            return reference
+            do { return try StoreRepository.parse(value, option: flag) } catch { throw ValidationError("\(error)") }
         }
         let from = cacheFrom.isEmpty ? (environment["IMAGEGEN_CACHE_FROM"] ?? "").split(separator: ",").map(String.init).filter { !$0.isEmpty } : cacheFrom
         var places = Places(

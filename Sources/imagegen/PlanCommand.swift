@@ -74,12 +74,7 @@ struct PlanCommand: AsyncParsableCommand {
 
     func cacheReference() throws -> ImageReference? {
         guard let cache else { return nil }
-        let reference: ImageReference
-        do { reference = try ImageReference(parsing: cache) } catch { throw ValidationError("--cache-from \(cache): \(error)") }
-        guard reference.tag == nil, reference.digest == nil else {
-            throw ValidationError("--cache-from \(cache): expected REGISTRY/REPOSITORY, without a tag or digest")
-        }
-        return reference
+        do { return try StoreRepository.parse(cache, option: cacheFrom == nil ? "IMAGEGEN_CACHE_FROM" : "--cache-from") } catch { throw ValidationError("\(error)") }
     }
 
     /// Per image to build: its layers as a fresh runner with the registry cache sees them.

@@ -173,9 +173,11 @@ struct SharedCacheTests {
             #expect(result.stderr.split(separator: "\n").first?.contains(expected) == true, "\(result.stderr)")
             #expect(!FileManager.default.fileExists(atPath: scratch("out/tiny")))
         }
-        try refused(["--cache-from", "\(registry.address)/team/cache:v1"], "--cache-from \(registry.address)/team/cache:v1: expected REGISTRY/REPOSITORY, without a tag")
+        try refused(
+            ["--cache-from", "\(registry.address)/team/cache:v1"],
+            "--cache-from '\(registry.address)/team/cache:v1': it names a tag; the tags in a store repository are imagegen's to choose; expected REGISTRY/REPOSITORY")
         try refused(["--local"], "--local writes out/NAME beside a publish; it needs --to")
-        try refused(["--cache-to", "not a reference"], "--cache-to not a reference:")
+        try refused(["--cache-to", "not a reference"], "--cache-to 'not a reference': ")
         let closed = try freeLoopbackPort()
         try refused(["--cache-from", "127.0.0.1:\(closed)/team/cache", "--retries", "1"], "127.0.0.1:\(closed)", status: 1)
 
