@@ -1,5 +1,7 @@
 // swift-tools-version: 6.2
 // imagegen: PyTorch-CUDA container images as typed, locked, reproducible OCI images.
+// A Linux tool: it spawns processes, mounts, chroots and reads /proc through Glibc; it declares
+// no Apple platform because it runs on none.
 import PackageDescription
 
 let strict: [SwiftSetting] = [
@@ -10,7 +12,6 @@ let strict: [SwiftSetting] = [
 
 let package = Package(
     name: "imagegen",
-    platforms: [.macOS(.v15)],
     products: [
         .executable(name: "imagegen", targets: ["imagegen"]),
         .library(name: "ImageGen", targets: ["ImageGen"]),
@@ -30,8 +31,13 @@ let package = Package(
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
 
+        // posix_spawn's chdir and closefrom file actions, which Swift's Glibc module hides.
+        .target(name: "CSpawn"),
+        // The floor under every module: running programs, doing work in parallel, scratch
+        // folders, paths inside trees, and reading archives with libarchive.
+        .target(name: "SystemSupport", dependencies: ["CSpawn", "CArchive"], swiftSettings: strict),
         // The OCI vocabulary: digests, media types, documents, layouts, archives.
-        .target(name: "OCI", dependencies: ["CCrypto"], swiftSettings: strict),
+        .target(name: "OCI", dependencies: ["SystemSupport", "CCrypto"], swiftSettings: strict),
         // Versions, components, the compatibility catalog, specs, the graph and the lockfile.
         // The catalog is data (Catalog/catalog.yaml), compiled into the binary.
         .target(
@@ -83,6 +89,7 @@ let package = Package(
         // Helpers the test targets share: scratch directories, processes, fixture trees, and the
         // small image built offline from a lock (TinyImageFixture.swift).
         .target(name: "TestSupport", dependencies: ["OCI", "ImageModel", "ImageGen", "Artifacts", "Layers"], path: "Tests/TestSupport", swiftSettings: strict),
+        .testTarget(name: "SystemSupportTests", dependencies: ["SystemSupport"], swiftSettings: strict),
         .testTarget(name: "OCITests", dependencies: ["OCI", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "ImageModelTests", dependencies: ["ImageModel", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "RootfsTests", dependencies: ["Rootfs", "Layers", "OCI", "TestSupport"], swiftSettings: strict),

@@ -1,0 +1,227 @@
+internal import CArchive
+import Glibc
+
+/// Reads an archive's entries with libarchive, one after the other, streaming each entry's
+/// contents: the only owner of a libarchive handle in imagegen.
+///
+/// Callers see Swift values only (`Entry`, `ArchiveReaderError`); the rules of what an entry
+/// may be (paths, links, devices) are theirs, with `TreePath` for the paths.
+public final class ArchiveReader {
+    /// Where the archive's bytes come from.
+    public enum Source: Sendable {
+        /// A whole file.
+        case file(String)
+        /// `size` bytes at `offset` of an open file (a member of an `ar` archive), read with `pread`
+        /// as libarchive asks for them; the caller keeps the descriptor open while reading.
+        case range(descriptor: Int32, offset: Int64, size: Int64)
+    }
+
+    /// Which formats the reader accepts.
+    public enum Format: Sendable {
+        /// Whatever libarchive recognises (tar, zip, ar, cpio…), compressed or not.
+        case any
+        /// A tar, compressed or not.
+        case tar
+        /// Any compressed stream, read as one entry of its decompressed bytes.
+        case raw
+        /// A zip read through its central directory (where the members' unix modes are), as
+        /// Python's `zipfile` reads a wheel; contents are CRC-checked.
+        case zip
+    }
+
+    /// An entry's kind, from its mode's type bits (libarchive's AE_IF* values are the POSIX ones).
+    public enum Kind: Sendable, Hashable {
+        case regular, directory, symlink, hardlink, fifo, characterDevice, blockDevice, socket
+    }
+
+    /// One entry's header.
+    public struct Entry: Sendable {
+        /// The name as stored (`./usr/bin/x`), UTF-8.
+        public var name: String
+        /// Its kind; `hardlink` when it names an earlier entry.
+        public var kind: Kind
+        /// The whole mode as stored, type bits included (a zip may store none: see `ZipDirectory`).
+        public var mode: UInt32
+        /// The permission bits, setuid, setgid and sticky included.
+        public var permissions: UInt32 { mode & 0o7777 }
+        /// The contents' size, when the archive says it.
+        public var size: Int64?
+        /// A symlink's or hard link's target, as stored; empty for other kinds.
+        public var linkTarget: String
+        /// The numeric owner.
+        public var uid: UInt32
+        /// The numeric group.
+        public var gid: UInt32
+        /// A device node's number.
+        public var device: UInt64
+    }
+
+    private let handle: OpaquePointer
+    /// Whether names are taken as UTF-8 first (zip, whose flag says so) or as stored (tar, whose
+    /// names are bytes; a C locale passes them through).
+    private let utf8First: Bool
+    /// The source's bytes when it is a range (libarchive holds a pointer to it).
+    private let range: RangeSource?
+    /// The archive, for messages.
+    public let name: String
+
+    /// Opens `source`; `name` is what errors call it.
+    public init(_ source: Source, format: Format = .any, name: String) throws(ArchiveReaderError) {
+        guard let handle = archive_read_new() else { throw ArchiveReaderError(archive: name, message: "libarchive: out of memory") }
+        self.handle = handle
+        self.name = name
+        utf8First = format == .zip
+        switch format {
+        case .any:
+            archive_read_support_filter_all(handle)
+            archive_read_support_format_all(handle)
+        case .tar:
+            archive_read_support_filter_all(handle)
+            archive_read_support_format_tar(handle)
+        case .raw:
+            archive_read_support_filter_all(handle)
+            archive_read_support_format_raw(handle)
+        case .zip:
+            archive_read_support_format_zip_seekable(handle)
+        }
+        switch source {
+        case .file(let path):
+            range = nil
+            try check(archive_read_open_filename(handle, path, 1 << 16))
+        case .range(let descriptor, let offset, let size):
+            let range = RangeSource(descriptor: descriptor, offset: offset, size: size)
+            self.range = range
+            archive_read_set_read_callback(handle) { _, client, block in
+                guard let client, let block else { return -1 }
+                return Unmanaged<RangeSource>.fromOpaque(client).takeUnretainedValue().read(block)
+            }
+            archive_read_set_callback_data(handle, Unmanaged.passUnretained(range).toOpaque())
+            try check(archive_read_open1(handle))
+        }
+    }
+
+    // One reader is used by one caller at a time and the handle is freed here, once.
+    deinit { archive_read_free(handle) }
+
+    /// A libarchive return code as an error carrying libarchive's message (warnings pass).
+    private func check(_ code: Int32) throws(ArchiveReaderError) {
+        guard code < ARCHIVE_WARN else { return }
+        let message = archive_error_string(handle).map { String(cString: $0) } ?? "libarchive error \(code)"
+        throw ArchiveReaderError(archive: name, message: message)
+    }
+
+    /// The next entry's header, or nil at the end; its contents are skipped unless read.
+    public func next() throws(ArchiveReaderError) -> Entry? {
+        var entry: OpaquePointer?
+        let status = archive_read_next_header(handle, &entry)
+        if status == ARCHIVE_EOF { return nil }
+        try check(status)
+        guard let entry else { throw ArchiveReaderError(archive: name, message: "libarchive returned no entry") }
+        let spellings = [archive_entry_pathname(entry), archive_entry_pathname_utf8(entry)]
+        guard let path = (utf8First ? spellings.reversed() : spellings).lazy.compactMap(Self.string).first else {
+            throw ArchiveReaderError(archive: name, message: "an entry's name is not valid UTF-8")
+        }
+        let mode = UInt32(archive_entry_mode(entry))
+        var kind: Kind
+        switch mode & 0o170000 {
+        case 0o040000: kind = .directory
+        case 0o120000: kind = .symlink
+        case 0o010000: kind = .fifo
+        case 0o020000: kind = .characterDevice
+        case 0o060000: kind = .blockDevice
+        case 0o140000: kind = .socket
+        default: kind = .regular
+        }
+        var target = ""
+        if let hardlink = Self.string(archive_entry_hardlink(entry)) ?? Self.string(archive_entry_hardlink_utf8(entry)) {
+            kind = .hardlink
+            target = hardlink
+        } else if kind == .symlink {
+            target = Self.string(archive_entry_symlink(entry)) ?? Self.string(archive_entry_symlink_utf8(entry)) ?? ""
+        }
+        return Entry(
+            name: path, kind: kind, mode: mode, size: archive_entry_size_is_set(entry) != 0 ? archive_entry_size(entry) : nil,
+            linkTarget: target, uid: UInt32(truncatingIfNeeded: archive_entry_uid(entry)),
+            gid: UInt32(truncatingIfNeeded: archive_entry_gid(entry)), device: UInt64(archive_entry_rdev(entry)))
+    }
+
+    /// Streams the current entry's contents to `body` in libarchive's blocks, with each block's
+    /// offset (a sparse file's holes are the gaps between them).
+    public func readBlocks(_ body: (UnsafeRawBufferPointer, Int64) throws -> Void) throws {
+        var buffer: UnsafeRawPointer?
+        var size = 0
+        var offset: Int64 = 0
+        while true {
+            let status = archive_read_data_block(handle, &buffer, &size, &offset)
+            if status == ARCHIVE_EOF { return }
+            try check(status)
+            if size > 0 { try body(UnsafeRawBufferPointer(start: buffer, count: size), offset) }
+        }
+    }
+
+    /// The current entry's contents, or nil when they are more than `limit` bytes (then the rest
+    /// is skipped).
+    public func readAll(limit: Int) throws -> [UInt8]? {
+        var bytes: [UInt8] = []
+        var tooLarge = false
+        try readBlocks { chunk, offset in
+            guard !tooLarge else { return }
+            if Int(offset) + chunk.count > limit {
+                tooLarge = true
+                bytes = []
+                return
+            }
+            // A hole (sparse entry) reads as zeros.
+            if Int(offset) > bytes.count { bytes += repeatElement(0, count: Int(offset) - bytes.count) }
+            bytes.append(contentsOf: chunk)
+        }
+        return tooLarge ? nil : bytes
+    }
+
+    private static func string(_ pointer: UnsafePointer<CChar>?) -> String? {
+        guard let pointer else { return nil }
+        return String(validatingCString: pointer)
+    }
+
+    /// Feeds libarchive from a byte range of a file. A class so that libarchive can hold a stable
+    /// pointer to it; the reader keeps it alive as long as the handle.
+    private final class RangeSource {
+        let descriptor: Int32
+        var offset: Int64
+        let end: Int64
+        let buffer: UnsafeMutableRawPointer
+        let capacity = 1 << 16
+
+        init(descriptor: Int32, offset: Int64, size: Int64) {
+            self.descriptor = descriptor
+            self.offset = offset
+            end = offset + size
+            buffer = UnsafeMutableRawPointer.allocate(byteCount: capacity, alignment: 16)
+        }
+
+        deinit { buffer.deallocate() }
+
+        func read(_ block: UnsafeMutablePointer<UnsafeRawPointer?>) -> Int {
+            let wanted = Int(min(Int64(capacity), end - offset))
+            guard wanted > 0 else { return 0 }
+            while true {
+                let n = pread(descriptor, buffer, wanted, off_t(offset))
+                if n < 0 && errno == EINTR { continue }
+                if n < 0 { return -1 }
+                offset += Int64(n)
+                block.pointee = UnsafeRawPointer(buffer)
+                return n
+            }
+        }
+    }
+}
+
+/// libarchive could not read an archive: its message.
+public struct ArchiveReaderError: Error, Hashable, CustomStringConvertible {
+    /// The archive, as the reader's owner named it.
+    public var archive: String
+    /// libarchive's message.
+    public var message: String
+
+    public var description: String { "\(archive): \(message)" }
+}
