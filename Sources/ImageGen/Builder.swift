@@ -356,8 +356,8 @@ public struct Builder: Sendable {
                 let layer = found[index]!.layer  // every step was found or made
                 guard layerCache.holds(layer.descriptor.digest) else { continue }
                 var own: [Digest: PackageFacts] = [:]
-                for deb in lock.debs where deb.component == step.component.rawValue { own[deb.sha256] = try facts.facts(deb: deb) }
-                for wheel in lock.wheels where wheel.component == step.component.rawValue { own[wheel.sha256] = try facts.facts(wheel: wheel) }
+                for deb in lock.debs where deb.component == step.component { own[deb.sha256] = try facts.facts(deb: deb) }
+                for wheel in lock.wheels where wheel.component == step.component { own[wheel.sha256] = try facts.facts(wheel: wheel) }
                 let blob = layerCache.blobs.blobPath(layer.descriptor.digest)
                 if let sent = try await cache.store(step.key, component: step.component.rawValue, layer: layer, blob: blob, facts: own) {
                     progress("layer \(step.component.rawValue): recorded in the registry cache \(cache.name) (\(ByteCount.text(sent)) sent)")
@@ -507,8 +507,8 @@ extension Builder {
             var fetched = Set<Digest>()
             for step in plan.steps {
                 let cached = try await options.remoteCache?.lookup(step.key) != nil
-                let own = (platformLock.debs.filter { $0.component == step.component.rawValue }.map(\.size)
-                    + platformLock.wheels.filter { $0.component == step.component.rawValue }.map(\.size)).reduce(0, +)
+                let own = (platformLock.debs.filter { $0.component == step.component }.map(\.size)
+                    + platformLock.wheels.filter { $0.component == step.component }.map(\.size)).reduce(0, +)
                 var fetchBytes: Int64 = 0
                 if !cached {
                     for input in step.inputs.sorted() where fetched.insert(input).inserted { fetchBytes += sizes[input] ?? 0 }

@@ -179,13 +179,13 @@ public enum ImagePlanner {
 
     /// One platform's layers.
     static func inputs(platformLock lock: Lockfile, spec: ImageSpec?) -> [LayerInputs] {
-        let pythonDeb = lock.debs.first { $0.name.hasPrefix("python3.") && $0.component == ComponentKind.python.rawValue && !$0.name.contains("-") }
+        let pythonDeb = lock.debs.first { $0.name.hasPrefix("python3.") && $0.component == .python && !$0.name.contains("-") }
         let python = pythonDeb.map { "\($0.name) \($0.version)" } ?? spec?.python.map { "\($0.version)" }
         var out: [LayerInputs] = []
         var lower: [String] = []
         for kind in ComponentKind.allCases where kind != .driver && kind != .config {
-            let debs = lock.debs.filter { $0.component == kind.rawValue }
-            let wheels = lock.wheels.filter { $0.component == kind.rawValue }
+            let debs = lock.debs.filter { $0.component == kind }
+            let wheels = lock.wheels.filter { $0.component == kind }
             let hasPython = spec?.python != nil || lock.components[ComponentKind.python.rawValue] != nil
             guard !debs.isEmpty || !wheels.isEmpty || (kind == .python && hasPython) else { continue }
             var layer = LayerInputs(component: kind.rawValue)

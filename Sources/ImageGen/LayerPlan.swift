@@ -72,14 +72,14 @@ struct LayerPlan {
         let requested = Set(image.aptRequests.values.joined().map { String($0.prefix { $0 != "=" && $0 != ":" }) })
         let architecture = spec.base.architecture
         for kind in ComponentKind.allCases where kind != .driver && kind != .config {
-            let lockedDebs = lock.debs.filter { $0.component == kind.rawValue }
-            let lockedWheels = lock.wheels.filter { $0.component == kind.rawValue }
+            let lockedDebs = lock.debs.filter { $0.component == kind }
+            let lockedWheels = lock.wheels.filter { $0.component == kind }
             let debHashes = lockedDebs.map(\.sha256.description)
             let wheelHashes = lockedWheels.map(\.sha256.description)
             guard !lockedDebs.isEmpty || !lockedWheels.isEmpty || (kind == .python && python != nil) else { continue }
             let lower = lowerDebs
             // A deb layer's dpkg status lists the packages below it too: their hashes are inputs.
-            let lowerKinds = Set(ComponentKind.allCases.filter { $0 < kind }.map(\.rawValue))
+            let lowerKinds = Set(ComponentKind.allCases.filter { $0 < kind })
             let lowerHashes = lockedDebs.isEmpty ? [] : lock.debs.filter { lowerKinds.contains($0.component) }.map(\.sha256.description)
             // Reused deflate streams give other blob bytes than recompression (the same diff_id).
             let encoding = options.compression.kind == .gzip && !lockedWheels.isEmpty

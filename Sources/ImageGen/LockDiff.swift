@@ -44,10 +44,10 @@ public struct LockDiff: Codable, Hashable, Sendable {
             for one in lock.perPlatform {
                 let platform = several ? one.platform : ""
                 for deb in one.debs {
-                    out[Entry(platform: platform, kind: "deb", component: deb.component, name: "\(deb.name):\(deb.architecture)")] = (deb.version, deb.sha256.description)
+                    out[Entry(platform: platform, kind: "deb", component: deb.component.rawValue, name: "\(deb.name):\(deb.architecture)")] = (deb.version, deb.sha256.description)
                 }
                 for wheel in one.wheels {
-                    out[Entry(platform: platform, kind: "wheel", component: wheel.component, name: wheel.name)] = (wheel.version, wheel.sha256.description)
+                    out[Entry(platform: platform, kind: "wheel", component: wheel.component.rawValue, name: wheel.name)] = (wheel.version, wheel.sha256.description)
                 }
             }
             return out

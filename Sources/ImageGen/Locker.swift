@@ -96,12 +96,12 @@ public struct Locker: Sendable {
             components: components,
             debs: debs.map {
                 LockedDeb(
-                    component: $0.component.rawValue, name: $0.deb.name, version: $0.deb.version, architecture: $0.deb.architecture,
+                    component: $0.component, name: $0.deb.name, version: $0.deb.version, architecture: $0.deb.architecture,
                     fileName: $0.deb.fileName, path: $0.deb.poolPath, size: $0.deb.size, sha256: $0.deb.sha256)
             },
             wheels: wheels.map {
                 LockedWheel(
-                    component: $0.component.rawValue, name: $0.wheel.normalizedName, version: $0.wheel.version,
+                    component: $0.component, name: $0.wheel.normalizedName, version: $0.wheel.version,
                     fileName: $0.wheel.fileName, size: $0.wheel.size, sha256: $0.wheel.sha256)
             })
     }

@@ -105,12 +105,12 @@ public enum SupplyChainFiles {
             for deb in platformLock.debs {
                 packages.append(Inventory.Package(
                     kind: .deb, name: deb.name, version: deb.version, architecture: deb.architecture, fileName: deb.fileName,
-                    sha256: deb.sha256, size: deb.size, component: deb.component, facts: try facts.facts(deb: deb)))
+                    sha256: deb.sha256, size: deb.size, component: deb.component.rawValue, facts: try facts.facts(deb: deb)))
             }
             for wheel in platformLock.wheels {
                 packages.append(Inventory.Package(
                     kind: .wheel, name: wheel.name, version: wheel.version, architecture: nil, fileName: wheel.fileName,
-                    sha256: wheel.sha256, size: wheel.size, component: wheel.component, facts: try facts.facts(wheel: wheel)))
+                    sha256: wheel.sha256, size: wheel.size, component: wheel.component.rawValue, facts: try facts.facts(wheel: wheel)))
             }
             for package in packages where !components.contains(package.component) {
                 throw ImageGenError.invalidInput(

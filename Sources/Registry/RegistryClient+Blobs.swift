@@ -79,7 +79,7 @@ extension RegistryClient {
             } catch let error as UploadInterrupted {
                 failures += 1
                 guard failures < options.retry.attempts else {
-                    throw RegistryError.unavailable(operation: operation, attempts: failures, reason: error.reason)
+                    throw RegistryError.unavailable(operation: operation, attempts: failures, failure: error.failure)
                 }
                 try await Task.sleep(for: options.retry.delay(afterAttempt: failures))
                 // Go on from the range the registry reports, or start a new session when it has
@@ -106,7 +106,7 @@ extension RegistryClient {
 
     /// An upload request failed in a way that a new attempt may fix.
     struct UploadInterrupted: Error {
-        var reason: String
+        var failure: TransportFailure
         /// The session's bytes cannot be trusted: start a new one rather than resume.
         var restart = false
     }
@@ -157,9 +157,9 @@ extension RegistryClient {
         }
         guard reply.status == 202, let next = reply.headers.first(name: "Location") else {
             if reply.status >= 500 || reply.status == 429 || reply.status == 416 {
-                throw UploadInterrupted(reason: "HTTP \(reply.status) \(reply.errorDetail)")
+                throw UploadInterrupted(failure: .status(reply.status, detail: reply.errorDetail))
             }
-            if reply.status == 404 { throw UploadInterrupted(reason: "the registry dropped the upload session (HTTP 404)") }
+            if reply.status == 404 { throw UploadInterrupted(failure: .uploadInterrupted("the registry dropped the upload session (HTTP 404)")) }
             throw RegistryError.refused(operation: operation, status: reply.status, detail: reply.errorDetail)
         }
         let end = Self.rangeEnd(reply.headers.first(name: "Range")) ?? (start + region.size - 1)
@@ -200,10 +200,10 @@ extension RegistryClient {
                 throw RegistryError.digestMismatch(what: operation, expected: digest.description, actual: answered)
             }
         case 404, 416, 429, 500...599:
-            throw UploadInterrupted(reason: "HTTP \(reply.status) \(reply.errorDetail)")
-        case 400 where reply.errorDetail.contains("DIGEST_INVALID"):
+            throw UploadInterrupted(failure: .status(reply.status, detail: reply.errorDetail))
+        case 400 where reply.errorCodes.contains("DIGEST_INVALID"):
             // The registry holds other bytes than we sent (a cut chunk it kept): start again.
-            throw UploadInterrupted(reason: "the registry's copy did not hash to \(digest.short) (\(reply.errorDetail))", restart: true)
+            throw UploadInterrupted(failure: .uploadInterrupted("the registry's copy did not hash to \(digest.short) (\(reply.errorDetail))"), restart: true)
         default:
             throw RegistryError.refused(operation: operation, status: reply.status, detail: reply.errorDetail)
         }
@@ -214,8 +214,8 @@ extension RegistryClient {
     func sendOnce(_ operation: String, scopes: [String], make: @escaping @Sendable () throws -> HTTPClientRequest) async throws -> Reply {
         do {
             return try await send(operation, scopes: scopes, attempts: 1, make: make)
-        } catch RegistryError.unavailable(_, _, let reason) {
-            throw UploadInterrupted(reason: reason)
+        } catch RegistryError.unavailable(_, _, let failure) {
+            throw UploadInterrupted(failure: failure)
         }
     }
 

@@ -105,15 +105,25 @@ public final class RegistryClient: Sendable {
 
         /// The registry's error JSON (`{"errors":[{"code":…,"message":…}]}`) as one line.
         var errorDetail: String {
-            struct Errors: Decodable {
-                struct Item: Decodable { var code: String?; var message: String? }
-                var errors: [Item]?
-            }
-            if let decoded = try? JSONDecoder().decode(Errors.self, from: Data(body)), let items = decoded.errors, !items.isEmpty {
+            if let items = errorItems, !items.isEmpty {
                 return items.map { [$0.code, $0.message].compactMap { $0 }.joined(separator: " ") }.joined(separator: "; ")
             }
             let text = String(decoding: body.prefix(200), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
             return text.split(separator: "\n").first.map(String.init) ?? ""
+        }
+
+        /// The distribution spec's error codes in the body (`DIGEST_INVALID`, `BLOB_UNKNOWN`…).
+        var errorCodes: Set<String> { Set((errorItems ?? []).compactMap(\.code)) }
+
+        /// The body's `errors` array, when it is the spec's error document.
+        private var errorItems: [ErrorItem]? {
+            struct Errors: Decodable { var errors: [ErrorItem]? }
+            return (try? JSONDecoder().decode(Errors.self, from: Data(body)))?.errors
+        }
+
+        private struct ErrorItem: Decodable {
+            var code: String?
+            var message: String?
         }
     }
 
@@ -141,7 +151,7 @@ public final class RegistryClient: Sendable {
             var request = try make()
             request.headers.replaceOrAdd(name: "User-Agent", value: "imagegen")
             if authorize, let header = try await auth.header(for: scopes, client: self) { request.headers.replaceOrAdd(name: "Authorization", value: header) }
-            let failure: String
+            let failure: TransportFailure
             do {
                 let response = try await http.execute(request, deadline: .now() + .hours(12))
                 let status = Int(response.status.code)
@@ -156,7 +166,7 @@ public final class RegistryClient: Sendable {
                 if status >= 500 || status == 429 {
                     let body = (try? await response.body.collect(upTo: 1 << 20)).map { Array(buffer: $0) } ?? []
                     let reply = Reply(status: status, headers: response.headers, body: body)
-                    failure = "HTTP \(status)" + (reply.errorDetail.isEmpty ? "" : " \(reply.errorDetail)")
+                    failure = .status(status, detail: reply.errorDetail)
                 } else if (200..<300).contains(status), let consume {
                     do {
                         try await consume(response)
@@ -167,7 +177,7 @@ public final class RegistryClient: Sendable {
                     } catch {
                         // A connection cut while the body streamed: retried like any other.
                         guard attempt < attempts else {
-                            throw RegistryError.unavailable(operation: operation, attempts: attempt, reason: Self.describe(error))
+                            throw RegistryError.unavailable(operation: operation, attempts: attempt, failure: TransportFailure(error))
                         }
                         try await Task.sleep(for: options.retry.delay(afterAttempt: attempt))
                         continue
@@ -189,26 +199,13 @@ public final class RegistryClient: Sendable {
                 throw CancellationError()
             } catch {
                 if let refusal = Self.certificateRefusal(error, url: request.url, caFile: options.caFile) { throw refusal }
-                failure = Self.describe(error)
+                failure = TransportFailure(error)
             }
             guard attempt < attempts else {
-                throw RegistryError.unavailable(operation: operation, attempts: attempt, reason: failure)
+                throw RegistryError.unavailable(operation: operation, attempts: attempt, failure: failure)
             }
             try await Task.sleep(for: options.retry.delay(afterAttempt: attempt))
         }
-    }
-
-    /// A short reason for a transport error.
-    static func describe(_ error: any Error) -> String {
-        let text = "\(error)"
-        if text.contains("connectionRefused") || text.contains("Connection refused") { return "connection refused" }
-        if text.contains("remoteConnectionClosed") { return "the connection was closed before the answer was complete" }
-        if text.contains("readTimeout") { return "no answer within the read timeout" }
-        if text.contains("connectTimeout") { return "could not connect within the timeout" }
-        if text.contains("SSL") || text.contains("TLS") || text.contains("handshake") {
-            return "TLS failed (\(text.prefix(160))); for a plain-HTTP registry pass --insecure"
-        }
-        return String(text.prefix(200))
     }
 
     /// `GET /v2/`: checks that this is a registry and that the credentials are accepted.
@@ -350,7 +347,7 @@ actor AuthState {
             } catch {
                 if let refusal = RegistryClient.certificateRefusal(error, url: request.url, caFile: client.options.caFile) { throw refusal }
                 guard attempt < client.options.retry.attempts else {
-                    throw RegistryError.unavailable(operation: operation, attempts: attempt, reason: RegistryClient.describe(error))
+                    throw RegistryError.unavailable(operation: operation, attempts: attempt, failure: TransportFailure(error))
                 }
                 try await Task.sleep(for: client.options.retry.delay(afterAttempt: attempt))
             }

@@ -20,7 +20,7 @@ public enum RegistryError: Error, CustomStringConvertible, Equatable, Sendable {
     /// A server's TLS certificate is trusted but does not name the host connected to; never retried.
     case certificateNameMismatch(server: String, host: String)
     /// A request failed after every retry (connection errors, 5xx, 429).
-    case unavailable(operation: String, attempts: Int, reason: String)
+    case unavailable(operation: String, attempts: Int, failure: TransportFailure)
     /// The registry answered something the protocol does not allow.
     case protocolViolation(operation: String, reason: String)
     /// The registry refused a request (4xx other than auth), with its error code and message.
@@ -71,8 +71,8 @@ public enum RegistryError: Error, CustomStringConvertible, Equatable, Sendable {
             let kind = host.contains(":") || host.allSatisfy({ $0.isNumber || $0 == "." }) ? "IP" : "DNS"
             return "\(server): TLS certificate does not name \(host) (no subject alternative name matches it); "
                 + "reach the registry by a name its certificate holds, or reissue the certificate with subjectAltName \(kind):\(host)"
-        case .unavailable(let operation, let attempts, let reason):
-            return "\(operation): failed after \(attempts) attempt\(attempts == 1 ? "" : "s"): \(reason)"
+        case .unavailable(let operation, let attempts, let failure):
+            return "\(operation): failed after \(attempts) attempt\(attempts == 1 ? "" : "s"): \(failure)"
         case .protocolViolation(let operation, let reason):
             return "\(operation): unexpected answer from the registry: \(reason)"
         case .refused(let operation, let status, let detail):

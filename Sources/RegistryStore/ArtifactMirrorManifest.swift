@@ -71,10 +71,10 @@ public struct ArtifactMirrorManifest: Sendable {
         }
         for platformLock in lock.perPlatform {
             for deb in platformLock.debs {
-                add(MirroredArtifact(deb), component: deb.component, architecture: deb.architecture, platform: platformLock.platform)
+                add(MirroredArtifact(deb), component: deb.component.rawValue, architecture: deb.architecture, platform: platformLock.platform)
             }
             for wheel in platformLock.wheels {
-                add(MirroredArtifact(wheel), component: wheel.component, architecture: nil, platform: platformLock.platform)
+                add(MirroredArtifact(wheel), component: wheel.component.rawValue, architecture: nil, platform: platformLock.platform)
             }
         }
         artifacts = order.compactMap { entries[$0] }

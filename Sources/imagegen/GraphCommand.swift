@@ -32,8 +32,8 @@ struct GraphCommand: AsyncParsableCommand {
         var sizes: [ComponentKind: Int64] = [:]
         if FileManager.default.fileExists(atPath: specs.lockPath(name)) {
             let lock = try Lockfile.load(path: specs.lockPath(name))
-            for deb in lock.debs { if let kind = ComponentKind(rawValue: deb.component) { sizes[kind, default: 0] += deb.size } }
-            for wheel in lock.wheels { if let kind = ComponentKind(rawValue: wheel.component) { sizes[kind, default: 0] += wheel.size } }
+            for deb in lock.debs { sizes[deb.component, default: 0] += deb.size }
+            for wheel in lock.wheels { sizes[wheel.component, default: 0] += wheel.size }
         }
         let renderer = GraphRenderer(graph: image.graph, sizes: sizes)
         switch format {

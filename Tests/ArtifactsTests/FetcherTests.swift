@@ -43,7 +43,7 @@ struct FetcherTests {
             let path = try repository.poolPath(name, version)
             let expected = try repository.expected(path)
             return LockedDeb(
-                component: "base", name: name, version: version, architecture: package.architecture,
+                component: .base, name: name, version: version, architecture: package.architecture,
                 fileName: package.fileName, path: path, size: expected.size, sha256: try Digest(parsing: expected.sha256))
         }
 
@@ -52,7 +52,7 @@ struct FetcherTests {
             let wheel = try #require(index.wheels.first { $0.name == name && $0.version == version })
             let expected = try index.expected(wheel.fileName)
             return LockedWheel(
-                component: "packages", name: ResolvedWheel.normalize(name), version: version, fileName: wheel.fileName,
+                component: .packages, name: ResolvedWheel.normalize(name), version: version, fileName: wheel.fileName,
                 size: expected.size, sha256: try Digest(parsing: expected.sha256))
         }
 

@@ -269,7 +269,7 @@ struct BuildTests {
         let bumpedServers = try fixtures.serve(index: index.root)
         try Self.copy(built.images, to: scratch("Images"))
         let (lock, _) = try await bumpedServers.locker(images: scratch("Images"), cacheDirectory: scratch("lock-cache")).lock("tiny")
-        #expect(lock.wheels.contains { $0.name == "imagegen-fixture-app" && $0.version == "1.1" && $0.component == "packages" })
+        #expect(lock.wheels.contains { $0.name == "imagegen-fixture-app" && $0.version == "1.1" && $0.component == .packages })
         #expect(lock.debs == built.lock.debs)
 
         let bumped = try await Builder(

@@ -11,12 +11,12 @@ struct PlanTests {
     static func sha(_ text: String) -> Digest { Digest.of(Array(text.utf8)) }
 
     static func deb(_ component: String, _ name: String, _ version: String, size: Int64 = 1000) -> LockedDeb {
-        LockedDeb(component: component, name: name, version: version, architecture: "amd64", fileName: "\(name)_\(version)_amd64.deb",
+        LockedDeb(component: ComponentKind(rawValue: component)!, name: name, version: version, architecture: "amd64", fileName: "\(name)_\(version)_amd64.deb",
                   path: "pool/main/\(name).deb", size: size, sha256: sha("\(name) \(version)"))
     }
 
     static func wheel(_ component: String, _ name: String, _ version: String, size: Int64 = 10_000) -> LockedWheel {
-        LockedWheel(component: component, name: name, version: version, fileName: "\(name)-\(version)-py3-none-any.whl", size: size, sha256: sha("\(name) \(version)"))
+        LockedWheel(component: ComponentKind(rawValue: component)!, name: name, version: version, fileName: "\(name)-\(version)-py3-none-any.whl", size: size, sha256: sha("\(name) \(version)"))
     }
 
     /// A lock shaped like v2.7's: debs in base, python and tools; wheels in cuda, torch and packages.

@@ -63,7 +63,7 @@ struct SharedCacheTests {
             try #require(result.status == 0, "\(result.stderr)")
         }
         let (lock, _) = try await servers.locker(images: scratch("Images"), cacheDirectory: scratch("lock-cache")).lock("tiny")
-        let packagesWheels = lock.wheels.filter { $0.component == "packages" }
+        let packagesWheels = lock.wheels.filter { $0.component == .packages }
         let sources = ["--apt-sources", servers.aptSource, "--index-url", servers.indexURL, "--no-pip-config"]
 
         // plan says so before anything is built: every layer but packages is in the cache.

@@ -61,7 +61,7 @@ struct SupplyChainBuildTests {
         let relationships = spdx["relationships"] as? [[String: Any]] ?? []
         let cudaLayer = try #require(packages.first { ($0["name"] as? String)?.hasSuffix(": cuda") == true }?["SPDXID"] as? String)
         let inCUDA = relationships.filter { $0["spdxElementId"] as? String == cudaLayer && $0["relationshipType"] as? String == "CONTAINS" }
-        #expect(inCUDA.count == built.lock.wheels.filter { $0.component == "cuda" }.count)
+        #expect(inCUDA.count == built.lock.wheels.filter { $0.component == .cuda }.count)
 
         let provenance = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: "\(built.out)/tiny.provenance.json"))) as? [String: Any] ?? [:]
         let subject = (provenance["subject"] as? [[String: Any]])?.first?["digest"] as? [String: String]

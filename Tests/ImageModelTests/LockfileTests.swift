@@ -47,4 +47,17 @@ struct LockfileTests {
             "\(error)" == "\(path): resolved '\(value)': expected a UTC time to the second, YYYY-MM-DDTHH:MM:SSZ (e.g. 2026-11-30T12:00:00Z)"
         }
     }
+
+    @Test("an artifact's component is one of the components: another is refused in one line naming the field")
+    func badComponent() throws {
+        let scratch = try ScratchDirectory()
+        let text = try String(contentsOfFile: "\(packageRoot)/Images/cuda-smoke.lock.json", encoding: .utf8)
+        let range = try #require(text.range(of: "\"component\" : \"base\""))
+        let path = scratch("bad.lock.json")
+        try writeFile(path, text.replacingCharacters(in: range, with: "\"component\" : \"gpu\""))
+        #expect { try Lockfile.load(path: path) } throws: { error in
+            "\(error)".hasSuffix("'gpu' is not a component (expected one of base, driver, python, cuda, cudnn, nccl, torch, packages, tools, config) at debs[0].component")
+                && "\(error)".hasPrefix(path) && !"\(error)".contains("\n")
+        }
+    }
 }

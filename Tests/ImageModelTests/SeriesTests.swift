@@ -64,7 +64,7 @@ struct SeriesTests {
         let digest = Digest.of(Array("a wheel".utf8))
         return Lockfile(
             image: spec.name, specDigest: try Lockfile.digest(of: spec), platform: "linux/amd64", components: [:], debs: [],
-            wheels: [LockedWheel(component: "torch", name: "torch", version: torch, fileName: "torch-\(torch)-py3-none-any.whl", size: 1, sha256: digest)])
+            wheels: [LockedWheel(component: .torch, name: "torch", version: torch, fileName: "torch-\(torch)-py3-none-any.whl", size: 1, sha256: digest)])
     }
 
     @Test("a series lock is fresh with the newest release of the series, stale with a sentence otherwise")

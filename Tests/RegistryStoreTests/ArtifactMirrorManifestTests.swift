@@ -13,14 +13,14 @@ struct ArtifactMirrorManifestTests {
     /// and one wheel is `py3-none-any` (shared).
     static let lock: Lockfile = {
         let shared = LockedDeb(
-            component: "base", name: "tzdata", version: "2025b-0+deb12u1", architecture: "all",
+            component: .base, name: "tzdata", version: "2025b-0+deb12u1", architecture: "all",
             fileName: "tzdata_2025b-0+deb12u1_all.deb", path: "pool/main/t/tzdata/tzdata_2025b-0+deb12u1_all.deb", size: 10, sha256: digest("tzdata"))
         func libc(_ arch: String) -> LockedDeb {
             LockedDeb(
-                component: "base", name: "libc6", version: "2.36-9+deb12u10", architecture: arch,
+                component: .base, name: "libc6", version: "2.36-9+deb12u10", architecture: arch,
                 fileName: "libc6_2.36-9+deb12u10_\(arch).deb", path: "pool/main/g/glibc/libc6_2.36-9+deb12u10_\(arch).deb", size: 20, sha256: digest("libc6 \(arch)"))
         }
-        let wheel = LockedWheel(component: "packages", name: "six", version: "1.17.0", fileName: "six-1.17.0-py2.py3-none-any.whl", size: 5, sha256: digest("six"))
+        let wheel = LockedWheel(component: .packages, name: "six", version: "1.17.0", fileName: "six-1.17.0-py2.py3-none-any.whl", size: 5, sha256: digest("six"))
         return Lockfile(
             image: "duo", specDigest: digest("spec"), platform: "linux/amd64", components: [:], debs: [shared, libc("amd64")], wheels: [wheel],
             otherPlatforms: [PlatformResolution(platform: "linux/arm64", components: [:], debs: [shared, libc("arm64")], wheels: [wheel])])

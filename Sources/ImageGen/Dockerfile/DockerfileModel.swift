@@ -96,13 +96,13 @@ public struct DockerfileModel: Sendable {
         // where it runs — debs by `dpkg --print-architecture`, wheels by pip's markers.
         let platforms = lock.perPlatform
         for kind in ComponentKind.allCases where kind != .driver && kind != .config {
-            let platformDebs = platforms.map { one in one.debs.filter { $0.component == kind.rawValue } }
+            let platformDebs = platforms.map { one in one.debs.filter { $0.component == kind } }
             let debs = platformDebs[0].filter { deb in
                 platformDebs.dropFirst().allSatisfy { $0.contains { $0.name == deb.name && $0.version == deb.version } }
             }
-            let wheels = lock.wheels.filter { $0.component == kind.rawValue }
+            let wheels = lock.wheels.filter { $0.component == kind }
             let makesVenv = kind == .python && python != nil
-            let anyWheels = platforms.contains { one in one.wheels.contains { $0.component == kind.rawValue } }
+            let anyWheels = platforms.contains { one in one.wheels.contains { $0.component == kind } }
             guard platformDebs.contains(where: { !$0.isEmpty }) || anyWheels || makesVenv else { continue }
             var checks: [String] = []
             if let layout = python.map(VenvLayout.init(python:)) {
@@ -123,7 +123,7 @@ public struct DockerfileModel: Sendable {
                     (ImageSpec.architecture(of: one.platform), own.filter { !common.contains($0.name) })
                 }.filter { !$0.debs.isEmpty }
                 component.platformWheels = platforms.map { one in
-                    (ImageSpec.machine(of: ImageSpec.architecture(of: one.platform)), one.wheels.filter { $0.component == kind.rawValue })
+                    (ImageSpec.machine(of: ImageSpec.architecture(of: one.platform)), one.wheels.filter { $0.component == kind })
                 }
             }
             components.append(component)

@@ -11,6 +11,17 @@ public enum ComponentKind: String, Hashable, Sendable, Codable, CaseIterable, Co
     case tools
     case config
 
+    /// Decodes the raw value, refusing any other in one line that lists the components.
+    public init(from decoder: any Decoder) throws {
+        let text = try decoder.singleValueContainer().decode(String.self)
+        guard let kind = ComponentKind(rawValue: text) else {
+            throw DecodingError.dataCorrupted(.init(
+                codingPath: decoder.codingPath,
+                debugDescription: "'\(text)' is not a component (expected one of \(Self.allCases.map(\.rawValue).joined(separator: ", ")))"))
+        }
+        self = kind
+    }
+
     /// The position in layer order.
     public var order: Int { Self.allCases.firstIndex(of: self)! }  // every case is in allCases
 

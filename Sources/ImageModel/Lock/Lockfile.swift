@@ -44,8 +44,8 @@ public struct Lockfile: Codable, Hashable, Sendable {
         self.specDigest = specDigest
         self.platform = platform
         self.components = components
-        self.debs = debs.sorted { ($0.component, $0.name) < ($1.component, $1.name) }
-        self.wheels = wheels.sorted { ($0.component, $0.name) < ($1.component, $1.name) }
+        self.debs = debs.sorted { ($0.component.rawValue, $0.name) < ($1.component.rawValue, $1.name) }
+        self.wheels = wheels.sorted { ($0.component.rawValue, $0.name) < ($1.component.rawValue, $1.name) }
         self.resolved = resolved
         self.otherPlatforms = otherPlatforms
     }
@@ -158,15 +158,15 @@ public struct PlatformResolution: Codable, Hashable, Sendable {
     public init(platform: String, components: [String: String], debs: [LockedDeb], wheels: [LockedWheel]) {
         self.platform = platform
         self.components = components
-        self.debs = debs.sorted { ($0.component, $0.name) < ($1.component, $1.name) }
-        self.wheels = wheels.sorted { ($0.component, $0.name) < ($1.component, $1.name) }
+        self.debs = debs.sorted { ($0.component.rawValue, $0.name) < ($1.component.rawValue, $1.name) }
+        self.wheels = wheels.sorted { ($0.component.rawValue, $0.name) < ($1.component.rawValue, $1.name) }
     }
 }
 
 /// A locked Debian package.
 public struct LockedDeb: Codable, Hashable, Sendable {
-    /// The component whose layer it goes into.
-    public var component: String
+    /// The component whose layer it goes into (its raw value in the JSON).
+    public var component: ComponentKind
     /// Package name.
     public var name: String
     /// Exact Debian version.
@@ -183,7 +183,7 @@ public struct LockedDeb: Codable, Hashable, Sendable {
     public var sha256: Digest
 
     /// A locked package.
-    public init(component: String, name: String, version: String, architecture: String, fileName: String, path: String, size: Int64, sha256: Digest) {
+    public init(component: ComponentKind, name: String, version: String, architecture: String, fileName: String, path: String, size: Int64, sha256: Digest) {
         self.component = component
         self.name = name
         self.version = version
@@ -197,8 +197,8 @@ public struct LockedDeb: Codable, Hashable, Sendable {
 
 /// A locked wheel.
 public struct LockedWheel: Codable, Hashable, Sendable {
-    /// The component whose layer it goes into.
-    public var component: String
+    /// The component whose layer it goes into (its raw value in the JSON).
+    public var component: ComponentKind
     /// Normalised project name.
     public var name: String
     /// Exact version.
@@ -211,7 +211,7 @@ public struct LockedWheel: Codable, Hashable, Sendable {
     public var sha256: Digest
 
     /// A locked wheel.
-    public init(component: String, name: String, version: String, fileName: String, size: Int64, sha256: Digest) {
+    public init(component: ComponentKind, name: String, version: String, fileName: String, size: Int64, sha256: Digest) {
         self.component = component
         self.name = name
         self.version = version
