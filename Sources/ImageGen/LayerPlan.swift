@@ -51,80 +51,134 @@ struct LayerPlan {
         self.image = image
         self.lock = lock
         self.options = options
-        let spec = image.spec
-        let python = try ImageMetadata.venvPython(spec: spec, lock: lock)
-        // The Python files Debian's scripts and pip would compile, compiled by a host CPython of
-        // the image's version (docs/building.md, "Bytecode"); its identity is in the layers' keys.
-        // Debian's Python is byte-compiled even when the spec has no venv (python3.X-minimal in the base).
-        let debianPython = try python ?? ImageMetadata.debianPython(lock: lock)
-        let bytecode = try debianPython.map { try ComponentTrees.bytecodeCompiler(python: $0, options: options) }
-        // A timestamp .pyc holds its source's time: the time the layer gives every file.
-        let pycTime = options.fileTime.seconds
-
-        // base-passwd's account masters: the config layer's account files start from them, and
-        // system groups that packages add take the first free id after them.
-        let passwdDeb = lock.debs.first { $0.name == "base-passwd" }
-        let accounts = Accounts(passwdDeb: passwdDeb, sshServer: lock.debs.contains { $0.name == "openssh-server" },
-                                sshClient: lock.debs.contains { $0.name == "openssh-client" }, user: spec.config.user)
-
+        let context = try Context(image: image, lock: lock, options: options)
         var lowerDebs: [LockedDeb] = []
-        // The packages the spec names: apt keeps them manually installed (the rest auto).
-        let requested = Set(image.aptRequests.values.joined().map { String($0.prefix { $0 != "=" && $0 != ":" }) })
-        let architecture = spec.base.architecture
         for kind in ComponentKind.allCases where kind != .driver && kind != .config {
-            let lockedDebs = lock.debs.filter { $0.component == kind }
-            let lockedWheels = lock.wheels.filter { $0.component == kind }
-            let debHashes = lockedDebs.map(\.sha256.description)
-            let wheelHashes = lockedWheels.map(\.sha256.description)
-            guard !lockedDebs.isEmpty || !lockedWheels.isEmpty || (kind == .python && python != nil) else { continue }
-            let lower = lowerDebs
-            // A deb layer's dpkg status lists the packages below it too: their hashes are inputs.
-            let lowerKinds = Set(ComponentKind.allCases.filter { $0 < kind })
-            let lowerHashes = lockedDebs.isEmpty ? [] : lock.debs.filter { lowerKinds.contains($0.component) }.map(\.sha256.description)
-            // Reused deflate streams give other blob bytes than recompression (the same diff_id).
-            let encoding = options.compression.kind == .gzip && !lockedWheels.isEmpty
-                ? (options.reuseDeflateStreams ? "+reuse-\(LayerPacker.reuseRule)" : "+recompress") : ""
-            let keyParts = [Builder.recipeVersion, "linux/\(architecture)", kind.rawValue, python.map { "\($0)" } ?? "-", options.compression.description + encoding,
-                            "\(options.fileTime.seconds)", "debs:"] + debHashes + ["lower:"] + lowerHashes + ["wheels:"] + wheelHashes
-                + ["bytecode:", bytecode?.identity ?? "-"]
-            let key = Digest.of(Array(keyParts.joined(separator: "\n").utf8))
-            let component = kind
-            let cost = lockedDebs.reduce(Int64(0)) { $0 + 16 * $1.size } + lockedWheels.reduce(Int64(0)) { $0 + $1.size }
-            var inputs = Set(lockedDebs.map(\.sha256) + lockedWheels.map(\.sha256))
-            if !lockedDebs.isEmpty { inputs.formUnion(lower.map(\.sha256)) }
-            if kind == .tools, let passwdDeb, accounts.sshClient { inputs.insert(passwdDeb.sha256) }
-            steps.append(Step(component: kind, key: key, label: image.graph.node(kind)?.label ?? kind.rawValue, inputs: inputs, makeTree: { root, files in
-                let debs = try lockedDebs.map { try Self.path(files, $0.sha256, $0.fileName) }
-                // Only a deb layer reads the debs below it.
-                let lowerPaths = debs.isEmpty ? [] : try lower.map { try Self.path(files, $0.sha256, $0.fileName) }
-                let wheels = try lockedWheels.map { try Self.path(files, $0.sha256, $0.fileName) }
-                var sources: [String: DeflatedSource] = [:]
-                if !debs.isEmpty {
-                    try ComponentTrees.unpackDebs(debs, into: root, statusFrom: lowerPaths + debs)
-                }
-                if component == .base { try ComponentTrees.baseFixups(root) }
-                if component == .python, let python { try ComponentTrees.venvSkeleton(root, python: python) }
-                if !wheels.isEmpty, let python, let bytecode {
-                    sources = try ComponentTrees.installWheels(wheels, into: root, python: python, compiler: bytecode, mtime: pycTime)
-                    try ComponentTrees.ldSoConf(root, component: component.rawValue, python: python)
-                }
-                if component == .tools { try ComponentTrees.toolsFixups(root, sshGroupID: try accounts.sshGroup(files)?.gid) }
-                if !debs.isEmpty {
-                    try ComponentTrees.maintainerEffects(
-                        root, own: debs, lower: lowerPaths, architecture: architecture, requested: requested)
-                }
-                if !debs.isEmpty, let debianPython, let bytecode {
-                    try ComponentTrees.compileDebs(
-                        debs, lower: lowerPaths, into: root, python: debianPython, compiler: bytecode, mtime: pycTime)
-                }
-                return sources
-            }, estimatedCost: cost))
-            lowerDebs += lockedDebs
+            guard let step = Self.componentStep(kind, below: lowerDebs, context: context) else { continue }
+            steps.append(step)
+            lowerDebs += lock.debs.filter { $0.component == kind }
+        }
+        steps.append(Self.configStep(context: context))
+    }
+
+    /// What every step of one plan shares: the spec, the interpreters, the compiler, the accounts.
+    private struct Context {
+        let image: ResolvedImage
+        let lock: Lockfile
+        let options: Builder.Options
+        /// The venv's Python, when the spec has one.
+        let python: PythonVersion?
+        /// The Python whose files Debian's scripts compile (the venv's, or python3.X-minimal's).
+        let debianPython: PythonVersion?
+        /// The host CPython that compiles them (docs/building.md, "Bytecode"); its identity is in the keys.
+        let bytecode: BytecodeCompiler?
+        let accounts: Accounts
+        /// The packages the spec names: apt keeps them manually installed (the rest auto).
+        let requested: Set<String>
+
+        init(image: ResolvedImage, lock: Lockfile, options: Builder.Options) throws {
+            self.image = image
+            self.lock = lock
+            self.options = options
+            let spec = image.spec
+            python = try ImageMetadata.venvPython(spec: spec, lock: lock)
+            // Debian's Python is byte-compiled even when the spec has no venv (python3.X-minimal in the base).
+            debianPython = try python ?? ImageMetadata.debianPython(lock: lock)
+            bytecode = try debianPython.map { try ComponentTrees.bytecodeCompiler(python: $0, options: options) }
+            // base-passwd's account masters: the config layer's account files start from them, and
+            // system groups that packages add take the first free id after them.
+            accounts = Accounts(
+                passwdDeb: lock.debs.first { $0.name == "base-passwd" }, sshServer: lock.debs.contains { $0.name == "openssh-server" },
+                sshClient: lock.debs.contains { $0.name == "openssh-client" }, user: spec.config.user)
+            requested = Set(image.aptRequests.values.joined().map { String($0.prefix { $0 != "=" && $0 != ":" }) })
+        }
+    }
+
+    /// The step of component `kind`, whose deb layers lie on `lowerDebs`; nil when the
+    /// component has nothing to install.
+    private static func componentStep(_ kind: ComponentKind, below lowerDebs: [LockedDeb], context: Context) -> Step? {
+        let (lock, options, python) = (context.lock, context.options, context.python)
+        let lockedDebs = lock.debs.filter { $0.component == kind }
+        let lockedWheels = lock.wheels.filter { $0.component == kind }
+        guard !lockedDebs.isEmpty || !lockedWheels.isEmpty || (kind == .python && python != nil) else { return nil }
+        let architecture = context.image.spec.base.architecture
+        var inputs = Set(lockedDebs.map(\.sha256) + lockedWheels.map(\.sha256))
+        // A deb layer's dpkg status lists the packages below it too: they are inputs, and their hashes are in the key.
+        if !lockedDebs.isEmpty { inputs.formUnion(lowerDebs.map(\.sha256)) }
+        if kind == .tools, let passwdDeb = context.accounts.passwdDeb, context.accounts.sshClient { inputs.insert(passwdDeb.sha256) }
+        let key = LayerKey.component(
+            kind, architecture: architecture, python: python, options: options, debs: lockedDebs,
+            lower: lockedDebs.isEmpty ? [] : lock.debs.filter { $0.component < kind }, wheels: lockedWheels,
+            bytecode: context.bytecode)
+        let cost = lockedDebs.reduce(Int64(0)) { $0 + 16 * $1.size } + lockedWheels.reduce(Int64(0)) { $0 + $1.size }
+        let make = TreeRecipe(
+            component: kind, debs: lockedDebs, lower: lowerDebs, wheels: lockedWheels, architecture: architecture, context: context)
+        return Step(
+            component: kind, key: key, label: context.image.graph.node(kind)?.label ?? kind.rawValue, inputs: inputs,
+            makeTree: make.run, estimatedCost: cost)
+    }
+
+    /// How one component's tree is made from the fetched files: debs unpacked (with the dpkg
+    /// status of those below), fixups, the venv, wheels, maintainer-script effects, bytecode.
+    private struct TreeRecipe: Sendable {
+        let component: ComponentKind
+        let debs: [LockedDeb]
+        let lower: [LockedDeb]
+        let wheels: [LockedWheel]
+        let architecture: String
+        let python: PythonVersion?
+        let debianPython: PythonVersion?
+        let bytecode: BytecodeCompiler?
+        let accounts: Accounts
+        let requested: Set<String>
+        /// A timestamp .pyc holds its source's time: the time the layer gives every file.
+        let pycTime: Int64
+
+        init(component: ComponentKind, debs: [LockedDeb], lower: [LockedDeb], wheels: [LockedWheel], architecture: String, context: Context) {
+            self.component = component
+            self.debs = debs
+            self.lower = lower
+            self.wheels = wheels
+            self.architecture = architecture
+            python = context.python
+            debianPython = context.debianPython
+            bytecode = context.bytecode
+            accounts = context.accounts
+            requested = context.requested
+            pycTime = context.options.fileTime.seconds
         }
 
-        // The config layer: accounts, the entrypoint, cuda-check, the working directory. Its
-        // key names what the account files are made from (base-passwd's hash, the SSH packages,
-        // the user) rather than their text, which only base-passwd's file gives.
+        func run(root: String, files: Files) throws -> [String: DeflatedSource] {
+            let debs = try self.debs.map { try LayerPlan.path(files, $0.sha256, $0.fileName) }
+            // Only a deb layer reads the debs below it.
+            let lowerPaths = debs.isEmpty ? [] : try lower.map { try LayerPlan.path(files, $0.sha256, $0.fileName) }
+            let wheels = try self.wheels.map { try LayerPlan.path(files, $0.sha256, $0.fileName) }
+            var sources: [String: DeflatedSource] = [:]
+            if !debs.isEmpty {
+                try ComponentTrees.unpackDebs(debs, into: root, statusFrom: lowerPaths + debs)
+            }
+            if component == .base { try ComponentTrees.baseFixups(root) }
+            if component == .python, let python { try ComponentTrees.venvSkeleton(root, python: python) }
+            if !wheels.isEmpty, let python, let bytecode {
+                sources = try ComponentTrees.installWheels(wheels, into: root, python: python, compiler: bytecode, mtime: pycTime)
+                try ComponentTrees.ldSoConf(root, component: component.rawValue, python: python)
+            }
+            if component == .tools { try ComponentTrees.toolsFixups(root, sshGroupID: try accounts.sshGroup(files)?.gid) }
+            if !debs.isEmpty {
+                try ComponentTrees.maintainerEffects(root, own: debs, lower: lowerPaths, architecture: architecture, requested: requested)
+            }
+            if !debs.isEmpty, let debianPython, let bytecode {
+                try ComponentTrees.compileDebs(debs, lower: lowerPaths, into: root, python: debianPython, compiler: bytecode, mtime: pycTime)
+            }
+            return sources
+        }
+    }
+
+    /// The config layer: accounts, the entrypoint, cuda-check, the working directory. Its key
+    /// names what the account files are made from (base-passwd's hash, the SSH packages, the
+    /// user) rather than their text, which only base-passwd's file gives.
+    private static func configStep(context: Context) -> Step {
+        let spec = context.image.spec
         let user = spec.config.user.map { (name: $0.name, uid: $0.uid, gid: $0.gid) }
         var entries: [LayerEntry] = [
             .directory("etc"),
@@ -150,17 +204,14 @@ struct LayerPlan {
             entries.append(.directory("home/\(user.name)", uid: UInt32(user.uid), gid: UInt32(user.gid)))
         }
         let configEntries = entries
-        let configKey = Digest.of(Array(([Builder.recipeVersion, "linux/\(spec.base.architecture)", "config", options.compression.description, "\(options.fileTime.seconds)",
-                                          "accounts:", accounts.identity]
-            + configEntries.map { "\($0.header)" } + configEntries.map { entry -> String in
-                if case .bytes(let bytes) = entry.content { return Digest.of(bytes).description }
-                return ""
-            }).joined(separator: "\n").utf8))
-        let mtime = options.fileTime.seconds
-        steps.append(Step(component: .config, key: configKey, label: "accounts, entrypoint, workdir", inputs: Set(passwdDeb.map { [$0.sha256] } ?? [])) { root, files in
+        let accounts = context.accounts
+        let key = LayerKey.config(
+            architecture: spec.base.architecture, options: context.options, accounts: accounts, entries: configEntries)
+        let mtime = context.options.fileTime.seconds
+        return Step(component: .config, key: key, label: "accounts, entrypoint, workdir", inputs: Set(accounts.passwdDeb.map { [$0.sha256] } ?? [])) { root, files in
             try ComponentTrees.write(configEntries + accounts.entries(files), into: root, mtime: mtime)
             return [:]
-        })
+        }
     }
 
     /// How the image's account files are made: base-passwd's masters (a built-in root-only
