@@ -93,17 +93,36 @@ public struct SpecLoader: Sendable {
     static func decode(_ tree: YAMLValue, name: String, file: String) throws -> ImageSpec {
         var top = try MappingReader(tree, path: "")
         var locations: [String: SpecLocation] = [:]
-        func note(_ key: String, _ reader: MappingReader, _ field: String) {
-            if reader.entries.contains(where: { $0.key == field }) { locations[key] = reader.line(field) }
-        }
-
         let specName = try top.requiredString("name", example: name)
         guard specName == name else {
             throw SpecError(at: top.line("name"), "name is '\(specName)' but the file is \(name).yaml; they must match")
         }
         let extends = try top.string("extends")
         let description = try top.string("description")
+        // One section after the other, in the order a reader meets them (errors come in that order).
+        let (base, platforms) = try decodeBase(&top, &locations)
+        let driver = try decodeDriver(&top, &locations)
+        let cuda = try decodeCUDA(&top, &locations)
+        let cudnn = try component("cudnn", example: "9.5.1.17", CuDNNVersion.init(parsing:), &top, &locations).map(CuDNNComponent.init(version:))
+        let nccl = try component("nccl", example: "2.26.2", NCCLVersion.init(parsing:), &top, &locations).map(NCCLComponent.init(version:))
+        let python = try component("python", example: "\"3.11\"", PythonVersion.init(parsing:), &top, &locations).map(PythonComponent.init(version:))
+        let torch = try decodeTorch(&top, &locations)
+        let packages = try decodePackages(&top, &locations)
+        let tools = try decodeTools(&top, &locations)
+        let config = try decodeConfig(&top, &locations)
+        try top.finish(component: true)
+        return ImageSpec(
+            name: name, extends: extends, description: description, base: base, driver: driver, cuda: cuda, cudnn: cudnn, nccl: nccl,
+            python: python, torch: torch, packages: packages, tools: tools, config: config, locations: locations, platforms: platforms)
+    }
 
+    /// Records where `field` of `reader` is written, under `key`, when it is written.
+    private static func note(_ key: String, _ reader: MappingReader, _ field: String, _ locations: inout [String: SpecLocation]) {
+        if reader.entries.contains(where: { $0.key == field }) { locations[key] = reader.line(field) }
+    }
+
+    /// `base` (required) and `platforms`, whose first entry is the base's architecture.
+    private static func decodeBase(_ top: inout MappingReader, _ locations: inout [String: SpecLocation]) throws -> (BaseOS, [String]?) {
         guard var baseReader = try top.mapping("base") else {
             throw SpecError(at: top.location, "base is missing (e.g. base: {distribution: debian, release: bookworm})")
         }
@@ -133,41 +152,51 @@ public struct SpecLoader: Sendable {
         for (package, location) in basePackages { locations["base.packages.\(package)"] = location }
         // `false` is the default; only `true` is recorded, so older specs keep their digest.
         let minimal = try baseReader.bool("minimal") == true ? true : nil
-        note("base.minimal", baseReader, "minimal")
-        note("base", top, "base")
+        note("base.minimal", baseReader, "minimal", &locations)
+        note("base", top, "base", &locations)
         try baseReader.finish()
+        let base = BaseOS(distribution: distribution, release: release, architecture: architecture, packages: basePackages.map(\.0), minimal: minimal)
+        return (base, platforms?.map(\.0))
+    }
 
+    /// `driver.minimum`, optional.
+    private static func decodeDriver(_ top: inout MappingReader, _ locations: inout [String: SpecLocation]) throws -> DriverRequirement {
         var driver = DriverRequirement(minimum: nil)
         if var reader = try top.mapping("driver") {
             driver.minimum = try reader.version("minimum", DriverVersion.init(parsing:))
-            note("driver.minimum", reader, "minimum")
+            note("driver.minimum", reader, "minimum", &locations)
             try reader.finish()
         }
+        return driver
+    }
 
-        /// A component mapping with a required `version` (parsed by the type's own grammar) and
-        /// whatever else `more` reads; nil when the spec has no such component.
-        func component<V>(
-            _ key: String, example: String, _ parse: (String) throws -> V, more: (inout MappingReader) throws -> Void = { _ in }
-        ) throws -> V? {
-            guard var reader = try top.mapping(key) else { return nil }
-            guard let version = try reader.version("version", parse) else {
-                throw SpecError(at: reader.location, "\(key).version is missing (e.g. version: \(example))")
-            }
-            note("\(key).version", reader, "version")
-            try more(&reader)
-            try reader.finish()
-            return version
+    /// A component mapping with a required `version` (parsed by the type's own grammar) and
+    /// whatever else `more` reads; nil when the spec has no such component.
+    private static func component<V>(
+        _ key: String, example: String, _ parse: (String) throws -> V, _ top: inout MappingReader, _ locations: inout [String: SpecLocation],
+        more: (inout MappingReader, inout [String: SpecLocation]) throws -> Void = { _, _ in }
+    ) throws -> V? {
+        guard var reader = try top.mapping(key) else { return nil }
+        guard let version = try reader.version("version", parse) else {
+            throw SpecError(at: reader.location, "\(key).version is missing (e.g. version: \(example))")
         }
+        note("\(key).version", reader, "version", &locations)
+        try more(&reader, &locations)
+        try reader.finish()
+        return version
+    }
 
+    /// `cuda`: its version, flavour and wheel pins.
+    private static func decodeCUDA(_ top: inout MappingReader, _ locations: inout [String: SpecLocation]) throws -> CUDAComponent? {
         var flavour = CUDAFlavour.runtime
         var pins: [String: PEP440Version]?
-        let cuda = try component("cuda", example: "\"12.6\"", CUDAVersion.init(parsing:)) { reader in
+        return try component("cuda", example: "\"12.6\"", CUDAVersion.init(parsing:), &top, &locations) { reader, locations in
             let text = try reader.string("flavour") ?? "runtime"
             guard let value = CUDAFlavour(rawValue: text) else {
                 throw SpecError(at: reader.line("flavour"), "cuda.flavour: expected runtime or devel, got '\(text)'")
             }
             flavour = value
-            note("cuda.flavour", reader, "flavour")
+            note("cuda.flavour", reader, "flavour", &locations)
             if var pinReader = try reader.mapping("pins") {
                 var found: [String: PEP440Version] = [:]
                 for entry in pinReader.entries {
@@ -186,18 +215,22 @@ public struct SpecLoader: Sendable {
                 pins = found
             }
         }.map { CUDAComponent(version: $0, flavour: flavour, pins: pins) }
-        let cudnn = try component("cudnn", example: "9.5.1.17", CuDNNVersion.init(parsing:)).map(CuDNNComponent.init(version:))
-        let nccl = try component("nccl", example: "2.26.2", NCCLVersion.init(parsing:)).map(NCCLComponent.init(version:))
-        let python = try component("python", example: "\"3.11\"", PythonVersion.init(parsing:)).map(PythonComponent.init(version:))
+    }
+
+    /// `torch`: its version (or series) and companions.
+    private static func decodeTorch(_ top: inout MappingReader, _ locations: inout [String: SpecLocation]) throws -> TorchComponent? {
         var companions: [String] = []
-        let torch = try component("torch", example: "2.7.0", PEP440Version.init(parsing:)) { reader in
+        return try component("torch", example: "2.7.0", PEP440Version.init(parsing:), &top, &locations) { reader, locations in
             companions = try uniqueList(&reader, "with", what: "companion").map(\.0)
             for companion in companions where !["torchvision", "torchaudio"].contains(companion) {
                 throw SpecError(at: reader.line("with"), "torch.with: '\(companion)' is not a torch companion (expected torchvision or torchaudio)")
             }
-            note("torch.with", reader, "with")
+            note("torch.with", reader, "with", &locations)
         }.map { TorchComponent(version: $0, companions: companions) }
+    }
 
+    /// `packages`: pip requirements, one project each.
+    private static func decodePackages(_ top: inout MappingReader, _ locations: inout [String: SpecLocation]) throws -> PackageSet {
         var packageLines: [(String, SpecLocation)] = []
         if let value = top.value("packages") {
             guard case .sequence = value else {
@@ -218,66 +251,66 @@ public struct SpecLoader: Sendable {
             seenPackages[project] = location
             locations["packages.\(project)"] = location
         }
+        return PackageSet(requirements: packageLines.map(\.0))
+    }
 
+    /// `tools`: ssh, compiler, jupyter.
+    private static func decodeTools(_ top: inout MappingReader, _ locations: inout [String: SpecLocation]) throws -> Tools {
         var tools = Tools(ssh: false, compiler: false, jupyter: false)
         if var reader = try top.mapping("tools") {
             tools.ssh = try reader.bool("ssh") ?? false
             tools.compiler = try reader.bool("compiler") ?? false
             tools.jupyter = try reader.bool("jupyter") ?? false
-            for key in ["ssh", "compiler", "jupyter"] { note("tools.\(key)", reader, key) }
+            for key in ["ssh", "compiler", "jupyter"] { note("tools.\(key)", reader, key, &locations) }
             try reader.finish()
         }
+        return tools
+    }
 
+    /// `config`: the user, working directory, environment, ports, entrypoint, command, labels, tags.
+    private static func decodeConfig(_ top: inout MappingReader, _ locations: inout [String: SpecLocation]) throws -> ImageConfigSpec {
         var config = ImageConfigSpec(user: nil, workdir: nil, env: [:], ports: [], entrypoint: nil, cmd: nil, labels: [:], tags: [])
-        if var reader = try top.mapping("config") {
-            if var user = try reader.mapping("user") {
-                let userName = try user.requiredString("name", example: "dev")
-                guard userName.range(of: "^[a-z_][a-z0-9_-]{0,31}$", options: .regularExpression) != nil, userName != "root" else {
-                    throw SpecError(at: user.line("name"), "config.user.name: '\(userName)' is not a valid non-root user name")
-                }
-                let uid = try user.int("uid", range: 1...60000) ?? 1000
-                let gid = try user.int("gid", range: 1...60000) ?? uid
-                try user.finish()
-                config.user = UserSpec(name: userName, uid: uid, gid: gid)
+        guard var reader = try top.mapping("config") else { return config }
+        if var user = try reader.mapping("user") {
+            let userName = try user.requiredString("name", example: "dev")
+            guard userName.range(of: "^[a-z_][a-z0-9_-]{0,31}$", options: .regularExpression) != nil, userName != "root" else {
+                throw SpecError(at: user.line("name"), "config.user.name: '\(userName)' is not a valid non-root user name")
             }
-            config.workdir = try reader.string("workdir")
-            if let workdir = config.workdir, !workdir.hasPrefix("/") {
-                throw SpecError(at: reader.line("workdir"), "config.workdir: expected an absolute path, got '\(workdir)'")
-            }
-            config.env = try reader.stringMap("env") ?? [:]
-            for key in config.env.keys where key.isEmpty || key.contains("=") {
-                throw SpecError(at: reader.line("env"), "config.env: '\(key)' is not a variable name")
-            }
-            for port in try reader.locatedStrings("ports") {
-                guard let number = Int(port.0), (1...65535).contains(number) else {
-                    throw SpecError(at: port.1, "config.ports: expected a port from 1 to 65535, got '\(port.0)'")
-                }
-                guard !config.ports.contains(number) else {
-                    throw SpecError(at: port.1, "config.ports: duplicate port \(number)")
-                }
-                config.ports.append(number)
-            }
-            config.entrypoint = try reader.strings("entrypoint")
-            config.cmd = try reader.strings("cmd")
-            config.labels = try reader.stringMap("labels") ?? [:]
-            for (tag, location) in try reader.locatedStrings("tags") {
-                guard tag.range(of: "^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$", options: .regularExpression) != nil else {
-                    throw SpecError(at: location, "config.tags: '\(tag)' is not a valid tag (letters, digits, '.', '_', '-'; at most 128)")
-                }
-                guard !config.tags.contains(tag) else { throw SpecError(at: location, "config.tags: duplicate tag '\(tag)'") }
-                config.tags.append(tag)
-                locations["config.tags.\(tag)"] = location
-            }
-            try reader.finish()
+            let uid = try user.int("uid", range: 1...60000) ?? 1000
+            let gid = try user.int("gid", range: 1...60000) ?? uid
+            try user.finish()
+            config.user = UserSpec(name: userName, uid: uid, gid: gid)
         }
-        try top.finish(component: true)
-
-        return ImageSpec(
-            name: name, extends: extends, description: description,
-            base: BaseOS(distribution: distribution, release: release, architecture: architecture, packages: basePackages.map(\.0), minimal: minimal),
-            driver: driver, cuda: cuda, cudnn: cudnn, nccl: nccl, python: python, torch: torch,
-            packages: PackageSet(requirements: packageLines.map(\.0)), tools: tools, config: config,
-            locations: locations, platforms: platforms?.map(\.0))
+        config.workdir = try reader.string("workdir")
+        if let workdir = config.workdir, !workdir.hasPrefix("/") {
+            throw SpecError(at: reader.line("workdir"), "config.workdir: expected an absolute path, got '\(workdir)'")
+        }
+        config.env = try reader.stringMap("env") ?? [:]
+        for key in config.env.keys where key.isEmpty || key.contains("=") {
+            throw SpecError(at: reader.line("env"), "config.env: '\(key)' is not a variable name")
+        }
+        for port in try reader.locatedStrings("ports") {
+            guard let number = Int(port.0), (1...65535).contains(number) else {
+                throw SpecError(at: port.1, "config.ports: expected a port from 1 to 65535, got '\(port.0)'")
+            }
+            guard !config.ports.contains(number) else {
+                throw SpecError(at: port.1, "config.ports: duplicate port \(number)")
+            }
+            config.ports.append(number)
+        }
+        config.entrypoint = try reader.strings("entrypoint")
+        config.cmd = try reader.strings("cmd")
+        config.labels = try reader.stringMap("labels") ?? [:]
+        for (tag, location) in try reader.locatedStrings("tags") {
+            guard tag.range(of: "^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$", options: .regularExpression) != nil else {
+                throw SpecError(at: location, "config.tags: '\(tag)' is not a valid tag (letters, digits, '.', '_', '-'; at most 128)")
+            }
+            guard !config.tags.contains(tag) else { throw SpecError(at: location, "config.tags: duplicate tag '\(tag)'") }
+            config.tags.append(tag)
+            locations["config.tags.\(tag)"] = location
+        }
+        try reader.finish()
+        return config
     }
 
     /// `platforms:` — `linux/amd64` and/or `linux/arm64`, each once; nil when not written.
