@@ -57,7 +57,7 @@ struct FactsCache {
         do {
             facts = try read(artifact)
         } catch {
-            throw ImageGenError.invalidInput(path: fileName, reason: "reading what it declares (\(artifact)): \(error)")
+            throw ImageGenError.packageFacts(fileName: fileName, artifact: artifact, cause: error)
         }
         try remember(sha256, facts)
         return facts

@@ -3,22 +3,43 @@ import Foundation
 import Layers
 import OCI
 import Synchronization
+import SystemSupport
 
 /// Errors from packing or verifying whole images.
 public enum ImageGenError: Error, CustomStringConvertible, Sendable {
     /// An option has a value that cannot work.
     case invalidOption(name: String, value: String, expected: String)
-    /// An input tree or archive is unusable.
+    /// An input tree, archive or image is unusable.
     case invalidInput(path: String, reason: String)
     /// The output cannot be written.
     case output(path: String, reason: String)
+    /// A file operation on `path` failed; `cause` is the system's error.
+    case io(path: String, action: String, cause: any Error)
+    /// The lock was made from another version of its spec.
+    case staleLock(lock: String, spec: String, image: String)
+    /// An image was not built from the lock it is described with.
+    case notBuiltFromLock(image: String, lock: String, reason: String)
+    /// A package's declared facts (source, licenses) could not be read from its file.
+    case packageFacts(fileName: String, artifact: String, cause: any Error)
+    /// A program imagegen runs failed; the error carries its status and stderr.
+    case tool(SubprocessError)
 
     public var description: String {
         switch self {
-        case .invalidOption(let name, let value, let expected): return "\(name) '\(value)': expected \(expected)"
-        case .invalidInput(let path, let reason): return "\(path): \(reason)"
-        case .output(let path, let reason): return "\(path): \(reason)"
+        case .invalidOption(let name, let value, let expected): "\(name) '\(value)': expected \(expected)"
+        case .invalidInput(let path, let reason): "\(path): \(reason)"
+        case .output(let path, let reason): "\(path): \(reason)"
+        case .io(let path, let action, let cause): "\(path): cannot \(action): \(Self.describe(cause))"
+        case .staleLock(let lock, let spec, let image): "\(lock): stale: \(spec) changed since it was locked; run `imagegen lock \(image)`"
+        case .notBuiltFromLock(let image, let lock, let reason): "\(image): \(reason): it was built from another lock than \(lock); rebuild it (imagegen build) before describing it"
+        case .packageFacts(let fileName, let artifact, let cause): "\(fileName): reading what it declares (\(artifact)): \(cause)"
+        case .tool(let error): "\(error)"
         }
+    }
+
+    /// A system error as one line: Foundation's sentence for its own errors, our description for ours.
+    static func describe(_ error: any Error) -> String {
+        error is CocoaError || error is POSIXError ? error.localizedDescription : "\(error)"
     }
 }
 

@@ -361,14 +361,21 @@ private struct Run {
         return scan.diffID
     }
 
-    /// Applies a layer's entries to `tree` in order, reporting the first 20 problems (those not
-    /// reported for this blob already).
+    /// How many entry problems of one layer are listed; the rest are counted in one more line.
+    static let entryProblemsListed = 20
+
+    /// Applies a layer's entries to `tree` in order, reporting the first
+    /// ``entryProblemsListed`` problems (those not reported for this blob already) and how many
+    /// more there were.
     mutating func checkEntries(_ entries: [TarEntry], of digest: Digest, location: String, tree: inout EntryChecker) {
         tree.beginLayer()
         var messages: [String] = []
+        var unlisted = 0
         for entry in entries {
-            if let message = tree.check(entry), messages.count < 20 { messages.append(message) }
+            guard let message = tree.check(entry) else { continue }
+            if messages.count < Self.entryProblemsListed { messages.append(message) } else { unlisted += 1 }
         }
+        if unlisted > 0 { messages.append("\(unlisted) more entry problem\(unlisted == 1 ? "" : "s") in this layer, not listed") }
         var reported = reportedEntryProblems[digest, default: []]
         for message in messages where reported.insert(message).inserted { problem(location, message) }
         reportedEntryProblems[digest] = reported

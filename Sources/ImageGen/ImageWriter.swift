@@ -27,7 +27,7 @@ struct ImageWriter {
         do {
             try FileManager.default.createDirectory(atPath: parent, withIntermediateDirectories: true)
         } catch {
-            throw ImageGenError.output(path: output, reason: "cannot create the parent directory \(parent): \(error.localizedDescription)")
+            throw ImageGenError.io(path: parent, action: "create the parent directory of \(output)", cause: error)
         }
         let staging = "\(parent)/.\(outputURL.lastPathComponent).imagegen-\(getpid())"
         try? FileManager.default.removeItem(atPath: staging)
@@ -119,7 +119,7 @@ struct ImageWriter {
         do {
             try fm.moveItem(atPath: staged, toPath: path)
         } catch {
-            throw ImageGenError.output(path: path, reason: "cannot move the finished layout into place: \(error.localizedDescription)")
+            throw ImageGenError.io(path: path, action: "move the finished layout into place", cause: error)
         }
         for name in DockerfileContextWriter.ownedNames where fm.fileExists(atPath: "\(staged).old/\(name)") {
             try? fm.moveItem(atPath: "\(staged).old/\(name)", toPath: "\(path)/\(name)")

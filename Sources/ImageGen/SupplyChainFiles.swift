@@ -130,11 +130,11 @@ public enum SupplyChainFiles {
     /// not the lock's spec digest, or the provenance its build wrote beside it records another
     /// lock SHA-256 (a relocked spec keeps its spec digest; the build's record does not lie).
     static func checkBuilt(_ image: PlatformManifest, from lock: Lockfile, lockSHA256: Digest, lockPath: String, imagePath: String, platformCount: Int) throws {
-        let rebuild = "rebuild it (imagegen build) before describing it"
         let label = image.config.config?.labels?["io.imagegen.lock.spec-digest"]
         guard label == lock.specDigest.description else {
-            throw ImageGenError.invalidInput(
-                path: imagePath, reason: "its \(image.platform) image was built from a lock of spec \(label ?? "(no io.imagegen.lock.spec-digest label)"), \(lockPath) is of spec \(lock.specDigest); \(rebuild)")
+            throw ImageGenError.notBuiltFromLock(
+                image: imagePath, lock: lockPath,
+                reason: "its \(image.platform) image was built from a lock of spec \(label ?? "(no io.imagegen.lock.spec-digest label)"), \(lockPath) is of spec \(lock.specDigest)")
         }
         let record = path(image: imagePath, platform: image.platform, platformCount: platformCount, kind: .provenance)
         guard let bytes = try? FileReader.readAll(path: record, limit: 256 << 20),
@@ -143,8 +143,8 @@ public enum SupplyChainFiles {
             let recorded = statement.predicate.buildDefinition.externalParameters["lockSHA256"]
         else { return }  // no record of this image's build: the label is all there is to check
         guard recorded == lockSHA256.description else {
-            throw ImageGenError.invalidInput(
-                path: imagePath, reason: "its build (\(record)) read a lock of SHA-256 \(recorded), \(lockPath) is now \(lockSHA256): it was built from another lock; \(rebuild)")
+            throw ImageGenError.notBuiltFromLock(
+                image: imagePath, lock: lockPath, reason: "its build (\(record)) read a lock of SHA-256 \(recorded), \(lockPath) is now \(lockSHA256)")
         }
     }
 

@@ -186,7 +186,7 @@ struct SupplyChainBuildTests {
         try writeFile(scratch("Images/tiny.lock.json"), String(decoding: try CanonicalJSON.encode(lock), as: UTF8.self))
         let relocked = try run(imagegenBinary, ["sbom", "tiny", "--images", scratch("Images"), "--cache", built.cache, "--out-directory", built.out])
         #expect(relocked.status == 1)
-        #expect(relocked.stderr.contains("it was built from another lock; rebuild it"), "\(relocked.stderr)")
+        #expect(relocked.stderr.contains("it was built from another lock than"), "\(relocked.stderr)")
         // Another spec's lock: the image's spec-digest label says so.
         lock.specDigest = Digest.of(Array("another spec".utf8))
         try writeFile(scratch("Images/tiny.lock.json"), String(decoding: try CanonicalJSON.encode(lock), as: UTF8.self))

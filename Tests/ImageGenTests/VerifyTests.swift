@@ -238,6 +238,15 @@ struct VerifyTests {
         #expect(problems.contains { $0.hasPrefix("layer 1 (sha256:") && $0.hasSuffix("): " + message) }, "\(problems)")
     }
 
+    @Test("a layer with more unsafe entries than are listed says how many more there were")
+    func manyProblems() throws {
+        let image = try DamageableImage()
+        try image.replaceLayers(with: (0..<25).map { TarHeader(path: "/abs\($0)", kind: .regular, mode: 0o644, size: 1) })
+        let problems = image.problems()
+        #expect(problems.filter { $0.contains("absolute path") }.count == 20, "\(problems)")
+        #expect(problems.contains { $0.hasSuffix("): 5 more entry problems in this layer, not listed") }, "\(problems)")
+    }
+
     @Test("safe links are accepted: absolute symlinks stay inside the root, devices with --allow-devices")
     func safeEntries() throws {
         let image = try DamageableImage()

@@ -29,7 +29,7 @@ extension DockerfileGenerator {
         let directory = options.images
         let files: [String]
         do { files = try FileManager.default.contentsOfDirectory(atPath: directory) } catch {
-            throw ImageGenError.invalidInput(path: directory, reason: "cannot list the specs: \(error.localizedDescription)")
+            throw ImageGenError.io(path: directory, action: "list the specs", cause: error)
         }
         let specs = Set(files.filter { $0.hasSuffix(".yaml") }.map { String($0.dropLast(".yaml".count)) })
         let locks = Set(files.filter { $0.hasSuffix(".lock.json") }.map { String($0.dropLast(".lock.json".count)) })

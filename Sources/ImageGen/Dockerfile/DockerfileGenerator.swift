@@ -32,8 +32,7 @@ public struct DockerfileGenerator: Sendable {
         let lockBytes = try FileReader.readAll(path: lockPath, limit: 64 << 20)
         let lock = try Lockfile.load(path: lockPath)
         guard try lock.matches(spec) else {
-            throw ImageGenError.invalidInput(
-                path: lockPath, reason: "stale: \(options.images)/\(name).yaml changed since it was locked; run `imagegen lock \(name)`")
+            throw ImageGenError.staleLock(lock: lockPath, spec: "\(options.images)/\(name).yaml", image: name)
         }
         // A spec that follows a torch series resolves to the release its lock holds.
         let image = try ImageResolver(catalog: options.catalog).resolve(spec, lockedTorch: lock.torchVersion)

@@ -55,6 +55,8 @@ public struct DockerfileModel: Sendable {
     public let labels: [String: String]
     /// The interpreter of the venv, when there is one.
     public let python: PythonVersion?
+    /// The venv the python component makes (its folders, links and pyvenv.cfg), when there is one.
+    let venvSkeleton: VenvSkeleton?
     /// The version of imagegen, for the header.
     public let imagegenVersion: String
 
@@ -79,6 +81,8 @@ public struct DockerfileModel: Sendable {
         }
         self.base = base
         python = try ImageMetadata.venvPython(spec: spec, lock: lock)
+        // A venv needs the full Python version; a lock without the interpreter's deb cannot say it.
+        venvSkeleton = try python.map(VenvSkeleton.init(python:))
         pipWheel = lock.wheels.first { $0.name == "pip" }
         if !lock.wheels.isEmpty, pipWheel == nil {
             throw ImageGenError.invalidInput(
@@ -196,7 +200,7 @@ public struct DockerfileModel: Sendable {
                 values["sitePackages"] = "/\(layout.sitePackages)"
                 values["linkerConfiguration"] = true
             }
-            if component.makesVenv, let python, let skeleton = try? VenvSkeleton(python: python) {
+            if component.makesVenv, let skeleton = venvSkeleton {
                 values["venv"] = [
                     "prefix": "/\(VenvLayout.prefix)",
                     "directories": skeleton.directories.map { "/\($0)" },

@@ -22,7 +22,7 @@ public enum DockerfileRenderer {
             do {
                 bytes = try FileReader.readAll(path: templatePath, limit: 4 << 20)
             } catch {
-                throw ImageGenError.invalidInput(path: templatePath, reason: "cannot read the template: \(error)")
+                throw ImageGenError.io(path: templatePath, action: "read the template", cause: error)
             }
             guard let text = String(validating: bytes, as: UTF8.self) else {
                 throw ImageGenError.invalidInput(path: templatePath, reason: "the template is not UTF-8 text")
@@ -68,7 +68,7 @@ public struct DockerfileContextWriter {
         do {
             try fm.createDirectory(atPath: directory, withIntermediateDirectories: true)
         } catch {
-            throw ImageGenError.output(path: directory, reason: "cannot create the directory: \(error.localizedDescription)")
+            throw ImageGenError.io(path: directory, action: "create the directory", cause: error)
         }
         let staging = "\(directory)/.imagegen-dockerfile-\(getpid())"
         try? fm.removeItem(atPath: staging)
