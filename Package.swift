@@ -46,7 +46,7 @@ let package = Package(
         // Resolving and fetching artifacts through apt and pip.
         .target(name: "Artifacts", dependencies: ["ImageModel", "OCI", "Layers"], swiftSettings: strict),
         // Deterministic tar layers: writing, reading, compression, hashing in one pass.
-        .target(name: "Layers", dependencies: ["OCI", "CArchive", "CZlib", "CZstd"], swiftSettings: strict),
+        .target(name: "Layers", dependencies: ["OCI", "SystemSupport", "CZlib", "CZstd"], swiftSettings: strict),
         // Component trees: Debian packages unpacked with a dpkg database, wheels installed into a venv.
         .target(name: "Rootfs", dependencies: ["OCI", "Layers", "ImageModel", "CArchive", "CCrypto"], swiftSettings: strict),
         // Bills of materials (SPDX 2.3, CycloneDX 1.6) and SLSA provenance of a built image.
