@@ -1,6 +1,3 @@
-// `struct stat` reaches this module through CArchive's headers (archive.h includes
-// sys/stat.h), and member-import visibility wants the module that defined it imported.
-internal import CArchive
 #if canImport(Glibc)
 import Glibc
 #endif

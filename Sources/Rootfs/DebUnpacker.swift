@@ -1,4 +1,3 @@
-internal import CArchive
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -94,20 +93,20 @@ public struct DebUnpacker: Sendable {
         var index = 0
         while let header = try stream.next() {
             defer { index += 1 }
-            guard index < plan.steps.count, header.name == plan.steps[index].name, let entry = stream.entry else {
+            guard index < plan.steps.count, header.name == plan.steps[index].name else {
                 throw RootfsError.invalidDeb(deb: archive.path, reason: "data.tar changed between two reads")
             }
             let step = plan.steps[index]
             guard let target = step.path else { continue }
             let path = target.joined(separator: "/")
-            let owner = DiskWriter.Owner(uid: UInt32(truncatingIfNeeded: archive_entry_uid(entry)), gid: UInt32(truncatingIfNeeded: archive_entry_gid(entry)))
+            let owner = DiskWriter.Owner(uid: header.uid, gid: header.gid)
             do {
                 switch header.kind {
                 case .directory:
                     try writer.directory(path, mode: header.mode, owner: owner)
                 case .regular:
                     var md5 = step.conffile != nil ? DebMD5() : nil
-                    try writer.file(path, mode: header.mode, owner: owner, size: archive_entry_size(entry)) { write in
+                    try writer.file(path, mode: header.mode, owner: owner, size: header.size) { write in
                         try stream.readBlocks { block, offset in
                             md5?.update(block)
                             try write(block, offset)
