@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import Layers
+import SystemSupport
 
 /// Unpacks Debian packages into a component tree the way `dpkg --unpack` would on a
 /// merged-/usr system, without running maintainer scripts, and records them in the tree's
@@ -172,10 +173,15 @@ struct DebUnpackPlan {
             func refuse(_ reason: String) -> RootfsError {
                 .unsafeDebEntry(deb: archive.path, entry: header.name, reason: reason)
             }
-            if header.name.hasPrefix("/") { throw refuse("absolute path") }
-            let original = DebRootTree.components(header.name)
-            if original.contains("..") { throw refuse("the path contains '..'") }
-            list.append(original.isEmpty ? "/." : "/" + original.joined(separator: "/"))
+            // "absolute path", "the path contains '..'".
+            let member: TreePath
+            do {
+                member = try TreePath(member: header.name)
+            } catch {
+                throw refuse(error.description)
+            }
+            let original = member.components
+            list.append(member.isRoot ? "/." : member.absolute)
             var step = Step(name: header.name)
             defer { steps.append(step) }
 
@@ -195,7 +201,7 @@ struct DebUnpackPlan {
             if let redirect = DebUnpacker.redirects.first(where: { original.starts(with: $0.from) }) {
                 if original.count == redirect.from.count {
                     if header.kind == .directory { continue }
-                    if header.kind == .symlink, Self.lexical(Array(original.dropLast()), header.linkTarget) == redirect.to { continue }
+                    if header.kind == .symlink, member.parent.resolving(linkTarget: header.linkTarget)?.components == redirect.to { continue }
                     let from = redirect.from.joined(separator: "/")
                     let to = redirect.to.joined(separator: "/")
                     throw refuse("'/\(from)' is a symlink to '/\(to)' in the image (the base layer makes it)")
@@ -204,13 +210,13 @@ struct DebUnpackPlan {
             }
 
             let overlayLookup: ([String]) -> DebRootTree.Node? = { overlay[$0] }
-            let parent: [String]
+            let parent: TreePath
             do {
                 parent = try tree.resolve(Array(parts.dropLast()), followLast: true, overlay: overlayLookup)
             } catch {
                 throw refuse("it would be written through a symlink: \(error)")
             }
-            let physical = parent + [parts[parts.count - 1]]
+            let physical = parent.components + [parts[parts.count - 1]]
             let existing = overlay[physical] ?? tree.node(physical)
             let shown = "/" + physical.joined(separator: "/")
 
@@ -223,7 +229,7 @@ struct DebUnpackPlan {
                     // dpkg keeps a symlink to a directory where a package ships the directory.
                     let resolved: [String]
                     do {
-                        resolved = try tree.resolve(physical, followLast: true, overlay: overlayLookup)
+                        resolved = try tree.resolve(physical, followLast: true, overlay: overlayLookup).components
                     } catch {
                         throw refuse("'\(shown)' is a symlink, and \(error)")
                     }
@@ -239,27 +245,26 @@ struct DebUnpackPlan {
                     let target = header.linkTarget
                     if target.isEmpty { throw refuse("symlink with an empty target") }
                     // Checked from where the package put the link and from where it lands.
-                    for directory in [Array(original.dropLast()), parent] where Self.lexical(directory, target) == nil {
+                    for directory in [member.parent, parent] where directory.resolving(linkTarget: target) == nil {
                         throw refuse("symlink to '\(target)' leads outside the root")
                     }
                     overlay[physical] = .symlink(target: target)
                 case .hardlink:
                     let target = header.linkTarget
-                    let targetParts = DebRootTree.components(target)
-                    if target.hasPrefix("/") || targetParts.contains("..") {
+                    // Absolute or with a `..` part.
+                    guard let linked = try? TreePath(member: target) else {
                         throw refuse("hard link to '\(target)' points outside the package")
                     }
-                    guard let written = regularFiles[targetParts.joined(separator: "/")] else {
+                    guard let written = regularFiles[linked.relative] else {
                         throw refuse("hard link to '\(target)', which is not a regular file earlier in this package")
                     }
                     step.hardlinkTarget = written
-                    regularFiles[original.joined(separator: "/")] = physical
+                    regularFiles[member.relative] = physical
                     overlay[physical] = .regular
                 case .regular:
-                    regularFiles[original.joined(separator: "/")] = physical
+                    regularFiles[member.relative] = physical
                     overlay[physical] = .regular
-                    let absolute = "/" + original.joined(separator: "/")
-                    if conffiles.contains(absolute) { step.conffile = absolute }
+                    if conffiles.contains(member.absolute) { step.conffile = member.absolute }
                 default:
                     overlay[physical] = .other
                 }
@@ -267,19 +272,5 @@ struct DebUnpackPlan {
             step.path = physical
         }
     }
-
-    /// `target` read from the directory `base` (absolute targets from the root), lexically;
-    /// nil if it climbs above the root.
-    static func lexical(_ base: [String], _ target: String) -> [String]? {
-        var out = target.hasPrefix("/") ? [] : base
-        for part in target.split(separator: "/") where part != "." {
-            if part == ".." {
-                guard !out.isEmpty else { return nil }
-                out.removeLast()
-            } else {
-                out.append(String(part))
-            }
-        }
-        return out
-    }
 }
+
