@@ -46,9 +46,9 @@ let package = Package(
         // Resolving and fetching artifacts through apt and pip.
         .target(name: "Artifacts", dependencies: ["ImageModel", "OCI", "Layers"], swiftSettings: strict),
         // Deterministic tar layers: writing, reading, compression, hashing in one pass.
-        .target(name: "Layers", dependencies: ["OCI", "CArchive", "CZlib", "CZstd"], swiftSettings: strict),
+        .target(name: "Layers", dependencies: ["OCI", "SystemSupport", "CZlib", "CZstd"], swiftSettings: strict),
         // Component trees: Debian packages unpacked with a dpkg database, wheels installed into a venv.
-        .target(name: "Rootfs", dependencies: ["OCI", "Layers", "ImageModel", "CArchive", "CCrypto"], swiftSettings: strict),
+        .target(name: "Rootfs", dependencies: ["OCI", "Layers", "ImageModel", "SystemSupport", "CCrypto"], swiftSettings: strict),
         // Bills of materials (SPDX 2.3, CycloneDX 1.6) and SLSA provenance of a built image.
         .target(name: "SupplyChain", dependencies: ["OCI", "ImageModel", "Rootfs"], swiftSettings: strict),
         // The Mustache templates of Templates/ (Dockerfiles), compiled into the binary.
@@ -60,7 +60,7 @@ let package = Package(
         // cuda-check, the program every CUDA image carries, is embedded in the binary (docs/gpu.md).
         .target(
             name: "ImageGen",
-            dependencies: ["OCI", "Layers", "ImageModel", "Artifacts", "Rootfs", "SupplyChain", "Templates", .product(name: "Mustache", package: "swift-mustache")],
+            dependencies: ["OCI", "Layers", "ImageModel", "Artifacts", "Rootfs", "SupplyChain", "Templates", "SystemSupport", .product(name: "Mustache", package: "swift-mustache")],
             resources: [.embedInCode("Resources/cuda-check.py")], swiftSettings: strict),
         // The OCI distribution client: auth, blob and manifest transfer, retries (the only NIO user).
         .target(

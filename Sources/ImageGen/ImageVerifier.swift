@@ -2,6 +2,7 @@ import Foundation
 import Layers
 import OCI
 import Synchronization
+import SystemSupport
 
 /// One thing wrong with an image: where, and what.
 public struct Problem: Codable, Hashable, Sendable, CustomStringConvertible {
@@ -555,11 +556,6 @@ struct EntryChecker {
         layerFiles.removeAll()
     }
 
-    /// The normalised components of a tar path (no `.`, no empty parts).
-    static func components(_ path: String) -> [String] {
-        path.split(separator: "/").filter { $0 != "." && !$0.isEmpty }.map(String.init)
-    }
-
     /// The shortest proper prefix of `parts` that is a symlink: the first link an extractor
     /// would pass through to reach `parts`.
     func symlinkAbove(_ parts: [String]) -> (path: String, link: Symlink)? {
@@ -590,16 +586,22 @@ struct EntryChecker {
     mutating func check(_ entry: TarEntry) -> String? {
         let raw = entry.rawPath
         let shown = "entry '\(raw)'"
-        if raw.hasPrefix("/") { return "\(shown): absolute path" }
-        let parts = Self.components(raw)
-        if parts.contains("..") { return "\(shown): path contains '..'" }
-        guard !parts.isEmpty else { return nil }  // "./": the root itself
-        let path = parts.joined(separator: "/")
-        let name = parts[parts.count - 1]
+        let member: TreePath
+        do {
+            member = try TreePath(member: raw)
+        } catch {
+            switch error {
+            case .absolute: return "\(shown): absolute path"
+            case .climbs: return "\(shown): path contains '..'"
+            }
+        }
+        guard let name = member.name else { return nil }  // "./": the root itself
+        let parts = member.components
+        let path = member.relative
 
         // A parent that is a symlink would redirect this entry (whiteouts included).
         if let (above, link) = symlinkAbove(parts) {
-            if resolve(Array(parts.dropLast())) == nil {
+            if resolve(member.parent) == nil {
                 return "\(shown): escapes the root through a symlink in its path (\(describe(above, link)))"
             }
             return "\(shown): is below \(describe(above, link)); an extractor would write through the link"
@@ -622,20 +624,19 @@ struct EntryChecker {
             let target = entry.header.linkTarget
             // Kept even when it escapes, so entries written through it are caught too.
             symlinks[path] = Symlink(target: target, layer: layer)
-            let base = target.hasPrefix("/") ? [] : Array(parts.dropLast())
-            if lexical(base, target) == nil {
+            if member.parent.resolving(linkTarget: target) == nil {
                 return "\(shown): symlink to '\(target)' escapes the root"
             }
         case 0x31:  // hard link
             let target = entry.header.linkTarget
-            let targetParts = Self.components(target)
-            if target.hasPrefix("/") || targetParts.contains("..") {
+            // Absolute or with a `..` part.
+            guard let linked = try? TreePath(member: target) else {
                 return "\(shown): hard link to '\(target)' points outside the layer"
             }
-            if let (above, link) = symlinkAbove(targetParts) {
+            if let (above, link) = symlinkAbove(linked.components) {
                 return "\(shown): hard link to '\(target)' goes through \(describe(above, link))"
             }
-            if !layerFiles.contains(targetParts.joined(separator: "/")) {
+            if !layerFiles.contains(linked.relative) {
                 return "\(shown): hard link to '\(target)', which is not a regular file earlier in this layer"
             }
         case 0x33, 0x34:
@@ -649,38 +650,21 @@ struct EntryChecker {
     }
 
     /// Resolves a directory path through known symlinks; nil if it climbs above the root.
-    func resolve(_ parts: [String]) -> [String]? {
-        var resolved: [String] = []
-        var remaining = parts[...]
+    func resolve(_ path: TreePath) -> TreePath? {
+        var resolved = TreePath.root
         var hops = 0
-        while let part = remaining.first {
-            remaining = remaining.dropFirst()
-            let candidate = (resolved + [part]).joined(separator: "/")
-            if let target = symlinks[candidate]?.target {
+        for part in path.components {
+            let candidate = resolved.appending(part)
+            if let target = symlinks[candidate.relative]?.target {
                 hops += 1
                 if hops > 40 { return resolved }  // a loop: runtimes fail on it, it cannot escape
-                let base = target.hasPrefix("/") ? [] : resolved
-                guard let next = lexical(base, target) else { return nil }
+                guard let next = resolved.resolving(linkTarget: target) else { return nil }
                 resolved = next
             } else {
-                resolved.append(part)
+                resolved = candidate
             }
         }
         return resolved
-    }
-
-    /// `base` joined with a relative (or rooted) path, lexically; nil if `..` climbs above the root.
-    func lexical(_ base: [String], _ path: String) -> [String]? {
-        var out = base
-        for part in path.split(separator: "/") where part != "." && !part.isEmpty {
-            if part == ".." {
-                guard !out.isEmpty else { return nil }
-                out.removeLast()
-            } else {
-                out.append(String(part))
-            }
-        }
-        return out
     }
 }
 

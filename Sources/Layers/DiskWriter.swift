@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import SystemSupport
 
 /// Writes unpacked archive entries into a directory with plain system calls, every mode,
 /// owner and link given explicitly.
@@ -164,12 +165,11 @@ public final class DiskWriter {
     /// Checks `path` (no `..`, not the root itself) and its parents (real directories; missing
     /// ones are made with 0755); returns the normalised relative path and the host path.
     private func prepare(_ path: String) throws -> (relative: String, host: String) {
-        let parts = path.split(separator: "/").filter { $0 != "." }
-        guard !parts.isEmpty, !parts.contains("..") else {
+        guard let tree = try? TreePath(rooted: path), !tree.isRoot else {
             throw LayerError.invalidEntry(path: path, reason: "expected a path below the root without '..'")
         }
         var relative = ""
-        for part in parts.dropLast() {
+        for part in tree.parent.components {
             relative += relative.isEmpty ? String(part) : "/" + part
             guard !directories.contains(relative) else { continue }
             let host = root + "/" + relative
@@ -188,8 +188,7 @@ public final class DiskWriter {
             }
             directories.insert(relative)
         }
-        let leaf = parts.joined(separator: "/")
-        return (leaf, root + "/" + leaf)
+        return (tree.relative, tree.hostPath(in: root))
     }
 
     /// `mkdir` with a mode the umask cannot widen (the final mode is set explicitly after).

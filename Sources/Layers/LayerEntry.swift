@@ -1,4 +1,5 @@
 import OCI
+import SystemSupport
 
 /// One entry of a layer: its tar header and where its content comes from.
 public struct LayerEntry: Sendable {
@@ -64,13 +65,15 @@ public struct LayerEntry: Sendable {
     }
 }
 
-/// Normalises an entry path: relative, no `.` or empty components, no `..`.
+/// Normalises an entry path: relative (a leading `/` is the layer's root), no `.` or empty
+/// components, no `..`.
 func normalisedPath(_ path: String) throws -> String {
-    var parts: [Substring] = []
-    for part in path.split(separator: "/", omittingEmptySubsequences: true) where part != "." {
-        guard part != ".." else { throw LayerError.invalidEntry(path: path, reason: "'..' is not allowed in a layer path") }
-        parts.append(part)
+    let tree: TreePath
+    do {
+        tree = try TreePath(rooted: path)
+    } catch {
+        throw LayerError.invalidEntry(path: path, reason: "'..' is not allowed in a layer path")
     }
-    guard !parts.isEmpty else { throw LayerError.invalidEntry(path: path, reason: "empty path") }
-    return parts.joined(separator: "/")
+    guard !tree.isRoot else { throw LayerError.invalidEntry(path: path, reason: "empty path") }
+    return tree.relative
 }

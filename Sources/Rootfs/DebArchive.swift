@@ -1,8 +1,8 @@
-internal import CArchive
 import Foundation
 #if canImport(Glibc)
 import Glibc
 #endif
+import SystemSupport
 
 /// A Debian binary package opened for reading (deb(5)): an `ar` archive whose members are
 /// `debian-binary` (the format version, `2.0`), `control.tar[.gz|.xz|.zst]` and
@@ -188,143 +188,71 @@ struct DebTarHeader {
     var mode: UInt32
     /// Symlink or hard-link target, as stored.
     var linkTarget: String
+    /// The numeric owner and group.
+    var uid: UInt32
+    var gid: UInt32
+    /// The contents' size (0 when the tar does not say).
+    var size: Int64
 }
 
-/// Reads the entries of a tar member with libarchive, pulling the member's bytes from the
-/// `.deb` with `pread` as libarchive asks for them.
+/// Reads the entries of a tar member with ``ArchiveReader``, pulling the member's bytes from
+/// the `.deb` with `pread` as libarchive asks for them; errors name the package and the member.
 final class DebTarStream {
-    private let handle: OpaquePointer
-    private let source: MemberSource
+    private let reader: ArchiveReader
     private let debPath: String
     private let memberName: String
-    /// The entry `next()` returned last; valid until the next call.
-    private(set) var entry: OpaquePointer?
-
-    /// Where libarchive's read callback takes its bytes from. A class so that libarchive can
-    /// hold a stable pointer to it; `DebTarStream` keeps it alive for the reader's lifetime.
-    private final class MemberSource {
-        let fd: Int32
-        var offset: Int64
-        let end: Int64
-        let buffer: UnsafeMutableRawPointer
-        let capacity = 1 << 16
-
-        init(fd: Int32, offset: Int64, size: Int64) {
-            self.fd = fd
-            self.offset = offset
-            self.end = offset + size
-            buffer = UnsafeMutableRawPointer.allocate(byteCount: capacity, alignment: 16)
-        }
-
-        deinit { buffer.deallocate() }
-
-        func read(_ block: UnsafeMutablePointer<UnsafeRawPointer?>) -> Int {
-            let wanted = Int(min(Int64(capacity), end - offset))
-            guard wanted > 0 else { return 0 }
-            while true {
-                let n = pread(fd, buffer, wanted, off_t(offset))
-                if n < 0 && errno == EINTR { continue }
-                if n < 0 { return -1 }
-                offset += Int64(n)
-                block.pointee = UnsafeRawPointer(buffer)
-                return n
-            }
-        }
-    }
 
     /// A reader over `size` bytes at `offset` of `descriptor`: a tar, possibly compressed, or
     /// with `raw`, any compressed stream read as one entry of its decompressed bytes.
     fileprivate init(descriptor: Int32, offset: Int64, size: Int64, debPath: String, memberName: String, raw: Bool = false) throws {
-        guard let handle = archive_read_new() else {
-            throw RootfsError.invalidDeb(deb: debPath, reason: "libarchive: out of memory")
-        }
-        self.handle = handle
-        source = MemberSource(fd: descriptor, offset: offset, size: size)
         self.debPath = debPath
         self.memberName = memberName
-        archive_read_support_filter_all(handle)
-        if raw { archive_read_support_format_raw(handle) } else { archive_read_support_format_tar(handle) }
-        archive_read_set_read_callback(handle) { _, client, block in
-            guard let client, let block else { return -1 }
-            return Unmanaged<MemberSource>.fromOpaque(client).takeUnretainedValue().read(block)
+        do {
+            reader = try ArchiveReader(
+                .range(descriptor: descriptor, offset: offset, size: size), format: raw ? .raw : .tar, name: memberName)
+        } catch {
+            throw RootfsError.invalidDeb(deb: debPath, reason: "\(memberName): \(error.message)")
         }
-        archive_read_set_callback_data(handle, Unmanaged.passUnretained(source).toOpaque())
-        try wrap(archive_read_open1(handle))
     }
 
-    deinit { archive_read_free(handle) }
-
-    /// Turns a libarchive return code into an error naming the package and the member.
-    private func wrap(_ code: Int32) throws {
-        guard code < ARCHIVE_WARN else { return }
-        let message = archive_error_string(handle).map { String(cString: $0) } ?? "libarchive error \(code)"
-        throw RootfsError.invalidDeb(deb: debPath, reason: "\(memberName): \(message)")
+    /// Runs a read, turning libarchive's failure into an error naming the package and the member.
+    private func reading<T>(_ body: () throws -> T) throws -> T {
+        do {
+            return try body()
+        } catch let error as ArchiveReaderError {
+            throw RootfsError.invalidDeb(deb: debPath, reason: "\(memberName): \(error.message)")
+        }
     }
 
     /// The next entry's header, or nil at the end.
     func next() throws -> DebTarHeader? {
-        var entry: OpaquePointer?
-        let status = archive_read_next_header(handle, &entry)
-        if status == ARCHIVE_EOF { return nil }
-        try wrap(status)
-        guard let entry else { return nil }
-        self.entry = entry
-        guard let name = Self.string(archive_entry_pathname(entry)) ?? Self.string(archive_entry_pathname_utf8(entry)) else {
-            throw RootfsError.invalidDeb(deb: debPath, reason: "\(memberName): an entry name is not valid UTF-8")
+        guard let entry = try reading({ try reader.next() }) else { return nil }
+        let kind: DebTarHeader.Kind
+        switch entry.kind {
+        case .regular: kind = .regular
+        case .directory: kind = .directory
+        case .symlink: kind = .symlink
+        case .hardlink: kind = .hardlink
+        case .fifo: kind = .fifo
+        case .characterDevice, .blockDevice: kind = .device
+        case .socket, .other: kind = .other
         }
-        let mode = UInt32(archive_entry_mode(entry))
-        var header = DebTarHeader(name: name, kind: .other, mode: mode & 0o7777, linkTarget: "")
-        if let target = Self.string(archive_entry_hardlink(entry)) {
-            header.kind = .hardlink
-            header.linkTarget = target
-            return header
-        }
-        // libarchive's AE_IF* values (casts Swift cannot import); they are the POSIX ones.
-        switch mode & 0o170000 {
-        case 0o100000: header.kind = .regular
-        case 0o040000: header.kind = .directory
-        case 0o120000:
-            header.kind = .symlink
-            header.linkTarget = Self.string(archive_entry_symlink(entry)) ?? Self.string(archive_entry_symlink_utf8(entry)) ?? ""
-        case 0o010000: header.kind = .fifo
-        case 0o020000, 0o060000: header.kind = .device
-        default: header.kind = .other
-        }
-        return header
+        return DebTarHeader(
+            name: entry.name, kind: kind, mode: entry.permissions, linkTarget: entry.linkTarget, uid: entry.uid, gid: entry.gid,
+            size: entry.size ?? 0)
     }
 
     /// The current entry's contents, read into memory (for the small files of `control.tar`).
     func readAll(limit: Int = 64 << 20) throws -> [UInt8] {
-        var bytes: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 1 << 16)
-        while true {
-            let n = chunk.withUnsafeMutableBytes { archive_read_data(handle, $0.baseAddress, $0.count) }
-            if n == 0 { break }
-            if n < 0 { try wrap(Int32(truncatingIfNeeded: n)) }
-            bytes += chunk.prefix(n)
-            guard bytes.count <= limit else {
-                throw RootfsError.invalidDeb(deb: debPath, reason: "\(memberName): an entry is larger than \(limit) bytes")
-            }
+        guard let bytes = try reading({ try reader.readAll(limit: limit) }) else {
+            throw RootfsError.invalidDeb(deb: debPath, reason: "\(memberName): an entry is larger than \(limit) bytes")
         }
         return bytes
     }
 
     /// Streams the current entry's data blocks (with their offsets, for sparse files) to `body`.
     func readBlocks(_ body: (UnsafeRawBufferPointer, Int64) throws -> Void) throws {
-        var buffer: UnsafeRawPointer?
-        var size = 0
-        var offset: Int64 = 0
-        while true {
-            let status = archive_read_data_block(handle, &buffer, &size, &offset)
-            if status == ARCHIVE_EOF { return }
-            try wrap(status)
-            try body(UnsafeRawBufferPointer(start: buffer, count: size), offset)
-        }
-    }
-
-    private static func string(_ pointer: UnsafePointer<CChar>?) -> String? {
-        guard let pointer else { return nil }
-        return String(validatingCString: pointer)
+        try reading { try reader.readBlocks(body) }
     }
 }
 

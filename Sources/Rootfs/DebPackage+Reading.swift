@@ -1,3 +1,5 @@
+import SystemSupport
+
 extension DebPackage {
     /// The record of the package in the `.deb` at `path`, read without unpacking it: the same
     /// value ``DebUnpacker/unpack(_:)`` returns for it. For listing the packages of a lower
@@ -12,7 +14,7 @@ extension DebPackage {
         if !wanted.isEmpty {
             let stream = try archive.open(archive.data)
             while let header = try stream.next() {
-                let conffile = "/" + DebRootTree.components(header.name).joined(separator: "/")
+                let conffile = "/" + TreePath.components(of: header.name).joined(separator: "/")
                 // As the unpacker does: only a regular file's bytes are hashed.
                 guard header.kind == .regular, wanted.contains(conffile) else { continue }
                 var md5 = DebMD5()
@@ -51,7 +53,7 @@ struct DebControlMembers {
         var files: [String: [UInt8]] = [:]
         var kept: [(name: String, bytes: [UInt8], executable: Bool)] = []
         while let header = try stream.next() {
-            let name = DebRootTree.components(header.name).joined(separator: "/")
+            let name = TreePath.components(of: header.name).joined(separator: "/")
             guard header.kind == .regular, ["control", "md5sums", "conffiles"].contains(name) || Self.keptFiles.contains(name) else { continue }
             files[name] = try stream.readAll()
             if Self.keptFiles.contains(name) { kept.append((name, files[name]!, header.mode & 0o111 != 0)) }

@@ -1,9 +1,7 @@
-// `struct stat` reaches this module through CArchive's headers (archive.h includes
-// sys/stat.h), and member-import visibility wants the module that defined it imported.
-internal import CArchive
 #if canImport(Glibc)
 import Glibc
 #endif
+import SystemSupport
 
 /// Why a path inside a tree cannot be used.
 enum DebPathProblem: Error, CustomStringConvertible {
@@ -50,11 +48,6 @@ struct DebRootTree {
         }
     }
 
-    /// The components of a relative path, without `.` and empty ones (`..` is kept).
-    static func components(_ path: String) -> [String] {
-        path.split(separator: "/").filter { $0 != "." }.map(String.init)
-    }
-
     /// The host path of a physical (already resolved) relative path.
     func hostPath(_ parts: [String]) -> String {
         parts.isEmpty ? root : root + "/" + parts.joined(separator: "/")
@@ -79,39 +72,36 @@ struct DebRootTree {
     /// as they are: they will be created as directories.
     func resolve(
         _ parts: [String], followLast: Bool, overlay: ([String]) -> Node? = { _ in nil }
-    ) throws(DebPathProblem) -> [String] {
-        var resolved: [String] = []
+    ) throws(DebPathProblem) -> TreePath {
+        var resolved = TreePath.root
         // A stack of the components still to walk, the next one last.
         var pending: [(part: String, last: Bool)] = parts.enumerated().reversed().map { ($0.element, $0.offset == parts.count - 1) }
         var hops = 0
         while let (part, last) = pending.popLast() {
             if part == "." || part.isEmpty { continue }
             if part == ".." {
-                guard !resolved.isEmpty else { throw .escapes(via: parts.joined(separator: "/")) }
-                resolved.removeLast()
+                guard !resolved.isRoot else { throw .escapes(via: parts.joined(separator: "/")) }
+                resolved = resolved.parent
                 continue
             }
-            let candidate = resolved + [part]
-            let node = overlay(candidate) ?? node(candidate)
+            let candidate = resolved.appending(part)
+            let node = overlay(candidate.components) ?? node(candidate.components)
             switch node {
             case .symlink(let target) where !last || followLast:
                 hops += 1
-                guard hops <= 40 else { throw .loop(at: candidate.joined(separator: "/")) }
-                if target.hasPrefix("/") {
-                    resolved = []
-                }
-                let targetParts = target.split(separator: "/").map(String.init)
+                guard hops <= 40 else { throw .loop(at: candidate.relative) }
                 // `..` in a target is checked against the link's own directory, so the error
                 // names the link rather than the path that went through it.
-                var depth = resolved.count
-                for piece in targetParts where piece != "." {
-                    depth += piece == ".." ? -1 : 1
-                    if depth < 0 { throw .escapes(via: candidate.joined(separator: "/")) }
+                guard resolved.resolving(linkTarget: target) != nil else { throw .escapes(via: candidate.relative) }
+                if target.hasPrefix("/") {
+                    resolved = .root
                 }
-                // Only the target's own last component is the path's last one.
+                // Walked component by component: a link among them is followed too. Only the
+                // target's own last component is the path's last one.
+                let targetParts = target.split(separator: "/").map(String.init)
                 pending += targetParts.enumerated().reversed().map { ($0.element, last && $0.offset == targetParts.count - 1) }
             case .regular, .other:
-                guard last else { throw .notDirectory(path: candidate.joined(separator: "/")) }
+                guard last else { throw .notDirectory(path: candidate.relative) }
                 resolved = candidate
             case .missing, .directory, .symlink:
                 resolved = candidate
@@ -124,9 +114,9 @@ struct DebRootTree {
     /// only touch paths the tree's own packages made).
     func physical(_ path: String, followLast: Bool) throws -> [String] {
         do {
-            return try resolve(Self.components(path), followLast: followLast)
+            return try resolve(TreePath.components(of: path), followLast: followLast).components
         } catch {
-            throw RootfsError.io(path: hostPath(Self.components(path)), reason: error.description)
+            throw RootfsError.io(path: hostPath(TreePath.components(of: path)), reason: error.description)
         }
     }
 
@@ -187,7 +177,7 @@ struct DebRootTree {
     /// umask); existing directories are left as they are.
     func makeDirectories(_ path: String, mode: UInt32 = 0o755) throws {
         var done: [String] = []
-        for part in Self.components(path) {
+        for part in TreePath.components(of: path) {
             let parts = try physical((done + [part]).joined(separator: "/"), followLast: true)
             done.append(part)
             switch node(parts) {
@@ -259,7 +249,7 @@ struct DebRootTree {
 
     /// Creates the parents of `path` and clears its place: the physical path, ready for a new file.
     private func prepareLeaf(_ path: String) throws -> [String] {
-        let components = Self.components(path)
+        let components = TreePath.components(of: path)
         guard !components.isEmpty else { throw RootfsError.io(path: root, reason: "the tree's root is not a file") }
         try makeDirectories(components.dropLast().joined(separator: "/"))
         let parts = try physical(path, followLast: false)

@@ -1,8 +1,8 @@
-internal import CArchive
 #if canImport(Glibc)
 import Glibc
 #endif
 import Layers
+import SystemSupport
 
 /// Unpacks Debian packages into a component tree the way `dpkg --unpack` would on a
 /// merged-/usr system, without running maintainer scripts, and records them in the tree's
@@ -94,20 +94,20 @@ public struct DebUnpacker: Sendable {
         var index = 0
         while let header = try stream.next() {
             defer { index += 1 }
-            guard index < plan.steps.count, header.name == plan.steps[index].name, let entry = stream.entry else {
+            guard index < plan.steps.count, header.name == plan.steps[index].name else {
                 throw RootfsError.invalidDeb(deb: archive.path, reason: "data.tar changed between two reads")
             }
             let step = plan.steps[index]
             guard let target = step.path else { continue }
             let path = target.joined(separator: "/")
-            let owner = DiskWriter.Owner(uid: UInt32(truncatingIfNeeded: archive_entry_uid(entry)), gid: UInt32(truncatingIfNeeded: archive_entry_gid(entry)))
+            let owner = DiskWriter.Owner(uid: header.uid, gid: header.gid)
             do {
                 switch header.kind {
                 case .directory:
                     try writer.directory(path, mode: header.mode, owner: owner)
                 case .regular:
                     var md5 = step.conffile != nil ? DebMD5() : nil
-                    try writer.file(path, mode: header.mode, owner: owner, size: archive_entry_size(entry)) { write in
+                    try writer.file(path, mode: header.mode, owner: owner, size: header.size) { write in
                         try stream.readBlocks { block, offset in
                             md5?.update(block)
                             try write(block, offset)
@@ -173,10 +173,15 @@ struct DebUnpackPlan {
             func refuse(_ reason: String) -> RootfsError {
                 .unsafeDebEntry(deb: archive.path, entry: header.name, reason: reason)
             }
-            if header.name.hasPrefix("/") { throw refuse("absolute path") }
-            let original = DebRootTree.components(header.name)
-            if original.contains("..") { throw refuse("the path contains '..'") }
-            list.append(original.isEmpty ? "/." : "/" + original.joined(separator: "/"))
+            // "absolute path", "the path contains '..'".
+            let member: TreePath
+            do {
+                member = try TreePath(member: header.name)
+            } catch {
+                throw refuse(error.description)
+            }
+            let original = member.components
+            list.append(member.isRoot ? "/." : member.absolute)
             var step = Step(name: header.name)
             defer { steps.append(step) }
 
@@ -196,7 +201,7 @@ struct DebUnpackPlan {
             if let redirect = DebUnpacker.redirects.first(where: { original.starts(with: $0.from) }) {
                 if original.count == redirect.from.count {
                     if header.kind == .directory { continue }
-                    if header.kind == .symlink, Self.lexical(Array(original.dropLast()), header.linkTarget) == redirect.to { continue }
+                    if header.kind == .symlink, member.parent.resolving(linkTarget: header.linkTarget)?.components == redirect.to { continue }
                     let from = redirect.from.joined(separator: "/")
                     let to = redirect.to.joined(separator: "/")
                     throw refuse("'/\(from)' is a symlink to '/\(to)' in the image (the base layer makes it)")
@@ -205,13 +210,13 @@ struct DebUnpackPlan {
             }
 
             let overlayLookup: ([String]) -> DebRootTree.Node? = { overlay[$0] }
-            let parent: [String]
+            let parent: TreePath
             do {
                 parent = try tree.resolve(Array(parts.dropLast()), followLast: true, overlay: overlayLookup)
             } catch {
                 throw refuse("it would be written through a symlink: \(error)")
             }
-            let physical = parent + [parts[parts.count - 1]]
+            let physical = parent.components + [parts[parts.count - 1]]
             let existing = overlay[physical] ?? tree.node(physical)
             let shown = "/" + physical.joined(separator: "/")
 
@@ -224,7 +229,7 @@ struct DebUnpackPlan {
                     // dpkg keeps a symlink to a directory where a package ships the directory.
                     let resolved: [String]
                     do {
-                        resolved = try tree.resolve(physical, followLast: true, overlay: overlayLookup)
+                        resolved = try tree.resolve(physical, followLast: true, overlay: overlayLookup).components
                     } catch {
                         throw refuse("'\(shown)' is a symlink, and \(error)")
                     }
@@ -240,27 +245,26 @@ struct DebUnpackPlan {
                     let target = header.linkTarget
                     if target.isEmpty { throw refuse("symlink with an empty target") }
                     // Checked from where the package put the link and from where it lands.
-                    for directory in [Array(original.dropLast()), parent] where Self.lexical(directory, target) == nil {
+                    for directory in [member.parent, parent] where directory.resolving(linkTarget: target) == nil {
                         throw refuse("symlink to '\(target)' leads outside the root")
                     }
                     overlay[physical] = .symlink(target: target)
                 case .hardlink:
                     let target = header.linkTarget
-                    let targetParts = DebRootTree.components(target)
-                    if target.hasPrefix("/") || targetParts.contains("..") {
+                    // Absolute or with a `..` part.
+                    guard let linked = try? TreePath(member: target) else {
                         throw refuse("hard link to '\(target)' points outside the package")
                     }
-                    guard let written = regularFiles[targetParts.joined(separator: "/")] else {
+                    guard let written = regularFiles[linked.relative] else {
                         throw refuse("hard link to '\(target)', which is not a regular file earlier in this package")
                     }
                     step.hardlinkTarget = written
-                    regularFiles[original.joined(separator: "/")] = physical
+                    regularFiles[member.relative] = physical
                     overlay[physical] = .regular
                 case .regular:
-                    regularFiles[original.joined(separator: "/")] = physical
+                    regularFiles[member.relative] = physical
                     overlay[physical] = .regular
-                    let absolute = "/" + original.joined(separator: "/")
-                    if conffiles.contains(absolute) { step.conffile = absolute }
+                    if conffiles.contains(member.absolute) { step.conffile = member.absolute }
                 default:
                     overlay[physical] = .other
                 }
@@ -268,19 +272,5 @@ struct DebUnpackPlan {
             step.path = physical
         }
     }
-
-    /// `target` read from the directory `base` (absolute targets from the root), lexically;
-    /// nil if it climbs above the root.
-    static func lexical(_ base: [String], _ target: String) -> [String]? {
-        var out = target.hasPrefix("/") ? [] : base
-        for part in target.split(separator: "/") where part != "." {
-            if part == ".." {
-                guard !out.isEmpty else { return nil }
-                out.removeLast()
-            } else {
-                out.append(String(part))
-            }
-        }
-        return out
-    }
 }
+

@@ -4,6 +4,7 @@ import Glibc
 import Foundation
 import ImageModel
 import OCI
+import SystemSupport
 
 /// Which Python files of a layer of `.deb` packages Debian byte-compiles when it configures
 /// them, read from the packages' `postinst` scripts (which imagegen never runs: nothing from
@@ -133,25 +134,18 @@ public enum DebianBytecode {
 
     /// A dpkg-listed absolute path as a tree path, merged-/usr applied (`/lib/x` → `usr/lib/x`).
     static func treePath(_ listed: String) -> String? {
-        let parts = listed.split(separator: "/").map(String.init)
-        guard listed.hasPrefix("/"), !parts.isEmpty, !parts.contains(".."), !parts.contains(".") else { return nil }
-        let merged = DebUnpacker.mergedDirectories.contains(parts[0]) ? ["usr"] + parts : parts
-        return merged.joined(separator: "/")
+        // dpkg lists each path one way: a `.` part, like a `..` part, is no listed file.
+        guard listed.hasPrefix("/"), !listed.split(separator: "/").contains("."), let path = try? TreePath(rooted: listed),
+              let top = path.components.first
+        else { return nil }
+        return DebUnpacker.mergedDirectories.contains(top) ? "usr/" + path.relative : path.relative
     }
 
     /// A symlink's target as a tree path: absolute targets from the tree's root, relative ones
     /// from the link's directory; nil if it climbs above the root.
     static func resolve(_ target: String, from link: String) -> String? {
-        var parts = target.hasPrefix("/") ? [] : link.split(separator: "/").dropLast().map(String.init)
-        for part in target.split(separator: "/") where part != "." {
-            if part == ".." {
-                guard !parts.isEmpty else { return nil }
-                parts.removeLast()
-            } else {
-                parts.append(String(part))
-            }
-        }
-        return treePath("/" + parts.joined(separator: "/"))
+        guard let link = try? TreePath(rooted: link), let resolved = link.parent.resolving(linkTarget: target) else { return nil }
+        return treePath(resolved.absolute)
     }
 
     /// A lower layer's package files that `rule` compiles, read from its `.deb` (regular files only).
@@ -160,7 +154,7 @@ public enum DebianBytecode {
         let stream = try archive.open(archive.data)
         var sources: [BytecodeCompiler.Source] = []
         while let header = try stream.next() {
-            let listed = "/" + DebRootTree.components(header.name).joined(separator: "/")
+            let listed = "/" + TreePath.components(of: header.name).joined(separator: "/")
             guard header.kind == .regular, rule.matches(listed), let path = treePath(listed) else { continue }
             sources.append(BytecodeCompiler.Source(path: path, content: .bytes(try stream.readAll(limit: 1 << 30))))
         }
@@ -196,7 +190,7 @@ struct ControlScripts {
         let stream = try archive.open(archive.control)
         var members: [String: [UInt8]] = [:]
         while let header = try stream.next() {
-            let name = DebRootTree.components(header.name).joined(separator: "/")
+            let name = TreePath.components(of: header.name).joined(separator: "/")
             guard header.kind == .regular, name == "control" || name == "postinst" else { continue }
             members[name] = try stream.readAll()
         }

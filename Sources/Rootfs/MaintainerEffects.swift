@@ -1,3 +1,5 @@
+import SystemSupport
+
 /// The effects of the packages' maintainer scripts that an installed Debian system has, made
 /// on a component tree after its debs were unpacked — derived from what the packages ship,
 /// never by running a script, and the same bytes on every build.
@@ -273,7 +275,7 @@ public enum MaintainerEffects {
         let names = Set(context.own.map(\.name))
         func missing(_ path: String) throws -> Bool { try tree.kind(SystemFixups.redirected(path)) == .missing }
         func parent(_ path: String) throws {
-            try tree.makeDirectories(DebRootTree.components(SystemFixups.redirected(path)).dropLast().joined(separator: "/"))
+            try tree.makeDirectories(TreePath.components(of: SystemFixups.redirected(path)).dropLast().joined(separator: "/"))
         }
         for package in context.own {
             guard let script = package.postinst else { continue }
@@ -298,7 +300,7 @@ public enum MaintainerEffects {
         }
         if names.contains("login") {
             for path in ["var/log/faillog", "etc/subuid", "etc/subgid"] where try missing(path) {
-                try tree.makeDirectories(DebRootTree.components(path).dropLast().joined(separator: "/"))
+                try tree.makeDirectories(TreePath.components(of: path).dropLast().joined(separator: "/"))
                 try tree.writeFile(path, [])
             }
         }

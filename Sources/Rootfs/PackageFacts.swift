@@ -1,4 +1,5 @@
 import Foundation
+import SystemSupport
 
 /// What a package says about itself that a bill of materials reports and the lock does not
 /// hold: a deb's source package and the licenses its machine-readable copyright file declares,
@@ -49,7 +50,7 @@ public struct PackageFacts: Codable, Hashable, Sendable {
         let wanted = "usr/share/doc/\(control.name)/copyright"
         let stream = try archive.open(archive.data)
         while let header = try stream.next() {
-            guard DebRootTree.components(header.name).joined(separator: "/") == wanted else { continue }
+            guard TreePath.components(of: header.name).joined(separator: "/") == wanted else { continue }
             // A copyright file larger than any real one is not read: no declared license.
             if header.kind == .regular, let bytes = try? stream.readAll(limit: 4 << 20) {
                 license = Self.debianLicenses(copyright: bytes).map(DeclaredLicense.debian)

@@ -1,3 +1,5 @@
+import SystemSupport
+
 /// What the maintainer-script emulation needs to know of one package, read from its `.deb`
 /// without unpacking it: its name and architecture, whether dpkg must keep it (`Essential`,
 /// `Priority: required`), its `postinst` as text, and the files its `md5sums` lists (the
@@ -38,7 +40,7 @@ public struct PackageScripts: Sendable {
         let stream = try archive.open(archive.control)
         var members: [String: [UInt8]] = [:]
         while let header = try stream.next() {
-            let name = DebRootTree.components(header.name).joined(separator: "/")
+            let name = TreePath.components(of: header.name).joined(separator: "/")
             guard header.kind == .regular, ["control", "md5sums", "postinst", "triggers"].contains(name) else { continue }
             members[name] = try stream.readAll()
         }
@@ -76,7 +78,7 @@ public struct PackageScripts: Sendable {
         let stream = try archive.open(archive.data)
         var found: [String: [UInt8]] = [:]
         while let header = try stream.next() {
-            let path = "/" + DebRootTree.components(header.name).joined(separator: "/")
+            let path = "/" + TreePath.components(of: header.name).joined(separator: "/")
             guard header.kind == .regular, prefixes.contains(where: { path.hasPrefix($0) }) else { continue }
             found[path] = try stream.readAll(limit: 1 << 20)
         }

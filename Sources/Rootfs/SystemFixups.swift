@@ -1,3 +1,5 @@
+import SystemSupport
+
 /// What the maintainer scripts of a Debian system would have done, done explicitly and
 /// deterministically on a component tree that ``DebLayerBuilder`` unpacked (no script runs).
 ///
@@ -286,7 +288,7 @@ public enum SystemFixups {
     /// An absolute image path as a path in a tree without the base layer's directory symlinks
     /// (`/lib/cpp` → `usr/lib/cpp`), as ``DebUnpacker`` writes it.
     static func redirected(_ path: String) -> String {
-        var parts = DebRootTree.components(path)
+        var parts = TreePath.components(of: path)
         if let redirect = DebUnpacker.redirects.first(where: { parts.starts(with: $0.from) && parts.count > $0.from.count }) {
             parts = redirect.to + parts.dropFirst(redirect.from.count)
         }

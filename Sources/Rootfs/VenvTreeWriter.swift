@@ -1,4 +1,3 @@
-internal import CArchive
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)

@@ -1,7 +1,7 @@
-internal import CArchive
 import Layers
+import SystemSupport
 
-/// A wheel's zip, read with libarchive through its central directory (the seekable zip
+/// A wheel's zip, read with ``ArchiveReader`` through its central directory (the seekable zip
 /// reader), which is where the members' unix modes are (the external attributes), and what
 /// Python's `zipfile` and pip read too. Members come in central-directory order; their
 /// contents are streamed in libarchive's blocks, CRC-checked by libarchive.
@@ -21,66 +21,54 @@ final class WheelArchive {
         var size: Int64
     }
 
-    private let handle: OpaquePointer
+    private let reader: ArchiveReader
     /// The wheel's file name, for messages.
     let wheel: String
 
     /// Opens the wheel at `path`; `wheel` names it in errors.
     init(path: String, wheel: String) throws {
-        guard let handle = archive_read_new() else { throw RootfsError.invalidWheel(wheel: wheel, reason: "libarchive: out of memory") }
-        self.handle = handle
         self.wheel = wheel
-        archive_read_support_format_zip_seekable(handle)
-        try check(archive_read_open_filename(handle, path, 1 << 16))
+        // Names as UTF-8 where the zip says they are, else the stored bytes (ill-formed ones
+        // with U+FFFD); the checks of WheelPlan decide what a name may be.
+        reader = try Self.reading(wheel) { try ArchiveReader(.file(path), format: .zip, invalidNames: .repair, name: wheel) }
     }
 
-    // The handle is used by one caller at a time and freed here once.
-    deinit { archive_read_free(handle) }
-
-    /// Turns a libarchive return code into an error carrying libarchive's message.
-    private func check(_ code: Int32) throws {
-        guard code < ARCHIVE_WARN else { return }
-        let message = archive_error_string(handle).map { String(cString: $0) } ?? "libarchive error \(code)"
-        throw RootfsError.invalidWheel(wheel: wheel, reason: "not a readable zip: \(message)")
+    /// Runs a read, turning libarchive's failure into an error naming the wheel.
+    private static func reading<T>(_ wheel: String, _ body: () throws -> T) throws -> T {
+        do {
+            return try body()
+        } catch let error as ArchiveReaderError {
+            throw RootfsError.invalidWheel(wheel: wheel, reason: "not a readable zip: \(error.message)")
+        }
     }
 
     /// The next member's header, or nil at the end; its contents are skipped unless read.
     func next() throws -> Member? {
-        var entry: OpaquePointer?
-        let status = archive_read_next_header(handle, &entry)
-        if status == ARCHIVE_EOF { return nil }
-        try check(status)
-        guard let entry else { throw RootfsError.invalidWheel(wheel: wheel, reason: "libarchive returned no entry") }
-        guard let name = (archive_entry_pathname_utf8(entry) ?? archive_entry_pathname(entry)).map({ String(cString: $0) }) else {
-            throw RootfsError.invalidWheel(wheel: wheel, reason: "a member has no readable name")
-        }
+        guard let entry = try Self.reading(wheel, { try reader.next() }) else { return nil }
         // The one rule of every zip reader here: a mode without file-type bits (hatchling and
         // flit write `0o644 << 16` for METADATA and RECORD) is a regular file, or a directory
         // when the name ends in `/` — whether or not libarchive filled the type in.
         let kind: Member.Kind
-        switch ZipDirectory.kind(unixMode: UInt32(archive_entry_mode(entry)), name: name) {
+        switch ZipDirectory.kind(unixMode: entry.mode, name: entry.name) {
         case .file: kind = .file
         case .directory: kind = .directory
         case .symlink: kind = .symlink
         case .other: kind = .other
         }
-        return Member(name: name, kind: kind, permissions: UInt32(archive_entry_perm(entry)) & 0o7777, size: archive_entry_size(entry))
+        return Member(name: entry.name, kind: kind, permissions: entry.permissions, size: entry.size ?? 0)
     }
 
     /// Streams the current member's contents to `body`, block by block.
     func read(_ body: (UnsafeRawBufferPointer) throws -> Void) throws {
-        var buffer: UnsafeRawPointer?
-        var size = 0
-        var offset: Int64 = 0
         var expected: Int64 = 0
-        while true {
-            let status = archive_read_data_block(handle, &buffer, &size, &offset)
-            if status == ARCHIVE_EOF { return }
-            try check(status)
-            // Zip members are never sparse: a hole would mean a reader this code does not expect.
-            guard offset == expected else { throw RootfsError.invalidWheel(wheel: wheel, reason: "unexpected sparse member data") }
-            expected += Int64(size)
-            if let buffer, size > 0 { try body(UnsafeRawBufferPointer(start: buffer, count: size)) }
+        let wheel = wheel
+        try Self.reading(wheel) {
+            try reader.readBlocks { block, offset in
+                // Zip members are never sparse: a hole would mean a reader this code does not expect.
+                guard offset == expected else { throw RootfsError.invalidWheel(wheel: wheel, reason: "unexpected sparse member data") }
+                expected += Int64(block.count)
+                if !block.isEmpty { try body(block) }
+            }
         }
     }
 

@@ -1,4 +1,3 @@
-internal import CArchive
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -7,6 +6,7 @@ import Darwin
 import ImageModel
 import Layers
 import OCI
+import SystemSupport
 
 /// A wheel installed into a tree.
 public struct InstalledWheel: Hashable, Sendable {
@@ -208,9 +208,15 @@ struct WheelPlan {
 
         for member in scan.members {
             let unsafe = { (reason: String) in RootfsError.unsafeWheelEntry(wheel: wheel, entry: member.name, reason: reason) }
-            if member.name.hasPrefix("/") { throw unsafe("absolute path") }
-            let parts = member.name.split(separator: "/").filter { $0 != "." }.map(String.init)
-            if parts.contains("..") { throw unsafe("path contains '..'") }
+            let parts: [String]
+            do {
+                parts = try TreePath(member: member.name).components
+            } catch {
+                switch error {
+                case .absolute: throw unsafe("absolute path")
+                case .climbs: throw unsafe("path contains '..'")
+                }
+            }
             if parts.contains(where: { !WheelFormat.isSafeFileName($0) }) || parts.isEmpty { throw unsafe("not a usable path") }
             switch member.kind {
             case .file, .directory: break
@@ -477,16 +483,9 @@ struct Installation {
 
     /// A RECORD path back to a tree path; nil if it climbs out of the tree.
     private func resolveFromSitePackages(_ path: String) -> String? {
-        var parts = layout.sitePackages.split(separator: "/").map(String.init)
-        for part in path.split(separator: "/") where part != "." {
-            if part == ".." {
-                guard !parts.isEmpty else { return nil }
-                parts.removeLast()
-            } else {
-                parts.append(String(part))
-            }
-        }
-        return parts.joined(separator: "/")
+        // Read from site-packages, a path with a leading `/` too.
+        guard let sitePackages = try? TreePath(rooted: layout.sitePackages) else { return nil }
+        return sitePackages.resolving(linkTarget: String(path.drop { $0 == "/" }))?.relative
     }
 }
 

@@ -32,6 +32,19 @@ public final class ArchiveReader {
     /// An entry's kind, from its mode's type bits (libarchive's AE_IF* values are the POSIX ones).
     public enum Kind: Sendable, Hashable {
         case regular, directory, symlink, hardlink, fifo, characterDevice, blockDevice, socket
+        /// Type bits that name none of the above, or none at all (a zip's members are better
+        /// read from `mode` with the zip's own rule: see `ZipDirectory`).
+        case other
+    }
+
+    /// What the reader does with a name or link target that is not valid UTF-8.
+    public enum InvalidNames: Sendable {
+        /// Takes the first spelling that is valid UTF-8; `next()` throws when none is (an
+        /// unpacker whose every name becomes a path it checks).
+        case refuse
+        /// Takes the first spelling libarchive has, ill-formed sequences read as U+FFFD the way
+        /// `String(cString:)` reads them (an archive whose names are the user's data).
+        case repair
     }
 
     /// One entry's header.
@@ -60,17 +73,22 @@ public final class ArchiveReader {
     /// Whether names are taken as UTF-8 first (zip, whose flag says so) or as stored (tar, whose
     /// names are bytes; a C locale passes them through).
     private let utf8First: Bool
+    /// Whether invalid UTF-8 is repaired rather than refused.
+    private let repairing: Bool
     /// The source's bytes when it is a range (libarchive holds a pointer to it).
     private let range: RangeSource?
     /// The archive, for messages.
     public let name: String
 
     /// Opens `source`; `name` is what errors call it.
-    public init(_ source: Source, format: Format = .any, name: String) throws(ArchiveReaderError) {
+    public init(
+        _ source: Source, format: Format = .any, invalidNames: InvalidNames = .refuse, name: String
+    ) throws(ArchiveReaderError) {
         guard let handle = archive_read_new() else { throw ArchiveReaderError(archive: name, message: "libarchive: out of memory") }
         self.handle = handle
         self.name = name
         utf8First = format == .zip
+        repairing = invalidNames == .repair
         switch format {
         case .any:
             archive_read_support_filter_all(handle)
@@ -118,26 +136,27 @@ public final class ArchiveReader {
         try check(status)
         guard let entry else { throw ArchiveReaderError(archive: name, message: "libarchive returned no entry") }
         let spellings = [archive_entry_pathname(entry), archive_entry_pathname_utf8(entry)]
-        guard let path = (utf8First ? spellings.reversed() : spellings).lazy.compactMap(Self.string).first else {
-            throw ArchiveReaderError(archive: name, message: "an entry's name is not valid UTF-8")
+        guard let path = string(utf8First ? spellings.reversed() : spellings) else {
+            throw ArchiveReaderError(archive: name, message: repairing ? "an entry has no name" : "an entry name is not valid UTF-8")
         }
         let mode = UInt32(archive_entry_mode(entry))
         var kind: Kind
         switch mode & 0o170000 {
+        case 0o100000: kind = .regular
         case 0o040000: kind = .directory
         case 0o120000: kind = .symlink
         case 0o010000: kind = .fifo
         case 0o020000: kind = .characterDevice
         case 0o060000: kind = .blockDevice
         case 0o140000: kind = .socket
-        default: kind = .regular
+        default: kind = .other
         }
         var target = ""
-        if let hardlink = Self.string(archive_entry_hardlink(entry)) ?? Self.string(archive_entry_hardlink_utf8(entry)) {
+        if let hardlink = string([archive_entry_hardlink(entry), archive_entry_hardlink_utf8(entry)]) {
             kind = .hardlink
             target = hardlink
         } else if kind == .symlink {
-            target = Self.string(archive_entry_symlink(entry)) ?? Self.string(archive_entry_symlink_utf8(entry)) ?? ""
+            target = string([archive_entry_symlink(entry), archive_entry_symlink_utf8(entry)]) ?? ""
         }
         return Entry(
             name: path, kind: kind, mode: mode, size: archive_entry_size_is_set(entry) != 0 ? archive_entry_size(entry) : nil,
@@ -145,42 +164,59 @@ public final class ArchiveReader {
             gid: UInt32(truncatingIfNeeded: archive_entry_gid(entry)), device: UInt64(archive_entry_rdev(entry)))
     }
 
-    /// Streams the current entry's contents to `body` in libarchive's blocks, with each block's
-    /// offset (a sparse file's holes are the gaps between them).
+    /// Streams the current entry's contents to `body` in libarchive's blocks, each with its
+    /// offset, as libarchive hands them over (an empty one included): a sparse file's holes are
+    /// the gaps between them, and a hole at its end has no block (its `size` says where it ends).
     public func readBlocks(_ body: (UnsafeRawBufferPointer, Int64) throws -> Void) throws {
+        _ = try blocks(body)
+    }
+
+    /// `readBlocks`, returning the offset libarchive gives with the end: where the contents end,
+    /// a trailing hole included.
+    private func blocks(_ body: (UnsafeRawBufferPointer, Int64) throws -> Void) throws -> Int64 {
         var buffer: UnsafeRawPointer?
         var size = 0
         var offset: Int64 = 0
         while true {
             let status = archive_read_data_block(handle, &buffer, &size, &offset)
-            if status == ARCHIVE_EOF { return }
+            if status == ARCHIVE_EOF { return offset }
             try check(status)
-            if size > 0 { try body(UnsafeRawBufferPointer(start: buffer, count: size), offset) }
+            try body(UnsafeRawBufferPointer(start: buffer, count: size), offset)
         }
     }
 
-    /// The current entry's contents, or nil when they are more than `limit` bytes (then the rest
-    /// is skipped).
+    /// The current entry's contents as `archive_read_data` reads them (holes, a trailing one
+    /// included, as zeros), or nil when they are more than `limit` bytes (then the rest is skipped).
     public func readAll(limit: Int) throws -> [UInt8]? {
         var bytes: [UInt8] = []
         var tooLarge = false
-        try readBlocks { chunk, offset in
+        let limit = Int64(limit)
+        func fill(to offset: Int64) {
+            if offset > Int64(bytes.count) { bytes += repeatElement(0, count: Int(offset) - bytes.count) }
+        }
+        let end = try blocks { chunk, offset in
             guard !tooLarge else { return }
-            if Int(offset) + chunk.count > limit {
+            guard offset >= Int64(bytes.count) else {
+                throw ArchiveReaderError(archive: name, message: "an entry's blocks are out of order")
+            }
+            if offset + Int64(chunk.count) > limit {
                 tooLarge = true
                 bytes = []
                 return
             }
-            // A hole (sparse entry) reads as zeros.
-            if Int(offset) > bytes.count { bytes += repeatElement(0, count: Int(offset) - bytes.count) }
+            fill(to: offset)
             bytes.append(contentsOf: chunk)
         }
-        return tooLarge ? nil : bytes
+        guard !tooLarge, end <= limit else { return nil }
+        fill(to: end)
+        return bytes
     }
 
-    private static func string(_ pointer: UnsafePointer<CChar>?) -> String? {
-        guard let pointer else { return nil }
-        return String(validatingCString: pointer)
+    /// The first of `spellings` (an entry's name as stored, and as UTF-8) that is valid UTF-8,
+    /// or, when repairing, the first there is.
+    private func string(_ spellings: [UnsafePointer<CChar>?]) -> String? {
+        if repairing { return spellings.lazy.compactMap { $0 }.first.map { String(cString: $0) } }
+        return spellings.lazy.compactMap { $0 }.compactMap { String(validatingCString: $0) }.first
     }
 
     /// Feeds libarchive from a byte range of a file. A class so that libarchive can hold a stable
