@@ -618,16 +618,16 @@ struct EntryChecker {
             }
             return nil
         }
-        replace(path, byDirectory: entry.typeFlag == 0x35)
-        switch entry.typeFlag {
-        case 0x32:  // symlink
+        replace(path, byDirectory: entry.storedKind == .directory)
+        switch entry.storedKind {
+        case .symlink:
             let target = entry.header.linkTarget
             // Kept even when it escapes, so entries written through it are caught too.
             symlinks[path] = Symlink(target: target, layer: layer)
             if member.parent.resolving(linkTarget: target) == nil {
                 return "\(shown): symlink to '\(target)' escapes the root"
             }
-        case 0x31:  // hard link
+        case .hardlink:
             let target = entry.header.linkTarget
             // Absolute or with a `..` part.
             guard let linked = try? TreePath(member: target) else {
@@ -639,9 +639,9 @@ struct EntryChecker {
             if !layerFiles.contains(linked.relative) {
                 return "\(shown): hard link to '\(target)', which is not a regular file earlier in this layer"
             }
-        case 0x33, 0x34:
+        case .characterDevice, .blockDevice:
             if !allowDevices { return "\(shown): device node (pass --allow-devices to accept)" }
-        case 0x30, 0x37, 0x00:
+        case .regular:
             layerFiles.insert(path)
         default:
             break

@@ -9,6 +9,12 @@ public struct TarEntry: Hashable, Sendable {
     public var dataOffset: Int64
     /// The path as stored, before normalisation (for safety checks).
     public var rawPath: String
+
+    /// The kind the stored type flag names (`7`, a contiguous file, is a regular file); nil for
+    /// a type imagegen does not know (a socket, a vendor extension).
+    public var storedKind: TarHeader.Kind? {
+        TarHeader.Kind(rawValue: typeFlag == 0x37 ? 0x30 : typeFlag)
+    }
 }
 
 /// Decodes one 512-byte ustar/pax/GNU header block.
