@@ -190,8 +190,8 @@ public struct ArtifactFetcher: Sendable {
         let files: [(wheel: LockedWheel, file: String)]
         do {
             let pip = self.pip
-            // pip downloads into its temporary directory (below `work`) and copies the files
-            // into `downloads` at the end: both are counted, up to the locked total.
+            // pip downloads every wheel into its temporary directory (below `work`), then
+            // copies them into `downloads`: a wheel counts once, by its name.
             files = try await DownloadWatch.run(
                 ProgressItem(.fetch, "pip"), total: bytes, directory: work, counts: { $0.hasSuffix(".whl") }, sink: progress
             ) { try await pip.download(wheels, into: downloads, scratch: work) }

@@ -10,9 +10,9 @@ import Glibc
 ///
 /// apt and pip print no byte counts we could read, but both write into a directory we pick
 /// (apt into `partial/` below it, then the final name; pip into its temporary directory, which
-/// ``PipResolver`` places below it, then a copy): what the files hold is what has arrived. A file
-/// counted twice (pip's temporary file and its copy) cannot push the count past the locked
-/// total, and the item finishes at that total once the download succeeded.
+/// ``PipResolver`` places below it, then a copy of every file at the end): what the files hold is
+/// what has arrived. A file is counted once by its name, at its largest copy, and the item
+/// finishes at the locked total once the download succeeded.
 struct DownloadWatch {
     /// How often the directory is read.
     static let interval: Duration = .milliseconds(250)
@@ -39,18 +39,18 @@ struct DownloadWatch {
         return result
     }
 
-    /// The bytes of the regular files under `directory` (any depth) whose names `counts` accepts.
+    /// The bytes of the regular files under `directory` (any depth) whose names `counts`
+    /// accepts; files of one name (a download and its copy) count once, at the largest.
     static func bytes(under directory: String, counts: (String) -> Bool) -> Int64 {
         guard let walk = FileManager.default.enumerator(atPath: directory) else { return 0 }
-        var total: Int64 = 0
+        var sizes: [String: Int64] = [:]
         var info = stat()
         while let relative = walk.nextObject() as? String {
+            let name = URL(fileURLWithPath: relative).lastPathComponent
             // A file that apt renames or pip removes between the listing and `lstat` is skipped.
-            guard counts(URL(fileURLWithPath: relative).lastPathComponent), lstat("\(directory)/\(relative)", &info) == 0,
-                  info.st_mode & S_IFMT == S_IFREG
-            else { continue }
-            total += Int64(info.st_size)
+            guard counts(name), lstat("\(directory)/\(relative)", &info) == 0, info.st_mode & S_IFMT == S_IFREG else { continue }
+            sizes[name] = max(sizes[name] ?? 0, Int64(info.st_size))
         }
-        return total
+        return sizes.values.reduce(0, +)
     }
 }

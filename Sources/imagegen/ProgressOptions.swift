@@ -38,9 +38,12 @@ struct ProgressOptions: ParsableArguments {
         }
     }
 
-    /// The renderer for this command: nothing at all when `quiet`.
+    /// The renderer for this command, ticking when it draws a live line: nothing at all when
+    /// `quiet`. The command calls its `finish()` before its summary, and on the way out.
     func renderer(quiet: Bool) -> ProgressRenderer {
-        ProgressRenderer(
+        let renderer = ProgressRenderer(
             style: quiet ? .none : Self.style(progress, isTerminal: isatty(2) == 1, environment: ProcessInfo.processInfo.environment))
+        renderer.startTicking()
+        return renderer
     }
 }

@@ -89,11 +89,38 @@ final class ProgressRenderer: Sendable {
         }
     }
 
-    /// Takes the live line off the terminal; call before anything else is printed at the end.
+    /// Takes the live line off the terminal and stops the ticks; call before anything else is
+    /// printed at the end.
     func finish() {
         state.withLock { state in
             if state.drawn != nil { write("\r\u{1B}[K") }
             state.drawn = nil
+            state.stopped = true
+        }
+    }
+
+    /// Redraws the live line as time passes without events (a download that stalls, apt reading
+    /// its lists): the rates take the silence in, so they fall and the time left grows.
+    /// Returns false once ``finish()`` was called.
+    @discardableResult
+    func tick() -> Bool {
+        let time = now()
+        return state.withLock { state in
+            guard !state.stopped else { return false }
+            guard style == .tty, state.drawn != nil else { return true }
+            for (phase, group) in state.groups where !group.active.isEmpty {
+                state.groups[phase]?.meter.add(group.moved, at: time)
+            }
+            draw(&state, at: time, force: false)
+            return true
+        }
+    }
+
+    /// Calls ``tick()`` every `interval` until ``finish()``; for a tty.
+    func startTicking(every interval: Duration = .milliseconds(500)) {
+        guard style == .tty else { return }
+        Task.detached { [self] in
+            while tick() { try? await Task.sleep(for: interval) }
         }
     }
 
@@ -171,6 +198,8 @@ final class ProgressRenderer: Sendable {
         /// The live line on the terminal, if one is.
         var drawn: String?
         var lastDraw = -Double.infinity
+        /// ``finish()`` was called.
+        var stopped = false
 
         mutating func start(_ item: ProgressItem, total: Int64?, at time: Double, window: Double) {
             if groups[item.phase].map({ $0.active.isEmpty }) ?? true {

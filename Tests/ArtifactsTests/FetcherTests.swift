@@ -302,3 +302,24 @@ struct FetchMessageTests {
         #expect(ByteCount.text(count) == text)
     }
 }
+
+@Suite("Download progress")
+struct DownloadWatchTests {
+    @Test("the bytes of a download are those of the matching files at any depth, a file and its copy counted once")
+    func bytes() throws {
+        let scratch = try ScratchDirectory()
+        let fm = FileManager.default
+        for directory in ["tmp/pip-unpack-1", "files", "partial"] {
+            try fm.createDirectory(atPath: scratch(directory), withIntermediateDirectories: true)
+        }
+        func write(_ path: String, _ size: Int) { _ = fm.createFile(atPath: scratch(path), contents: Data(count: size)) }
+        write("tmp/pip-unpack-1/a-1.0-py3-none-any.whl", 3000)
+        write("files/a-1.0-py3-none-any.whl", 1000)  // the copy, under way
+        write("tmp/pip-unpack-1/b-2.0-py3-none-any.whl", 500)
+        write("requirements.txt", 70)
+        write("partial/c_1.0_amd64.deb", 200)
+        #expect(DownloadWatch.bytes(under: scratch.path, counts: { $0.hasSuffix(".whl") }) == 3500)
+        #expect(DownloadWatch.bytes(under: scratch.path, counts: { $0.hasSuffix(".deb") }) == 200)
+        #expect(DownloadWatch.bytes(under: scratch("missing"), counts: { _ in true }) == 0)
+    }
+}

@@ -236,3 +236,26 @@ extension ProgressRendererTests {
         #expect(script.take() == "\rpack python  [########------------] 12.0 MiB / 30.0 MiB 40%  3.7 MiB/s  ETA 5s\u{1B}[K")
     }
 }
+
+extension ProgressRendererTests {
+    @Test("tty: ticks redraw a stalled transfer, its rate falling and its time left growing; nothing after finish")
+    func ticks() {
+        let script = Script()
+        let renderer = script.renderer(.tty)
+        renderer.handle(.started(pip, total: 100 << 20))
+        script.at(1)
+        renderer.handle(.advanced(pip, done: 10 << 20, total: 100 << 20))
+        script.at(2)
+        renderer.handle(.advanced(pip, done: 20 << 20, total: 100 << 20))
+        _ = script.take()
+        // Nothing moves for 4 s: the window now spans 1 s of transfer and 4 s of silence.
+        script.at(6)
+        #expect(renderer.tick())
+        #expect(script.take() == "\rfetch pip  [####----------------] 20.0 MiB / 100.0 MiB 20%  2.0 MiB/s  ETA 40s\u{1B}[K")
+        renderer.finish()
+        _ = script.take()
+        script.at(7)
+        #expect(!renderer.tick())
+        #expect(script.take() == "")
+    }
+}
