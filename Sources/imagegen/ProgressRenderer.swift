@@ -12,7 +12,7 @@ import SystemSupport
 ///   line) at most ten times a second: per phase at work, its items, a bar, the bytes done of
 ///   the total, the rate over the last seconds and the time left. Notes print as lines above it.
 /// - `plain`: lines only, for logs: the notes, a line per item at most every few seconds while
-///   it runs, and, for an item that had such a line, one when it ends.
+///   it moves bytes, and, for an item that had such a line, one when it ends.
 /// - `none`: nothing.
 ///
 /// Safe to call from any thread: the events of concurrent items (layers packed side by side,
@@ -151,7 +151,8 @@ final class ProgressRenderer: Sendable {
     }
 
     private func plainProgress(_ item: ProgressItem, state: inout State, at time: Double) {
-        guard let current = state.groups[item.phase]?.items[item.name], !current.finished,
+        // An item that has moved nothing yet (a layer whose tree was just made) has nothing to say.
+        guard let current = state.groups[item.phase]?.items[item.name], !current.finished, current.done > 0,
               time - current.lastLine >= timing.plainInterval
         else { return }
         state.groups[item.phase]?.items[item.name]?.lastLine = time
@@ -172,7 +173,7 @@ final class ProgressRenderer: Sendable {
         var total: Int64?
         var finished = false
         var started: Double
-        /// When a plain line last spoke of it (its start, before any).
+        /// When a plain line last spoke of it (before any: when its first bytes moved).
         var lastLine: Double
         var printedLine = false
         var meter: RateMeter
@@ -218,6 +219,8 @@ final class ProgressRenderer: Sendable {
             var group = groups[item.phase]!
             var current = group.items[item.name]!
             let moved = max(0, done - current.done)
+            // A plain line comes an interval after the first bytes, not after a long start.
+            if current.done == 0, moved > 0 { current.lastLine = time }
             current.done = max(current.done, done)
             if let total { current.total = total }
             current.meter.add(current.done, at: time)

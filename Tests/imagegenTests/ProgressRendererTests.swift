@@ -155,18 +155,16 @@ struct ProgressRendererTests {
         #expect(script.take().hasSuffix("pack cuda  15.0 MiB  10.0 MiB/s\u{1B}[K"))
     }
 
-    @Test("plain: no carriage returns; a line per item at most every 5 s, and one at its end when it had one")
+    @Test("plain: no carriage returns; a line per item at most every 5 s from its first bytes, and one at its end when it had one")
     func plain() {
         let script = Script()
         let renderer = script.renderer(.plain)
         renderer.handle(.note("pip: fetching 1 wheel (40.0 MiB)"))
         renderer.handle(.started(pip, total: 40 << 20))
-        for second in 1...8 {
+        for second in 1...11 {
             script.at(Double(second))
             renderer.handle(.advanced(pip, done: Int64(second) << 20, total: 40 << 20))
         }
-        script.at(10)
-        renderer.handle(.advanced(pip, done: 10 << 20, total: 40 << 20))
         script.at(20)
         renderer.handle(.finished(pip, done: 40 << 20))
         // A short item says nothing of its own: the notes tell of it.
@@ -178,8 +176,8 @@ struct ProgressRendererTests {
         #expect(!text.contains("\r") && !text.contains("\u{1B}"))
         #expect(text == """
             pip: fetching 1 wheel (40.0 MiB)
-            fetch pip: 5.0 MiB of 40.0 MiB (12%), 1.0 MiB/s, ETA 35s
-            fetch pip: 10.0 MiB of 40.0 MiB (25%), 1.0 MiB/s, ETA 30s
+            fetch pip: 6.0 MiB of 40.0 MiB (15%), 1.0 MiB/s, ETA 34s
+            fetch pip: 11.0 MiB of 40.0 MiB (27%), 1.0 MiB/s, ETA 29s
             fetch pip: 40.0 MiB in 20s (2.0 MiB/s)
             pip: fetched 1 wheel
 
@@ -257,5 +255,25 @@ extension ProgressRendererTests {
         script.at(7)
         #expect(!renderer.tick())
         #expect(script.take() == "")
+    }
+}
+
+extension ProgressRendererTests {
+    @Test("plain: an item's first line comes an interval after its first bytes, however long it took to start")
+    func plainNothingYet() {
+        let script = Script()
+        let renderer = script.renderer(.plain)
+        let layer = ProgressItem(.pack, "torch")
+        renderer.handle(.started(layer, total: nil))
+        script.at(30)
+        renderer.handle(.advanced(layer, done: 0, total: 2 << 30))
+        script.at(31)
+        renderer.handle(.advanced(layer, done: 1 << 20, total: 2 << 30))
+        script.at(34)
+        renderer.handle(.advanced(layer, done: 1 << 30, total: 2 << 30))
+        #expect(script.take() == "")
+        script.at(36)
+        renderer.handle(.advanced(layer, done: 3 << 29, total: 2 << 30))
+        #expect(script.take() == "pack torch: 1.50 GiB of 2.00 GiB (75%), 307.0 MiB/s, ETA 2s\n")
     }
 }
