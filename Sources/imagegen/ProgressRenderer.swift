@@ -9,7 +9,8 @@ import SystemSupport
 /// Draws the library's ``ProgressEvent``s on stderr, in one of three styles:
 ///
 /// - `tty`: one live line at the bottom, redrawn in place (`\r`, then clear to the end of the
-///   line) at most ten times a second: per phase at work, its items, a bar, the bytes done of
+///   line) at most ten times a second: per phase at work, its items (the first begun of those
+///   at work, `+N` for the others: a name that stays put while they run), a bar, the bytes done of
 ///   the total, the rate over the last seconds and the time left. Notes print as lines above it.
 /// - `plain`: lines only, for logs: the notes, a line per item at most every few seconds while
 ///   it moves bytes, and, for an item that had such a line, one when it ends.
@@ -183,8 +184,6 @@ final class ProgressRenderer: Sendable {
     struct Group {
         var items: [String: ItemState] = [:]
         var order: [String] = []
-        /// The item that moved last: the one the live line names.
-        var latest = ""
         /// Every byte any of its items moved, for the phase's rate.
         var meter: RateMeter
         var moved: Int64 = 0
@@ -211,7 +210,6 @@ final class ProgressRenderer: Sendable {
             if groups[item.phase]!.items[item.name] == nil { groups[item.phase]!.order.append(item.name) }
             groups[item.phase]!.items[item.name] = ItemState(
                 total: total, started: time, lastLine: time, meter: RateMeter(window: window, start: time))
-            groups[item.phase]!.latest = item.name
         }
 
         mutating func advance(_ item: ProgressItem, done: Int64, total: Int64?, at time: Double, window: Double) {
@@ -227,7 +225,6 @@ final class ProgressRenderer: Sendable {
             group.moved += moved
             group.meter.add(group.moved, at: time)
             group.items[item.name] = current
-            if moved > 0 { group.latest = item.name }
             groups[item.phase] = group
         }
 
@@ -261,9 +258,8 @@ final class ProgressRenderer: Sendable {
                 } else {
                     measure = .starting
                 }
-                let name = group.active.contains(group.latest) ? group.latest : group.active[0]
                 return ProgressText.livePart(
-                    phase: phase, name: name, others: active.count - 1, measure: measure, rate: group.meter.rate())
+                    phase: phase, name: group.active[0], others: active.count - 1, measure: measure, rate: group.meter.rate())
             }.joined(separator: "  |  ")
         }
     }
