@@ -10,7 +10,8 @@ import SystemSupport
 ///
 /// - `tty`: one live line at the bottom, redrawn in place (`\r`, then clear to the end of the
 ///   line) at most ten times a second: per phase at work, its items (the first begun of those
-///   at work, `+N` for the others: a name that stays put while they run), a bar, the bytes done of
+///   at work, one of known total first, `+N` for the others: a name that stays put while they
+///   run), a bar, the bytes done of
 ///   the total, the rate over the last seconds and the time left. Notes print as lines above it.
 /// - `plain`: lines only, for logs: the notes, a line per item at most every few seconds while
 ///   it moves bytes, and, for an item that had such a line, one when it ends.
@@ -259,7 +260,7 @@ final class ProgressRenderer: Sendable {
                     measure = .starting
                 }
                 return ProgressText.livePart(
-                    phase: phase, name: group.active[0], others: active.count - 1, measure: measure, rate: group.meter.rate())
+                    phase: phase, name: group.active[active.firstIndex { $0.total != nil } ?? 0], others: active.count - 1, measure: measure, rate: group.meter.rate())
             }.joined(separator: "  |  ")
         }
     }
