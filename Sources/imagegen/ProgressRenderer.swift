@@ -9,10 +9,10 @@ import SystemSupport
 /// Draws the library's ``ProgressEvent``s on stderr, in one of three styles:
 ///
 /// - `tty`: one live line at the bottom, redrawn in place (`\r`, then clear to the end of the
-///   line) at most ten times a second: per phase at work, its items (the first begun of those
-///   at work, one of known total first, `+N` for the others: a name that stays put while they
-///   run), a bar, the bytes done of
-///   the total, the rate over the last seconds and the time left. Notes print as lines above it.
+///   line) at most ten times a second and on ticks between events: per phase at work, its items
+///   (the first begun of those at work, one of known total first, `+N` for the others: a name
+///   that stays put while they run), a bar, the bytes done of the total, the rate over the last
+///   seconds and the time left. Notes print as lines above it.
 /// - `plain`: lines only, for logs: the notes, a line per item at most every few seconds while
 ///   it moves bytes, and, for an item that had such a line, one when it ends.
 /// - `none`: nothing.
