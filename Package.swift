@@ -44,7 +44,7 @@ let package = Package(
             name: "ImageModel", dependencies: ["OCI", .product(name: "Yams", package: "Yams")],
             resources: [.embedInCode("Catalog/catalog.yaml")], swiftSettings: strict),
         // Resolving and fetching artifacts through apt and pip.
-        .target(name: "Artifacts", dependencies: ["ImageModel", "OCI", "Layers"], swiftSettings: strict),
+        .target(name: "Artifacts", dependencies: ["ImageModel", "OCI", "Layers", "SystemSupport"], swiftSettings: strict),
         // Deterministic tar layers: writing, reading, compression, hashing in one pass.
         .target(name: "Layers", dependencies: ["OCI", "SystemSupport", "CZlib", "CZstd"], swiftSettings: strict),
         // Component trees: Debian packages unpacked with a dpkg database, wheels installed into a venv.
@@ -60,13 +60,17 @@ let package = Package(
         // cuda-check, the program every CUDA image carries, is embedded in the binary (docs/gpu.md).
         .target(
             name: "ImageGen",
-            dependencies: ["OCI", "Layers", "ImageModel", "Artifacts", "Rootfs", "SupplyChain", "Templates", "SystemSupport", .product(name: "Mustache", package: "swift-mustache")],
+            dependencies: [
+                "OCI", "Layers", "ImageModel", "Artifacts", "Rootfs", "SupplyChain", "Templates", "SystemSupport",
+                .product(name: "Mustache", package: "swift-mustache"),
+            ],
             resources: [.embedInCode("Resources/cuda-check.py")], swiftSettings: strict),
         // The OCI distribution client: auth, blob and manifest transfer, retries (the only NIO user).
         .target(
             name: "Registry",
             dependencies: [
                 "OCI",
+                "SystemSupport",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -77,12 +81,15 @@ let package = Package(
         // The registry as a shared store: a layer cache keyed by inputs, a mirror of the locked
         // artifacts, and publishing an image from local and cached layers.
         .target(
-            name: "RegistryStore", dependencies: ["ImageGen", "Artifacts", "ImageModel", "Layers", "OCI", "Registry"],
+            name: "RegistryStore", dependencies: ["ImageGen", "Artifacts", "ImageModel", "Layers", "OCI", "Registry", "SystemSupport"],
             swiftSettings: strict),
         // The thin command-line front end.
         .executableTarget(
             name: "imagegen",
-            dependencies: ["ImageGen", "ImageModel", "OCI", "Registry", "RegistryStore", "SupplyChain", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: [
+                "ImageGen", "ImageModel", "OCI", "Registry", "RegistryStore", "SupplyChain", "SystemSupport",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
             swiftSettings: strict
         ),
 
@@ -90,10 +97,12 @@ let package = Package(
         // small image built offline from a lock (TinyImageFixture.swift).
         .target(name: "TestSupport", dependencies: ["OCI", "ImageModel", "ImageGen", "Artifacts", "Layers"], path: "Tests/TestSupport", swiftSettings: strict),
         .testTarget(name: "SystemSupportTests", dependencies: ["SystemSupport"], swiftSettings: strict),
+        // The CLI's own logic that reads no flags: the progress renderer.
+        .testTarget(name: "imagegenTests", dependencies: ["imagegen", "SystemSupport"], swiftSettings: strict),
         .testTarget(name: "OCITests", dependencies: ["OCI", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "ImageModelTests", dependencies: ["ImageModel", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "RootfsTests", dependencies: ["Rootfs", "Layers", "OCI", "TestSupport"], swiftSettings: strict),
-        .testTarget(name: "ArtifactsTests", dependencies: ["Artifacts", "ImageModel", "TestSupport"], swiftSettings: strict),
+        .testTarget(name: "ArtifactsTests", dependencies: ["Artifacts", "ImageModel", "SystemSupport", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "SupplyChainTests", dependencies: ["SupplyChain", "Rootfs", "OCI"], swiftSettings: strict),
         .testTarget(name: "LayersTests", dependencies: ["Layers", "OCI", "TestSupport"], swiftSettings: strict),
         .testTarget(
@@ -103,7 +112,7 @@ let package = Package(
         ),
         .testTarget(
             name: "RegistryStoreTests",
-            dependencies: ["RegistryStore", "Registry", "ImageGen", "Artifacts", "ImageModel", "Layers", "OCI", "TestSupport"],
+            dependencies: ["RegistryStore", "Registry", "ImageGen", "Artifacts", "ImageModel", "Layers", "OCI", "SystemSupport", "TestSupport"],
             swiftSettings: strict),
         .testTarget(name: "ImageGenTests", dependencies: ["ImageGen", "ImageModel", "Artifacts", "Layers", "OCI", "TestSupport"], swiftSettings: strict),
     ]

@@ -2,6 +2,7 @@ import Dispatch
 import Foundation
 import ImageModel
 import OCI
+import SystemSupport
 
 /// Makes every artifact of a lock present in an `ArtifactCache`, verified, and says where each
 /// one is.
@@ -67,7 +68,7 @@ public struct ArtifactFetcher: Sendable {
 
     /// Every artifact of `lock`: see `fetch(debs:wheels:offline:image:progress:)`.
     public func fetch(
-        _ lock: Lockfile, offline: Bool = false, progress: @escaping @Sendable (String) -> Void = { _ in }
+        _ lock: Lockfile, offline: Bool = false, progress: ProgressSink = .none
     ) async throws -> FetchedArtifacts {
         try await fetch(debs: lock.debs, wheels: lock.wheels, offline: offline, image: lock.image, progress: progress)
     }
@@ -79,7 +80,9 @@ public struct ArtifactFetcher: Sendable {
     /// - Parameters:
     ///   - offline: download nothing; fail, naming what is missing, unless the cache has all.
     ///   - image: the lock's image name, for the advice in errors (`imagegen lock NAME`).
-    ///   - progress: one line per step: `apt: fetching 12 debs (34.5 MiB)`, `pip: fetched 117 wheels`.
+    ///   - progress: one note per step (`apt: fetching 12 debs (34.5 MiB)`, `pip: fetched 117
+    ///     wheels`); the bytes of each source's download as `fetch` items (`mirror`, `apt`,
+    ///     `pip`), and of the hashing that stores them as `verify` items of the same names.
     /// - Throws: `ArtifactsError.missingFromCache` when offline and something is missing;
     ///   `ArtifactsError.noLongerOffered` when apt's sources no longer have a locked version;
     ///   `ArtifactsError.pipFailed` when pip refuses a wheel whose hash differs from the lock;
@@ -87,7 +90,7 @@ public struct ArtifactFetcher: Sendable {
     ///   mirror throws when it cannot be reached or serves other bytes.
     public func fetch(
         debs: [LockedDeb], wheels: [LockedWheel], offline: Bool = false, image: String? = nil,
-        progress: @escaping @Sendable (String) -> Void = { _ in }
+        progress: ProgressSink = .none
     ) async throws -> FetchedArtifacts {
         let debs = Self.unique(debs, by: \.sha256)
         let wheels = Self.unique(wheels, by: \.sha256)
@@ -147,30 +150,35 @@ public struct ArtifactFetcher: Sendable {
 
     /// Downloads `debs` with apt into a temporary directory of the cache and stores them.
     private func fetchDebs(
-        _ debs: [LockedDeb], image: String?, progress: @escaping @Sendable (String) -> Void
+        _ debs: [LockedDeb], image: String?, progress: ProgressSink
     ) async throws -> [(Digest, String)] {
         guard !debs.isEmpty else { return [] }
-        progress("apt: fetching \(Self.count(debs.count, "deb")) (\(ByteCount.text(debs.reduce(0) { $0 + $1.size })))")
+        let bytes = debs.reduce(0) { $0 + $1.size }
+        progress("apt: fetching \(Self.count(debs.count, "deb")) (\(ByteCount.text(bytes)))")
         let work = try cache.makeTemporaryDirectory("apt")
         defer { try? FileManager.default.removeItem(atPath: work) }
         let files: [(deb: LockedDeb, file: String)]
         do {
-            files = try await apt.download(debs, into: work, image: image)
+            let apt = self.apt
+            files = try await DownloadWatch.run(
+                ProgressItem(.fetch, "apt"), total: bytes, directory: work, counts: { $0.hasSuffix(".deb") }, sink: progress
+            ) { try await apt.download(debs, into: work, image: image) }
         } catch ArtifactsError.noLongerOffered(let packages, let image, _) {
             // Said here, where it is known whether a mirror was asked first.
             throw ArtifactsError.noLongerOffered(packages: packages, image: image, mirror: mirror?.location)
         }
-        let stored = try await store(files.map { ($0.file, $0.deb.sha256, $0.deb.size) })
+        let stored = try await store(files.map { ($0.file, $0.deb.sha256, $0.deb.size) }, as: "apt", progress: progress)
         progress("apt: fetched \(Self.count(debs.count, "deb"))")
         return stored
     }
 
     /// Downloads `wheels` with pip into a temporary directory of the cache and stores them.
     private func fetchWheels(
-        _ wheels: [LockedWheel], progress: @escaping @Sendable (String) -> Void
+        _ wheels: [LockedWheel], progress: ProgressSink
     ) async throws -> [(Digest, String)] {
         guard !wheels.isEmpty else { return [] }
-        progress("pip: fetching \(Self.count(wheels.count, "wheel")) (\(ByteCount.text(wheels.reduce(0) { $0 + $1.size })))")
+        let bytes = wheels.reduce(0) { $0 + $1.size }
+        progress("pip: fetching \(Self.count(wheels.count, "wheel")) (\(ByteCount.text(bytes)))")
         let work = try cache.makeTemporaryDirectory("pip")
         defer { try? FileManager.default.removeItem(atPath: work) }
         let downloads = "\(work)/files"
@@ -181,12 +189,17 @@ public struct ArtifactFetcher: Sendable {
         }
         let files: [(wheel: LockedWheel, file: String)]
         do {
-            files = try await pip.download(wheels, into: downloads, scratch: work)
+            let pip = self.pip
+            // pip downloads every wheel into its temporary directory (below `work`), then
+            // copies them into `downloads`: a wheel counts once, by its name.
+            files = try await DownloadWatch.run(
+                ProgressItem(.fetch, "pip"), total: bytes, directory: work, counts: { $0.hasSuffix(".whl") }, sink: progress
+            ) { try await pip.download(wheels, into: downloads, scratch: work) }
         } catch ArtifactsError.pipFailed(let message) where message.contains("No matching distribution") && mirror == nil {
             throw ArtifactsError.pipFailed(
                 message: message + "; a wheel the index no longer offers can come from an artifact mirror (--artifacts-from REG/REPO)")
         }
-        let stored = try await store(files.map { ($0.file, $0.wheel.sha256, $0.wheel.size) })
+        let stored = try await store(files.map { ($0.file, $0.wheel.sha256, $0.wheel.size) }, as: "pip", progress: progress)
         progress("pip: fetched \(Self.count(wheels.count, "wheel"))")
         return stored
     }
@@ -194,7 +207,7 @@ public struct ArtifactFetcher: Sendable {
     /// Asks `mirror` for the missing artifacts and stores what it has (hashed again: the cache
     /// trusts no source); returns the cached paths. The rest fall through to apt and pip.
     private func fetchFromMirror(
-        _ mirror: any ArtifactMirror, debs: [LockedDeb], wheels: [LockedWheel], progress: @escaping @Sendable (String) -> Void
+        _ mirror: any ArtifactMirror, debs: [LockedDeb], wheels: [LockedWheel], progress: ProgressSink
     ) async throws -> [(Digest, String)] {
         let artifacts = debs.map(MirroredArtifact.init) + wheels.map(MirroredArtifact.init)
         guard !artifacts.isEmpty else { return [] }
@@ -202,21 +215,33 @@ public struct ArtifactFetcher: Sendable {
         progress("mirror \(mirror.location): fetching \(Self.count(artifacts.count, "artifact")) (\(ByteCount.text(total)))")
         let work = try cache.makeTemporaryDirectory("mirror")
         defer { try? FileManager.default.removeItem(atPath: work) }
-        let files = try await mirror.fetch(artifacts, into: work)
+        // What the mirror lacks is never written: the item ends at the bytes of what it held.
+        let files = try await DownloadWatch.run(
+            ProgressItem(.fetch, "mirror"), total: total, directory: work, sink: progress,
+            done: { files in artifacts.filter { files[$0.sha256] != nil }.reduce(0) { $0 + $1.size } }
+        ) { try await mirror.fetch(artifacts, into: work) }
         let held = artifacts.filter { files[$0.sha256] != nil }
-        let stored = try await store(held.map { (files[$0.sha256]!, $0.sha256, $0.size) })  // filtered on the line above
+        let stored = try await store(held.map { (files[$0.sha256]!, $0.sha256, $0.size) }, as: "mirror", progress: progress)  // filtered on the line above
         let left = artifacts.count - held.count
         let rest = left == 0 ? "" : "; \(left) not in the mirror, left to apt and pip"
         progress("mirror: fetched \(held.count) of \(Self.count(artifacts.count, "artifact")) (\(ByteCount.text(held.reduce(0) { $0 + $1.size })))\(rest)")
         return stored
     }
 
-    /// Stores downloaded files, hashing several at once off the cooperative pool.
-    private func store(_ files: [(path: String, sha256: Digest, size: Int64)]) async throws -> [(Digest, String)] {
+    /// Stores downloaded files, hashing several at once off the cooperative pool; the bytes
+    /// hashed are the `verify` item `name`.
+    private func store(
+        _ files: [(path: String, sha256: Digest, size: Int64)], as name: String, progress: ProgressSink
+    ) async throws -> [(Digest, String)] {
+        guard !files.isEmpty else { return [] }
         let cache = self.cache
-        return try await Blocking.map(files, width: Blocking.width) { file in
-            (file.sha256, try cache.store(temporaryFile: file.path, sha256: file.sha256, size: file.size))
+        let counter = ProgressCounter(ProgressItem(.verify, name), total: files.reduce(0) { $0 + $1.size }, sink: progress)
+        let stored = try await Blocking.map(files, width: Blocking.width) { file in
+            defer { counter.add(file.size) }
+            return (file.sha256, try cache.store(temporaryFile: file.path, sha256: file.sha256, size: file.size))
         }
+        counter.finish()
+        return stored
     }
 
     // MARK: - Helpers

@@ -32,7 +32,16 @@ extension PipResolver {
             throw ArtifactsError.io(path: requirements, reason: error.localizedDescription)
         }
 
-        let (environment, removing) = toolEnvironment
+        var (environment, removing) = toolEnvironment
+        // pip downloads into a temporary directory before it copies into `directory`: below
+        // `scratch` it is on the cache's file system, and the fetcher sees its bytes arrive.
+        let temporary = "\(scratch)/tmp"
+        do {
+            try FileManager.default.createDirectory(atPath: temporary, withIntermediateDirectories: true)
+        } catch {
+            throw ArtifactsError.io(path: temporary, reason: error.localizedDescription)
+        }
+        environment["TMPDIR"] = temporary
         let command = pipCommand + [
             "download", "--no-deps", "--only-binary=:all:", "--require-hashes", "--no-input",
             "--disable-pip-version-check", "--progress-bar", "off",

@@ -6,6 +6,7 @@ import Layers
 import OCI
 import Rootfs
 import Synchronization
+import SystemSupport
 
 /// `imagegen build`: turns a lock into an image — artifacts fetched and verified, one layer per
 /// component built from that component's artifacts only, unchanged layers reused from the layer
@@ -52,8 +53,6 @@ public struct Builder: Sendable {
         public var revision: String?
         /// The source URL for `org.opencontainers.image.source`, when known.
         public var sourceURL: String?
-        /// Draw a progress bar on stderr while a layer is packed (for a terminal).
-        public var progressBars = false
         /// The platforms to build of a multi-platform lock (`--platform`); nil for every one.
         /// One platform gives that platform's image alone, as a spec that lists only it would.
         public var platforms: [String]?
@@ -167,10 +166,12 @@ public struct Builder: Sendable {
     }
 
     let options: Options
-    let progress: @Sendable (String) -> Void
+    let progress: ProgressSink
 
-    /// A builder; `progress` gets one line per step.
-    public init(options: Options, progress: @escaping @Sendable (String) -> Void = { _ in }) {
+    /// A builder. `progress` gets a note per step, the fetcher's `fetch` and `verify` items
+    /// (``ArtifactFetcher/fetch(debs:wheels:offline:image:progress:)``), and a `pack` item per
+    /// layer made: its tar's bytes written of the tar's length.
+    public init(options: Options, progress: ProgressSink = .none) {
         self.options = options
         self.progress = progress
     }
@@ -340,7 +341,7 @@ public struct Builder: Sendable {
         if options.writesImage, let cache = options.remoteCache {
             for (index, hit) in remote.sorted(by: { $0.key < $1.key }) where !layerCache.holds(hit.layer.descriptor.digest) {
                 progress("layer \(plan.steps[index].component.rawValue): downloading \(ByteCount.text(hit.layer.descriptor.size)) from \(cache.name)")
-                try await cache.download(hit, to: layerCache.blobs.blobPath(hit.layer.descriptor.digest))
+                try await cache.download(hit, to: layerCache.blobs.blobPath(hit.layer.descriptor.digest), progress: progress)
                 try layerCache.record(plan.steps[index].key, hit.layer)
                 totals.bytesFromRegistry += hit.layer.descriptor.size
             }
@@ -359,7 +360,7 @@ public struct Builder: Sendable {
                 for deb in lock.debs where deb.component == step.component { own[deb.sha256] = try facts.facts(deb: deb) }
                 for wheel in lock.wheels where wheel.component == step.component { own[wheel.sha256] = try facts.facts(wheel: wheel) }
                 let blob = layerCache.blobs.blobPath(layer.descriptor.digest)
-                if let sent = try await cache.store(step.key, component: step.component.rawValue, layer: layer, blob: blob, facts: own) {
+                if let sent = try await cache.store(step.key, component: step.component.rawValue, layer: layer, blob: blob, facts: own, progress: progress) {
                     progress("layer \(step.component.rawValue): recorded in the registry cache \(cache.name) (\(ByteCount.text(sent)) sent)")
                     totals.cachedToRegistry += 1
                     totals.bytesToRegistry += sent
@@ -388,7 +389,6 @@ public struct Builder: Sendable {
         let width = max(1, min(options.parallelLayers, missing.count))
         let results = Mutex<[Int: Result<PackedLayer, any Error>]>([:])
         let next = Mutex(0)
-        let bar = Mutex<Int?>(nil)
         let progress = self.progress
         // `width` workers take the next missing layer in plan order until none is left.
         DispatchQueue.concurrentPerform(iterations: width) { _ in
@@ -401,18 +401,11 @@ public struct Builder: Sendable {
                 if results.withLock({ $0.values.contains { if case .failure = $0 { true } else { false } } }) { return }
                 let (index, step) = missing[position]
                 let started = ContinuousClock.now
-                // One progress bar at a time: the first layer to start draws it, the next takes it over when it ends.
-                let drawsBar = bar.withLock { owner -> Bool in
-                    guard owner == nil else { return false }
-                    owner = index
-                    return true
-                }
                 let outcome = Result<PackedLayer, any Error> {
-                    let layer = try buildLayer(step, files: files, into: cache, drawsBar: drawsBar)
+                    let layer = try buildLayer(step, files: files, into: cache)
                     try cache.record(step.key, layer)
                     return layer
                 }
-                if drawsBar { bar.withLock { $0 = nil } }
                 if case .success(let layer) = outcome {
                     let seconds = (ContinuousClock.now - started).components.seconds
                     progress(
@@ -429,7 +422,9 @@ public struct Builder: Sendable {
     }
 
     /// Makes a step's tree in a scratch directory, packs it into the layer cache, removes the tree.
-    func buildLayer(_ step: LayerPlan.Step, files: LayerPlan.Files, into cache: LayerCache, drawsBar: Bool = true) throws -> PackedLayer {
+    /// The `pack` item of the component starts with the tree, of a length known once the tree
+    /// is made.
+    func buildLayer(_ step: LayerPlan.Step, files: LayerPlan.Files, into cache: LayerCache) throws -> PackedLayer {
         let work = "\(options.cacheDirectory)/work/\(step.key.encoded)-\(getpid())"
         try? FileManager.default.removeItem(atPath: work)
         defer { try? FileManager.default.removeItem(atPath: work) }
@@ -438,6 +433,7 @@ public struct Builder: Sendable {
         // whoever runs imagegen when that is not root); nobody else may reach them.
         try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+        let counter = ProgressCounter(ProgressItem(.pack, step.component.rawValue), total: nil, sink: progress)
         let sources = try step.makeTree(root, files)
         var entries = try DirectoryTree.entries(root: root, ownership: .preserve, mtime: options.fileTime.seconds)
         // A file whose bytes are a wheel's deflated member takes its content from that stream
@@ -452,21 +448,11 @@ public struct Builder: Sendable {
         // layer (zstd's output does not depend on their number).
         let threads = options.compression.kind == .zstd
             ? min(options.threads, max(1, ZstdCompressor.maxWorkers / max(1, options.parallelLayers))) : options.threads
-        guard options.progressBars, drawsBar else {
-            return try LayerPacker.pack(entries, into: cache.blobs, compression: options.compression, threads: threads, reuseDeflateStreams: reuse)
-        }
-        // The tar is about the content plus a header per entry: enough for a bar.
-        let total = max(1, entries.reduce(Int64(0)) { $0 + $1.header.size + 512 })
-        let name = step.component.rawValue
+        counter.set(done: 0, total: try LayerWriter.size(of: entries))
         let layer = try LayerPacker.pack(
             entries, into: cache.blobs, compression: options.compression, threads: threads, reuseDeflateStreams: reuse
-        ) { done in
-            let fraction = min(1, Double(done) / Double(total))
-            let filled = Int(fraction * 30)
-            let bar = String(repeating: "#", count: filled) + String(repeating: ".", count: 30 - filled)
-            FileHandle.standardError.write(Data("\r  packing \(name) [\(bar)] \(Int(fraction * 100))% of \(ByteCount.text(total))".utf8))
-        }
-        FileHandle.standardError.write(Data("\r\u{1B}[K".utf8))
+        ) { counter.set(done: $0) }
+        counter.finish(done: layer.uncompressedSize)
         return layer
     }
 }

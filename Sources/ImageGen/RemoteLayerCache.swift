@@ -1,6 +1,7 @@
 import Layers
 import OCI
 import Rootfs
+import SystemSupport
 
 /// A store of packed layers beyond this machine — a registry that every CI runner reaches —
 /// consulted after the local layer cache (docs/shared-cache.md). A layer is kept under the key
@@ -17,9 +18,13 @@ public protocol RemoteLayerCache: Sendable {
     func lookup(_ key: Digest) async throws -> RemoteLayer?
     /// Records a layer packed (or found) here under `key`: its blob at `blob`, the facts of its
     /// own artifacts. Returns the bytes sent, or nil when the store held the key already.
-    func store(_ key: Digest, component: String, layer: PackedLayer, blob: String, facts: [Digest: PackageFacts]) async throws -> Int64?
-    /// Downloads a layer's blob to `path`, verified against its digest and size.
-    func download(_ layer: RemoteLayer, to path: String) async throws
+    /// `progress` gets a `push` item for the blob, named by `component`, when it is sent.
+    func store(
+        _ key: Digest, component: String, layer: PackedLayer, blob: String, facts: [Digest: PackageFacts], progress: ProgressSink
+    ) async throws -> Int64?
+    /// Downloads a layer's blob to `path`, verified against its digest and size; `progress`
+    /// gets a `pull` item for it.
+    func download(_ layer: RemoteLayer, to path: String, progress: ProgressSink) async throws
     /// Whether the store can take layers (`--cache-to`), not only give them.
     var writes: Bool { get }
 }

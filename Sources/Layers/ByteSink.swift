@@ -86,8 +86,8 @@ public final class MemorySink: ByteSink {
     public func finish() throws {}
 }
 
-/// Reports how many bytes passed, every 32 MiB, then hands them on.
-final class ProgressSink: DeflateStreamSink {
+/// Reports how many bytes passed, every MiB and at the end, then hands them on.
+final class CountingSink: DeflateStreamSink {
     private let next: any ByteSink
     private let report: (Int64) -> Void
     private var count: Int64 = 0
@@ -105,7 +105,7 @@ final class ProgressSink: DeflateStreamSink {
 
     private func advance(_ bytes: Int64) {
         count += bytes
-        if count - reported >= 32 << 20 {
+        if count - reported >= 1 << 20 {
             reported = count
             report(count)
         }

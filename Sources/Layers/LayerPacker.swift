@@ -65,6 +65,9 @@ public enum LayerPacker {
     /// entries with `.deflated` content as they are (`ReusingGzipSink`); without it, or for
     /// zstd and uncompressed layers, they are inflated and compressed like any other bytes.
     /// Both give the same tar, so the same diff_id.
+    ///
+    /// `progress`, when given, gets the bytes of tar written so far, every MiB and at the end:
+    /// of ``LayerWriter/size(of:)`` of the entries.
     public static func pack(
         _ entries: [LayerEntry], into layout: LayoutWriter, compression: Compression, threads: Int,
         reuseDeflateStreams: Bool = true, progress: ((Int64) -> Void)? = nil
@@ -73,8 +76,10 @@ public enum LayerPacker {
         let blob = HashingSink(next: FileSink(file: file))
         if compression.kind == .gzip, reuseDeflateStreams, entries.contains(where: { if case .deflated = $0.content { true } else { false } }) {
             let tar = ReusingGzipSink(level: compression.level, threads: threads, blob: blob)
-            let count = try LayerWriter.write(entries, to: progress.map { ProgressSink(next: tar, report: $0) } ?? tar)
-            try tar.finish()
+            // The counting sink finishes the one it wraps, after its last report.
+            let sink: any ByteSink = progress.map { CountingSink(next: tar, report: $0) } ?? tar
+            let count = try LayerWriter.write(entries, to: sink)
+            try sink.finish()
             let digest = blob.hasher.finalize()
             try layout.adopt(file, digest: digest)
             return PackedLayer(
@@ -88,8 +93,9 @@ public enum LayerPacker {
         }
         // Uncompressed, the tar is the blob: one hash serves as both diff_id and digest.
         let tar = compression.kind == .none ? blob : HashingSink(next: compressor)
-        let count = try LayerWriter.write(entries, to: progress.map { ProgressSink(next: tar, report: $0) } ?? tar)
-        try tar.finish()
+        let sink: any ByteSink = progress.map { CountingSink(next: tar, report: $0) } ?? tar
+        let count = try LayerWriter.write(entries, to: sink)
+        try sink.finish()
         let diffID = tar.hasher.finalize()
         let uncompressedSize = tar.hasher.count
         let size = blob.hasher.count

@@ -47,6 +47,20 @@ public enum LayerWriter {
 
     private static let zeroBlock = [UInt8](repeating: 0, count: 512)
 
+    /// The length of the tar ``write(_:to:)`` makes of `entries`, to the byte, without reading
+    /// any content: each entry's header blocks, its content padded to a block, and the two end
+    /// blocks. Throws what `write` would throw for the entries' paths.
+    public static func size(of entries: [LayerEntry]) throws -> Int64 {
+        var total = Int64(TarHeader.endOfArchive.count)
+        for entry in try prepare(entries) {
+            total += Int64(try entry.header.encode().count)
+            if entry.header.kind == .regular, entry.header.size > 0 {
+                total += entry.header.size + Int64(TarHeader.padding(entry.header.size))
+            }
+        }
+        return total
+    }
+
     /// Normalises paths, sorts by path bytes, rejects duplicates and hard links that do not
     /// point at an earlier regular file of the same layer.
     static func prepare(_ entries: [LayerEntry]) throws -> [LayerEntry] {

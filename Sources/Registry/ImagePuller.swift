@@ -1,5 +1,6 @@
 import Foundation
 import OCI
+import SystemSupport
 
 /// `imagegen pull`: fetches an image (a manifest, or an index with its manifests) and its
 /// blobs into an OCI layout, checking every byte against its digest and size before it
@@ -27,11 +28,12 @@ public struct ImagePuller: Sendable {
     let client: RegistryClient
     let jobs: Int
     let withReferrers: Bool
-    let progress: @Sendable (String) -> Void
+    let progress: ProgressSink
 
     /// A puller over a client of the reference's registry; `withReferrers` also fetches what
-    /// is attached to the image.
-    public init(client: RegistryClient, jobs: Int = 4, withReferrers: Bool = false, progress: @escaping @Sendable (String) -> Void = { _ in }) {
+    /// is attached to the image. `progress` gets a note per blob and referrer, and a `pull` item
+    /// per blob (its short digest): the bytes received.
+    public init(client: RegistryClient, jobs: Int = 4, withReferrers: Bool = false, progress: ProgressSink = .none) {
         self.client = client
         self.jobs = jobs
         self.withReferrers = withReferrers
@@ -75,7 +77,9 @@ public struct ImagePuller: Sendable {
             let target = layout.blobPath(descriptor.digest)
             try FileManager.default.createDirectory(
                 atPath: URL(fileURLWithPath: target).deletingLastPathComponent().path, withIntermediateDirectories: true)
-            try await client.pullBlob(repository, descriptor: descriptor, to: target)
+            let counter = ProgressCounter(ProgressItem(.pull, descriptor.digest.short), total: descriptor.size, sink: progress)
+            try await client.pullBlob(repository, descriptor: descriptor, to: target, progress: counter.add)
+            counter.finish()
             let n = fetched.record(.uploaded, size: descriptor.size)
             progress("blob \(n)/\(ordered.count) \(descriptor.digest.short) \(ByteCount.text(descriptor.size)): verified")
         }

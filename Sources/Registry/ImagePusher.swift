@@ -1,6 +1,7 @@
 import Foundation
 import OCI
 import Synchronization
+import SystemSupport
 
 /// `imagegen push`: sends an image layout or archive to a repository — every blob the
 /// repository lacks (in parallel), then the manifests by digest, then the tags. Tags are
@@ -88,10 +89,12 @@ public struct ImagePusher: Sendable {
 
     let client: RegistryClient
     let options: Options
-    let progress: @Sendable (String) -> Void
+    let progress: ProgressSink
 
-    /// A pusher over a client of the destination's registry.
-    public init(client: RegistryClient, options: Options, progress: @escaping @Sendable (String) -> Void = { _ in }) {
+    /// A pusher over a client of the destination's registry. `progress` gets a note per blob
+    /// and tag moved, and a `push` item per blob (its short digest): the bytes sent, none for a
+    /// blob that was there already or mounted.
+    public init(client: RegistryClient, options: Options, progress: ProgressSink = .none) {
         self.client = client
         self.options = options
         self.progress = progress
@@ -144,14 +147,17 @@ public struct ImagePusher: Sendable {
         let client = self.client, mountFrom = options.mountFrom, progress = self.progress, blobFiles = files
         let elsewhere = options.elsewhere, fetchElsewhere = options.fetchElsewhere
         let send: @Sendable (Descriptor) async throws -> Void = { descriptor in
+            let counter = ProgressCounter(ProgressItem(.push, descriptor.digest.short), total: descriptor.size, sink: progress)
             let outcome: RegistryClient.BlobOutcome
             if try await client.blobExists(repository, descriptor.digest) {
                 outcome = .existed
             } else if let file = blobFiles[descriptor.digest] {
-                outcome = try await client.pushBlob(repository, descriptor: descriptor, file: file, mountFrom: mountFrom)
+                outcome = try await client.pushBlob(repository, descriptor: descriptor, file: file, mountFrom: mountFrom, progress: counter.add)
             } else {
-                outcome = try await Self.pushElsewhere(descriptor, elsewhere[descriptor.digest], fetch: fetchElsewhere, client: client, repository: repository)
+                outcome = try await Self.pushElsewhere(
+                    descriptor, elsewhere[descriptor.digest], fetch: fetchElsewhere, client: client, repository: repository, progress: counter.add)
             }
+            counter.finish(done: outcome == .uploaded ? descriptor.size : 0)
             let n = counts.record(outcome, size: descriptor.size)
             progress("blob \(n)/\(total) \(descriptor.digest.short) \(ByteCount.text(descriptor.size)): \(outcome.rawValue)")
         }
@@ -182,10 +188,10 @@ public struct ImagePusher: Sendable {
     }
 
     /// Puts a blob the source lacks into `repository`: mounted where it is on the same registry,
-    /// else downloaded to a temporary file and uploaded.
+    /// else downloaded to a temporary file and uploaded (`progress` gets the bytes sent).
     static func pushElsewhere(
         _ descriptor: Descriptor, _ place: Options.Elsewhere?, fetch: (@Sendable (Descriptor, String) async throws -> Void)?,
-        client: RegistryClient, repository: String
+        client: RegistryClient, repository: String, progress: @escaping @Sendable (Int64) -> Void = { _ in }
     ) async throws -> RegistryClient.BlobOutcome {
         if let source = place?.mountFrom, try await client.mountBlob(repository, descriptor.digest, from: source) {
             return .mounted
@@ -197,7 +203,7 @@ public struct ImagePusher: Sendable {
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let path = "\(directory)/blob"
         try await fetch(descriptor, path)
-        return try await client.pushBlob(repository, descriptor: descriptor, file: BlobFile(path: path, offset: 0, size: descriptor.size))
+        return try await client.pushBlob(repository, descriptor: descriptor, file: BlobFile(path: path, offset: 0, size: descriptor.size), progress: progress)
     }
 
     /// The manifests to push and their tags: every entry of the layout's index (tag = its

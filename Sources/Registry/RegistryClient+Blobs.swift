@@ -229,8 +229,10 @@ extension RegistryClient {
 
     /// `GET /v2/NAME/blobs/DIGEST` into `destination` (a temporary file committed only when the
     /// bytes hash to the digest and have the descriptor's size). Follows a redirect to storage
-    /// without sending the registry's credentials there.
-    public func pullBlob(_ repository: String, descriptor: Descriptor, to destination: String) async throws {
+    /// without sending the registry's credentials there. `progress` gets the bytes received.
+    public func pullBlob(
+        _ repository: String, descriptor: Descriptor, to destination: String, progress: @escaping @Sendable (Int64) -> Void = { _ in }
+    ) async throws {
         let digest = descriptor.digest
         let operation = "download \(digest.short) from \(registry)/\(repository)"
         var location = url("/v2/\(repository)/blobs/\(digest)")
@@ -245,6 +247,7 @@ extension RegistryClient {
                         hasher.update(bytes)
                         try writer.write(bytes)
                     }
+                    progress(Int64(buffer.readableBytes))
                     guard hasher.count <= descriptor.size else {
                         throw RegistryError.digestMismatch(what: operation, expected: "\(descriptor.size) bytes", actual: "more")
                     }

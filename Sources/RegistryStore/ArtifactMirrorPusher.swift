@@ -5,6 +5,7 @@ import ImageModel
 import OCI
 import Registry
 import Synchronization
+import SystemSupport
 
 /// `imagegen mirror`: puts every deb and wheel that the named images' locks pin (every platform
 /// of a multi-platform lock) into one registry repository as blobs, so that a lock stays
@@ -71,10 +72,11 @@ public struct ArtifactMirrorPusher: Sendable {
 
     let client: RegistryClient
     let options: Options
-    let progress: @Sendable (String) -> Void
+    let progress: ProgressSink
 
-    /// A pusher over a client of the destination's registry; `progress` gets one line per step.
-    public init(client: RegistryClient, options: Options, progress: @escaping @Sendable (String) -> Void = { _ in }) {
+    /// A pusher over a client of the destination's registry. `progress` gets a note per step,
+    /// the fetcher's items, and a `push` item per blob sent (its file name): the bytes sent.
+    public init(client: RegistryClient, options: Options, progress: ProgressSink = .none) {
         self.client = client
         self.options = options
         self.progress = progress
@@ -151,7 +153,11 @@ public struct ArtifactMirrorPusher: Sendable {
         let client = self.client, progress = self.progress
         try await forEachConcurrently(ordered, jobs: options.jobs) { blob in
             let exists = try await client.blobExists(repository, blob.descriptor.digest)
-            if !exists { _ = try await client.pushBlob(repository, descriptor: blob.descriptor, file: blob.file) }
+            if !exists {
+                let counter = ProgressCounter(ProgressItem(.push, blob.title), total: blob.descriptor.size, sink: progress)
+                _ = try await client.pushBlob(repository, descriptor: blob.descriptor, file: blob.file, progress: counter.add)
+                counter.finish()
+            }
             let done = tally.withLock {
                 if exists { $0.existing += 1 } else { $0.uploaded += 1; $0.bytes += blob.descriptor.size }
                 $0.done += 1

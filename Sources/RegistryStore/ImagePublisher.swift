@@ -1,6 +1,7 @@
 import ImageGen
 import OCI
 import Registry
+import SystemSupport
 
 /// `imagegen build NAME --to REF`: pushes a build whose layers may be partly in a registry layer
 /// cache and nowhere on this machine. Those are mounted from the cache repository when it is
@@ -11,11 +12,12 @@ public struct ImagePublisher: Sendable {
     let client: RegistryClient
     let cache: RegistryLayerCache?
     let options: ImagePusher.Options
-    let progress: @Sendable (String) -> Void
+    let progress: ProgressSink
 
-    /// A publisher over a client of the destination's registry, taking blobs from `cache`.
+    /// A publisher over a client of the destination's registry, taking blobs from `cache`;
+    /// `progress` gets what ``ImagePusher`` sends.
     public init(
-        client: RegistryClient, cache: RegistryLayerCache?, options: ImagePusher.Options, progress: @escaping @Sendable (String) -> Void = { _ in }
+        client: RegistryClient, cache: RegistryLayerCache?, options: ImagePusher.Options, progress: ProgressSink = .none
     ) {
         self.client = client
         self.cache = cache

@@ -4,6 +4,7 @@ import Layers
 import OCI
 import Registry
 import Rootfs
+import SystemSupport
 
 /// A layer cache in a repository of a registry (`--cache-from`, `--cache-to`).
 ///
@@ -119,14 +120,19 @@ public struct RegistryLayerCache: RemoteLayerCache {
         return RemoteLayer(layer: layer, facts: facts, repository: place.name)
     }
 
-    public func store(_ key: Digest, component: String, layer: PackedLayer, blob: String, facts: [Digest: PackageFacts]) async throws -> Int64? {
+    public func store(
+        _ key: Digest, component: String, layer: PackedLayer, blob: String, facts: [Digest: PackageFacts], progress: ProgressSink = .none
+    ) async throws -> Int64? {
         guard let destination else { return nil }
         let client = destination.client, repository = destination.repository
         if try await client.manifestDigest(repository, reference: Self.tag(key)) != nil { return nil }
         var sent: Int64 = 0
         let descriptor = layer.descriptor
         if try await !client.blobExists(repository, descriptor.digest) {
-            let outcome = try await client.pushBlob(repository, descriptor: descriptor, file: BlobFile(path: blob, offset: 0, size: descriptor.size))
+            let counter = ProgressCounter(ProgressItem(.push, component), total: descriptor.size, sink: progress)
+            let outcome = try await client.pushBlob(
+                repository, descriptor: descriptor, file: BlobFile(path: blob, offset: 0, size: descriptor.size), progress: counter.add)
+            counter.finish(done: outcome == .uploaded ? descriptor.size : 0)
             if outcome == .uploaded { sent += descriptor.size }
         }
         let factsBytes = try CanonicalJSON.encode(Dictionary(uniqueKeysWithValues: facts.map { ($0.key.description, $0.value) }))
@@ -148,17 +154,22 @@ public struct RegistryLayerCache: RemoteLayerCache {
         return sent + Int64(bytes.count)
     }
 
-    public func download(_ layer: RemoteLayer, to path: String) async throws {
-        try await fetch(layer.layer.descriptor, from: layer.repository, to: path)
+    public func download(_ layer: RemoteLayer, to path: String, progress: ProgressSink = .none) async throws {
+        let descriptor = layer.layer.descriptor
+        let counter = ProgressCounter(ProgressItem(.pull, descriptor.digest.short), total: descriptor.size, sink: progress)
+        try await fetch(descriptor, from: layer.repository, to: path, progress: counter.add)
+        counter.finish()
     }
 
     /// Downloads a blob of the repository named `repository` (`registry/repository`, one of
-    /// this cache's) to `path`, verified.
-    public func fetch(_ descriptor: Descriptor, from repository: String, to path: String) async throws {
+    /// this cache's) to `path`, verified; `progress` gets the bytes received.
+    public func fetch(
+        _ descriptor: Descriptor, from repository: String, to path: String, progress: @escaping @Sendable (Int64) -> Void = { _ in }
+    ) async throws {
         guard let place = place(named: repository) else {
             throw RegistryStoreError.unknownRepository(repository)
         }
-        try await place.client.pullBlob(place.repository, descriptor: descriptor, to: path)
+        try await place.client.pullBlob(place.repository, descriptor: descriptor, to: path, progress: progress)
     }
 
     /// The repository path of the cache repository `repository` (`registry/repository`) when it

@@ -10,6 +10,7 @@ import Layers
 import OCI
 import Registry
 import RegistryStore
+import SystemSupport
 
 struct BuildCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -87,8 +88,10 @@ struct BuildCommand: AsyncParsableCommand {
     @Option(help: "The source revision for org.opencontainers.image.revision (default: $IMAGEGEN_REVISION).")
     var revision: String?
 
-    @Flag(name: .shortAndLong, help: "Print nothing but errors (no progress; progress bars are drawn only on a terminal).")
+    @Flag(name: .shortAndLong, help: "Print nothing but errors: no progress, no summary.")
     var quiet = false
+
+    @OptionGroup var progressOptions: ProgressOptions
 
     @Flag(name: .shortAndLong, help: "Print the build report as JSON on stdout.")
     var json = false
@@ -164,11 +167,11 @@ struct BuildCommand: AsyncParsableCommand {
         options.reuseDeflateStreams = !recompress
         options.sourceDateEpoch = try BuildTime.sourceDateEpoch()
         options.revision = revision ?? ProcessInfo.processInfo.environment["IMAGEGEN_REVISION"]
-        options.progressBars = !quiet && isatty(2) == 1
         let places = try places()
         options.writesImage = places.to == nil || local
-        let quiet = self.quiet
-        let progress: @Sendable (String) -> Void = { if !quiet { Console.status($0) } }
+        let renderer = progressOptions.renderer(quiet: quiet)
+        defer { renderer.finish() }
+        let progress = renderer.sink
         let started = ContinuousClock.now
         let mirrorRegistries = try artifactsFrom.reference().map { [$0.registry] } ?? []
         let (report, pushed) = try await registry.withClients(places.registries + mirrorRegistries) { clients in
@@ -192,10 +195,11 @@ struct BuildCommand: AsyncParsableCommand {
             let pushed = try await ImagePublisher(client: client, cache: cache, options: push, progress: progress).publish(report)
             var attached: [(Descriptor, ReferrerPusher.Report)] = []
             for (subject, documents) in attachments where !documents.isEmpty {
-                attached.append((subject, try await ReferrerPusher(client: client, repository: destination.repository, progress: progress).attach(documents, to: subject)))
+                attached.append((subject, try await ReferrerPusher(client: client, repository: destination.repository, progress: progress.notes).attach(documents, to: subject)))
             }
             return (report, (pushed, attached))
         }
+        renderer.finish()
         if json {
             if let pushed {
                 struct Published: Encodable { var build: Builder.Report; var push: ImagePusher.Report }

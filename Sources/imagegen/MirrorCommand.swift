@@ -55,6 +55,8 @@ struct MirrorCommand: AsyncParsableCommand {
     @Flag(name: .shortAndLong, help: "Print only errors.")
     var quiet = false
 
+    @OptionGroup var progressOptions: ProgressOptions
+
     @Flag(name: .shortAndLong, help: "Print the mirror report as JSON on stdout.")
     var json = false
 
@@ -84,12 +86,14 @@ struct MirrorCommand: AsyncParsableCommand {
         build.pipCommand = pip.split(separator: " ").map(String.init)
         var options = ArtifactMirrorPusher.Options(destination: destination, build: build)
         options.jobs = registry.jobs
-        let quiet = self.quiet
+        let renderer = progressOptions.renderer(quiet: quiet)
+        defer { renderer.finish() }
         let started = ContinuousClock.now
         let clientOptions = try registry.clientOptions(registry: destination.registry)
         let report = try await RegistryClient.withClient(registry: destination.registry, options: clientOptions) { client in
-            try await ArtifactMirrorPusher(client: client, options: options, progress: { if !quiet { Console.status($0) } }).push(names)
+            try await ArtifactMirrorPusher(client: client, options: options, progress: renderer.sink).push(names)
         }
+        renderer.finish()
         if json { print(try CanonicalJSON.pretty(report)) }
         if !quiet {
             let elapsed = (ContinuousClock.now - started).components

@@ -41,6 +41,8 @@ struct PullCommand: AsyncParsableCommand {
     @Flag(name: .shortAndLong, help: "Print only errors.")
     var quiet = false
 
+    @OptionGroup var progressOptions: ProgressOptions
+
     @Flag(name: .shortAndLong, help: "Print the pull report as JSON on stdout.")
     var json = false
 
@@ -55,15 +57,17 @@ struct PullCommand: AsyncParsableCommand {
 
     func run() async throws {
         let reference = try parsed()
-        let quiet = self.quiet
+        let renderer = progressOptions.renderer(quiet: quiet)
+        defer { renderer.finish() }
         let staging = try OutputDirectory.makeStaging(for: out)
         do {
             let clientOptions = try registry.clientOptions(registry: reference.registry)
             let jobs = registry.jobs, withReferrers = self.withReferrers
             let report = try await RegistryClient.withClient(registry: reference.registry, options: clientOptions) { client in
-                try await ImagePuller(client: client, jobs: jobs, withReferrers: withReferrers, progress: { if !quiet { Console.status($0) } })
+                try await ImagePuller(client: client, jobs: jobs, withReferrers: withReferrers, progress: renderer.sink)
                     .pull(reference, into: staging)
             }
+            renderer.finish()
             try OutputDirectory.replace(out, with: staging)
             if json { print(try CanonicalJSON.pretty(report)) }
             if !quiet {

@@ -3,6 +3,7 @@ import Foundation
 import ImageGen
 import OCI
 import Registry
+import SystemSupport
 
 struct PushCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -71,6 +72,8 @@ struct PushCommand: AsyncParsableCommand {
     @Flag(name: .shortAndLong, help: "Print only errors.")
     var quiet = false
 
+    @OptionGroup var progressOptions: ProgressOptions
+
     @Flag(name: .shortAndLong, help: "Print the push report as JSON on stdout.")
     var json = false
 
@@ -105,18 +108,20 @@ struct PushCommand: AsyncParsableCommand {
         options.digestOnly = digestOnly
         options.mountFrom = mountFrom
         options.jobs = registry.jobs
-        let quiet = self.quiet
+        let renderer = progressOptions.renderer(quiet: quiet)
+        defer { renderer.finish() }
         let started = ContinuousClock.now
         let clientOptions = try registry.clientOptions(registry: destination.registry)
         let (report, attached) = try await RegistryClient.withClient(registry: destination.registry, options: clientOptions) { client in
-            let report = try await ImagePusher(client: client, options: options, progress: { if !quiet { Console.status($0) } }).push(source)
+            let report = try await ImagePusher(client: client, options: options, progress: renderer.sink).push(source)
             var attached: [(Descriptor, ReferrerPusher.Report)] = []
             for (subject, documents) in attachments where !documents.isEmpty {
-                let pusher = ReferrerPusher(client: client, repository: destination.repository, progress: { if !quiet { Console.status($0) } })
+                let pusher = ReferrerPusher(client: client, repository: destination.repository, progress: renderer.sink.notes)
                 attached.append((subject, try await pusher.attach(documents, to: subject)))
             }
             return (report, attached)
         }
+        renderer.finish()
         if json {
             print(try CanonicalJSON.pretty(report))
         } else if digestOnly {

@@ -3,6 +3,9 @@ import Foundation
 import ImageModel
 import OCI
 import Synchronization
+import enum SystemSupport.ProgressEvent
+import struct SystemSupport.ProgressItem
+import struct SystemSupport.ProgressSink
 import Testing
 import TestSupport
 
@@ -80,11 +83,12 @@ struct FetcherTests {
         deinit { stopServers() }
     }
 
-    /// Collects progress lines.
+    /// Collects progress: the notes as lines, and every event.
     final class Progress: Sendable {
-        private let lines = Mutex<[String]>([])
-        var all: [String] { lines.withLock { $0 } }
-        var report: @Sendable (String) -> Void { { line in self.lines.withLock { $0.append(line) } } }
+        private let recorded = Mutex<[ProgressEvent]>([])
+        var events: [ProgressEvent] { recorded.withLock { $0 } }
+        var all: [String] { events.compactMap { if case .note(let line) = $0 { line } else { nil } } }
+        var report: ProgressSink { ProgressSink { event in self.recorded.withLock { $0.append(event) } } }
         func contains(_ text: String) -> Bool { all.contains { $0.contains(text) } }
     }
 
@@ -116,6 +120,17 @@ struct FetcherTests {
         #expect(first.contains("apt: fetched 4 debs"), "\(first.all)")
         #expect(first.contains("pip: fetching 3 wheels ("), "\(first.all)")
         #expect(first.contains("pip: fetched 3 wheels"), "\(first.all)")
+        // Each tool's download and the hashing are items of the locked bytes, started and finished.
+        let debBytes = debs.map(\.size).reduce(0, +), wheelBytes = wheels.map(\.size).reduce(0, +)
+        for (item, total) in [
+            (ProgressItem(.fetch, "apt"), debBytes), (ProgressItem(.fetch, "pip"), wheelBytes),
+            (ProgressItem(.verify, "apt"), debBytes), (ProgressItem(.verify, "pip"), wheelBytes),
+        ] {
+            #expect(first.events.contains(.started(item, total: total)), "\(item)")
+            #expect(first.events.contains(.finished(item, done: total)), "\(item)")
+            let counts = first.events.compactMap { if case .advanced(item, let done, _) = $0 { done } else { nil } }
+            #expect(counts == counts.sorted() && counts.allSatisfy { $0 <= total }, "\(item): \(counts)")
+        }
         #expect(try FileManager.default.contentsOfDirectory(atPath: served.scratch("artifacts/tmp")).isEmpty)
 
         let second = Progress()
@@ -285,5 +300,26 @@ struct FetchMessageTests {
     ] as [(Int64, String)])
     func bytes(count: Int64, text: String) {
         #expect(ByteCount.text(count) == text)
+    }
+}
+
+@Suite("Download progress")
+struct DownloadWatchTests {
+    @Test("the bytes of a download are those of the matching files at any depth, a file and its copy counted once")
+    func bytes() throws {
+        let scratch = try ScratchDirectory()
+        let fm = FileManager.default
+        for directory in ["tmp/pip-unpack-1", "files", "partial"] {
+            try fm.createDirectory(atPath: scratch(directory), withIntermediateDirectories: true)
+        }
+        func write(_ path: String, _ size: Int) { _ = fm.createFile(atPath: scratch(path), contents: Data(count: size)) }
+        write("tmp/pip-unpack-1/a-1.0-py3-none-any.whl", 3000)
+        write("files/a-1.0-py3-none-any.whl", 1000)  // the copy, under way
+        write("tmp/pip-unpack-1/b-2.0-py3-none-any.whl", 500)
+        write("requirements.txt", 70)
+        write("partial/c_1.0_amd64.deb", 200)
+        #expect(DownloadWatch.bytes(under: scratch.path, counts: { $0.hasSuffix(".whl") }) == 3500)
+        #expect(DownloadWatch.bytes(under: scratch.path, counts: { $0.hasSuffix(".deb") }) == 200)
+        #expect(DownloadWatch.bytes(under: scratch("missing"), counts: { _ in true }) == 0)
     }
 }

@@ -7,6 +7,7 @@ import Registry
 import RegistryStore
 import TestSupport
 import Synchronization
+import struct SystemSupport.ProgressSink
 import Testing
 
 /// The artifact mirror end to end and offline: `tiny` (``TinyImage``, the image the build tests
@@ -200,7 +201,7 @@ struct ArtifactMirrorTests {
             mirrored.outputDirectory = scratch("out-mirror")
             mirrored.artifactMirror = mirror
             let progress = MirrorProgressLines()
-            let report = try await Builder(options: mirrored, progress: progress.add).build("tiny")
+            let report = try await Builder(options: mirrored, progress: ProgressSink(notes: progress.add)).build("tiny")
             #expect(report.manifest == built.report.manifest)
             #expect(report.fetched == built.lock.debs.count + built.lock.wheels.count)
             #expect(progress.lines.contains { $0.hasPrefix("mirror \(registry.address)/\(Self.repository): fetching") }, "\(progress.lines)")
@@ -214,7 +215,7 @@ struct ArtifactMirrorTests {
             mirrored.cacheDirectory = scratch("cache-partial")
             mirrored.outputDirectory = scratch("out-partial")
             let partialProgress = MirrorProgressLines()
-            let partial = try await Builder(options: mirrored, progress: partialProgress.add).build("tiny")
+            let partial = try await Builder(options: mirrored, progress: ProgressSink(notes: partialProgress.add)).build("tiny")
             #expect(partial.manifest == built.report.manifest)
             #expect(partialProgress.lines.contains { $0.contains("1 not in the mirror") }, "\(partialProgress.lines)")
             #expect(partialProgress.lines.contains("pip: fetched 1 wheel"), "\(partialProgress.lines)")

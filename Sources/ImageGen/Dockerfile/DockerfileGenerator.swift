@@ -2,6 +2,7 @@ import Artifacts
 import Foundation
 import ImageModel
 import OCI
+import SystemSupport
 
 /// `imagegen dockerfile` and `imagegen bake` as a library: loads a spec and its lock (refusing a
 /// stale lock, as `build` does), makes the ``DockerfileModel``, renders it, lints the result
@@ -71,7 +72,7 @@ public struct DockerfileGenerator: Sendable {
         var pipWheel: String?
         if let locked = model.pipWheel {
             let fetched = try await options.fetcher(for: model.image.spec).fetch(
-                debs: [], wheels: [locked], offline: options.offline, image: model.image.spec.name, progress: progress)
+                debs: [], wheels: [locked], offline: options.offline, image: model.image.spec.name, progress: ProgressSink(notes: progress))
             pipWheel = fetched.paths[locked.sha256]
         }
         try DockerfileContextWriter(directory: directory).write(dockerfile: text, model: model, pipWheel: pipWheel)
