@@ -44,7 +44,7 @@ let package = Package(
             name: "ImageModel", dependencies: ["OCI", .product(name: "Yams", package: "Yams")],
             resources: [.embedInCode("Catalog/catalog.yaml")], swiftSettings: strict),
         // Resolving and fetching artifacts through apt and pip.
-        .target(name: "Artifacts", dependencies: ["ImageModel", "OCI", "Layers"], swiftSettings: strict),
+        .target(name: "Artifacts", dependencies: ["ImageModel", "OCI", "Layers", "SystemSupport"], swiftSettings: strict),
         // Deterministic tar layers: writing, reading, compression, hashing in one pass.
         .target(name: "Layers", dependencies: ["OCI", "CArchive", "CZlib", "CZstd"], swiftSettings: strict),
         // Component trees: Debian packages unpacked with a dpkg database, wheels installed into a venv.
@@ -93,7 +93,7 @@ let package = Package(
         .testTarget(name: "OCITests", dependencies: ["OCI", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "ImageModelTests", dependencies: ["ImageModel", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "RootfsTests", dependencies: ["Rootfs", "Layers", "OCI", "TestSupport"], swiftSettings: strict),
-        .testTarget(name: "ArtifactsTests", dependencies: ["Artifacts", "ImageModel", "TestSupport"], swiftSettings: strict),
+        .testTarget(name: "ArtifactsTests", dependencies: ["Artifacts", "ImageModel", "SystemSupport", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "SupplyChainTests", dependencies: ["SupplyChain", "Rootfs", "OCI"], swiftSettings: strict),
         .testTarget(name: "LayersTests", dependencies: ["Layers", "OCI", "TestSupport"], swiftSettings: strict),
         .testTarget(
