@@ -67,6 +67,7 @@ let package = Package(
             name: "Registry",
             dependencies: [
                 "OCI",
+                "SystemSupport",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
