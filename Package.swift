@@ -78,7 +78,7 @@ let package = Package(
         // The registry as a shared store: a layer cache keyed by inputs, a mirror of the locked
         // artifacts, and publishing an image from local and cached layers.
         .target(
-            name: "RegistryStore", dependencies: ["ImageGen", "Artifacts", "ImageModel", "Layers", "OCI", "Registry"],
+            name: "RegistryStore", dependencies: ["ImageGen", "Artifacts", "ImageModel", "Layers", "OCI", "Registry", "SystemSupport"],
             swiftSettings: strict),
         // The thin command-line front end.
         .executableTarget(

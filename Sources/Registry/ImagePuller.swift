@@ -1,5 +1,6 @@
 import Foundation
 import OCI
+import SystemSupport
 
 /// `imagegen pull`: fetches an image (a manifest, or an index with its manifests) and its
 /// blobs into an OCI layout, checking every byte against its digest and size before it
@@ -71,7 +72,7 @@ public struct ImagePuller: Sendable {
         let ordered = blobs.values.sorted { ($0.size, $0.digest) > ($1.size, $1.digest) }
         let client = self.client, progress = self.progress
         let fetched = Counts()
-        try await forEachConcurrently(ordered, jobs: jobs) { descriptor in
+        try await Parallel.asyncForEach(ordered, width: jobs) { descriptor in
             let target = layout.blobPath(descriptor.digest)
             try FileManager.default.createDirectory(
                 atPath: URL(fileURLWithPath: target).deletingLastPathComponent().path, withIntermediateDirectories: true)

@@ -5,6 +5,7 @@ import ImageModel
 import OCI
 import Registry
 import Synchronization
+import SystemSupport
 
 /// `imagegen mirror`: puts every deb and wheel that the named images' locks pin (every platform
 /// of a multi-platform lock) into one registry repository as blobs, so that a lock stays
@@ -84,7 +85,7 @@ public struct ArtifactMirrorPusher: Sendable {
     func heldBlobs(_ digests: [Digest], in repository: String) async throws -> Set<Digest> {
         let found = Mutex<Set<Digest>>([])
         let client = self.client
-        try await forEachConcurrently(Array(Set(digests)).sorted(), jobs: options.jobs) { digest in
+        try await Parallel.asyncForEach(Array(Set(digests)).sorted(), width: options.jobs) { digest in
             if try await client.blobExists(repository, digest) { found.withLock { _ = $0.insert(digest) } }
         }
         return found.withLock { $0 }
@@ -149,7 +150,7 @@ public struct ArtifactMirrorPusher: Sendable {
         let total = blobs.count
         let ordered = blobs.values.sorted { ($0.descriptor.size, $0.descriptor.digest) > ($1.descriptor.size, $1.descriptor.digest) }
         let client = self.client, progress = self.progress
-        try await forEachConcurrently(ordered, jobs: options.jobs) { blob in
+        try await Parallel.asyncForEach(ordered, width: options.jobs) { blob in
             let exists = try await client.blobExists(repository, blob.descriptor.digest)
             if !exists { _ = try await client.pushBlob(repository, descriptor: blob.descriptor, file: blob.file) }
             let done = tally.withLock {
