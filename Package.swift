@@ -60,7 +60,7 @@ let package = Package(
         // cuda-check, the program every CUDA image carries, is embedded in the binary (docs/gpu.md).
         .target(
             name: "ImageGen",
-            dependencies: ["OCI", "Layers", "ImageModel", "Artifacts", "Rootfs", "SupplyChain", "Templates", .product(name: "Mustache", package: "swift-mustache")],
+            dependencies: ["OCI", "Layers", "ImageModel", "Artifacts", "Rootfs", "SupplyChain", "SystemSupport", "Templates", .product(name: "Mustache", package: "swift-mustache")],
             resources: [.embedInCode("Resources/cuda-check.py")], swiftSettings: strict),
         // The OCI distribution client: auth, blob and manifest transfer, retries (the only NIO user).
         .target(
