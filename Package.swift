@@ -48,7 +48,7 @@ let package = Package(
         // Deterministic tar layers: writing, reading, compression, hashing in one pass.
         .target(name: "Layers", dependencies: ["OCI", "CArchive", "CZlib", "CZstd"], swiftSettings: strict),
         // Component trees: Debian packages unpacked with a dpkg database, wheels installed into a venv.
-        .target(name: "Rootfs", dependencies: ["OCI", "Layers", "ImageModel", "CArchive", "CCrypto"], swiftSettings: strict),
+        .target(name: "Rootfs", dependencies: ["OCI", "Layers", "ImageModel", "SystemSupport", "CArchive", "CCrypto"], swiftSettings: strict),
         // Bills of materials (SPDX 2.3, CycloneDX 1.6) and SLSA provenance of a built image.
         .target(name: "SupplyChain", dependencies: ["OCI", "ImageModel", "Rootfs"], swiftSettings: strict),
         // The Mustache templates of Templates/ (Dockerfiles), compiled into the binary.
