@@ -1,5 +1,6 @@
 import Foundation
 import OCI
+import SystemSupport
 
 /// Resolves Debian packages to exact `.deb` artifacts by asking apt, never a solver of our own
 /// (DESIGN.md, decision 4).
@@ -106,7 +107,6 @@ public struct AptResolver: Sendable {
     struct State: Sendable {
         var root: String
         var lists: String { "\(root)/state/lists" }
-        var scratch: String { "\(root)/run" }
         var options: [String]
 
         /// Runs `body` holding the state's lock file, so that two resolvers never share lists
@@ -142,7 +142,7 @@ public struct AptResolver: Sendable {
         let root = "\(cacheDirectory)/apt/\(architecture)-\(key.prefix(16))"
         let fm = FileManager.default
         do {
-            for dir in ["state/lists/partial", "cache/archives/partial", "sources.list.d", "run"] {
+            for dir in ["state/lists/partial", "cache/archives/partial", "sources.list.d"] {
                 try fm.createDirectory(atPath: "\(root)/\(dir)", withIntermediateDirectories: true)
             }
             // Always empty: apt must see a system with nothing installed.
@@ -196,23 +196,29 @@ public struct AptResolver: Sendable {
     /// lines when it fails.
     @discardableResult
     func aptGet(_ arguments: [String], state: State, label: String, directory: String? = nil) async throws -> String {
-        let output = try await ToolRunner.run(
-            ["apt-get"] + state.options + arguments,
-            // apt's messages are parsed ("E: …"), so they must not be translated.
-            environment: ["LC_ALL": "C", "LANGUAGE": nil, "DEBIAN_FRONTEND": "noninteractive"],
-            scratch: state.scratch, directory: directory)
-        guard output.status == 0 else {
+        var environment = ProcessInfo.processInfo.environment
+        // apt's messages are parsed ("E: …"), so they must not be translated.
+        environment["LC_ALL"] = "C"
+        environment["LANGUAGE"] = nil
+        environment["DEBIAN_FRONTEND"] = "noninteractive"
+        let output: ProcessOutput
+        do {
+            output = try await Subprocess("apt-get", state.options + arguments, environment: environment, directory: directory).run()
+        } catch let error as SubprocessError {
+            throw ArtifactsError.aptFailed(command: label, message: error.description)
+        }
+        guard output.status == .exited(0) else {
             throw ArtifactsError.aptFailed(command: label, message: Self.errorMessage(output))
         }
-        return output.stdout
+        return output.stdoutText
     }
 
     /// apt's own explanation of a failure: the unmet dependencies it printed on stdout, then
     /// its `E:` lines; the last line of stderr when it printed neither.
-    static func errorMessage(_ output: ToolOutput) -> String {
+    static func errorMessage(_ output: ProcessOutput) -> String {
         var lines: [String] = []
         var inProblems = false
-        for line in output.stdout.split(whereSeparator: \.isNewline) {
+        for line in output.stdoutText.split(whereSeparator: \.isNewline) {
             let text = line.trimmingCharacters(in: .whitespaces)
             if text.contains("unmet dependencies") {
                 inProblems = true
@@ -221,12 +227,12 @@ public struct AptResolver: Sendable {
                 lines.append(text)
             }
         }
-        lines += output.stderr.split(whereSeparator: \.isNewline)
+        lines += output.stderrText.split(whereSeparator: \.isNewline)
             .filter { $0.hasPrefix("E: ") }
             .map { String($0.dropFirst(3)) }
         if lines.isEmpty {
-            let last = output.stderr.split(whereSeparator: \.isNewline).last.map(String.init)
-            lines = [last ?? "exit status \(output.status)"]
+            let last = output.stderrText.split(whereSeparator: \.isNewline).last.map(String.init)
+            lines = [last ?? "\(output.status)"]
         }
         return lines.joined(separator: "; ")
     }

@@ -1,4 +1,3 @@
-import Dispatch
 import Foundation
 import ImageModel
 import OCI
@@ -97,8 +96,10 @@ public struct ArtifactFetcher: Sendable {
         let wanted = debs.map { ($0.sha256, $0.size) } + wheels.map { ($0.sha256, $0.size) }
 
         let cache = self.cache
-        let cached = try await Blocking.map(wanted, width: Blocking.width) { digest, size in
-            try cache.path(for: digest, size: size).map { (digest, $0) }
+        let cached = try await Parallel.offPool {
+            try Parallel.map(wanted, width: Parallel.processorCount) { digest, size in
+                try cache.path(for: digest, size: size).map { (digest, $0) }
+            }
         }
         var paths = Dictionary(cached.compactMap { $0 }, uniquingKeysWith: { first, _ in first })
         var missingDebs = debs.filter { paths[$0.sha256] == nil }
@@ -228,17 +229,19 @@ public struct ArtifactFetcher: Sendable {
         return stored
     }
 
-    /// Stores downloaded files, hashing several at once off the cooperative pool; the bytes
-    /// hashed are the `verify` item `name`.
+    /// Stores downloaded files, hashing several at once (one per core) off the cooperative pool;
+    /// the bytes hashed are the `verify` item `name`.
     private func store(
         _ files: [(path: String, sha256: Digest, size: Int64)], as name: String, progress: ProgressSink
     ) async throws -> [(Digest, String)] {
         guard !files.isEmpty else { return [] }
         let cache = self.cache
         let counter = ProgressCounter(ProgressItem(.verify, name), total: files.reduce(0) { $0 + $1.size }, sink: progress)
-        let stored = try await Blocking.map(files, width: Blocking.width) { file in
-            defer { counter.add(file.size) }
-            return (file.sha256, try cache.store(temporaryFile: file.path, sha256: file.sha256, size: file.size))
+        let stored = try await Parallel.offPool {
+            try Parallel.map(files, width: Parallel.processorCount) { file in
+                defer { counter.add(file.size) }
+                return (file.sha256, try cache.store(temporaryFile: file.path, sha256: file.sha256, size: file.size))
+            }
         }
         counter.finish()
         return stored
@@ -253,41 +256,4 @@ public struct ArtifactFetcher: Sendable {
 
     /// `1 deb`, `12 debs`.
     static func count(_ n: Int, _ noun: String) -> String { "\(n) \(noun)\(n == 1 ? "" : "s")" }
-}
-
-/// Runs blocking file work (hashing multi-GB files) on dispatch threads, so that it never
-/// holds a thread of the cooperative pool.
-enum Blocking {
-    /// How many files are hashed at once: one per core.
-    static var width: Int { max(1, ProcessInfo.processInfo.activeProcessorCount) }
-
-    /// `body` on a dispatch thread.
-    static func run<R: Sendable>(_ body: @escaping @Sendable () throws -> R) async throws -> R {
-        try await withCheckedThrowingContinuation { continuation in
-            DispatchQueue.global().async { continuation.resume(with: Result { try body() }) }
-        }
-    }
-
-    /// `body` applied to each item, at most `width` at a time, results in the items' order.
-    static func map<T: Sendable, R: Sendable>(
-        _ items: [T], width: Int, _ body: @escaping @Sendable (T) throws -> R
-    ) async throws -> [R] {
-        try await withThrowingTaskGroup(of: (Int, R).self) { group in
-            var results: [R?] = Array(repeating: nil, count: items.count)
-            var next = 0
-            func startNext() {
-                guard next < items.count else { return }
-                let index = next
-                let item = items[index]
-                next += 1
-                group.addTask { (index, try await run { try body(item) }) }
-            }
-            for _ in 0..<width { startNext() }
-            while let (index, result) = try await group.next() {
-                results[index] = result
-                startNext()
-            }
-            return results.compactMap { $0 }
-        }
-    }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import SystemSupport
 import ImageModel
 import OCI
 #if canImport(FoundationNetworking)
@@ -157,16 +158,16 @@ public enum CatalogRefresher {
     /// The index to read: `explicit` (a flag or `IMAGEGEN_PIP_INDEX_URL`), else pip's own
     /// configuration (`PIP_INDEX_URL`, then `pip config list`'s `index-url`) unless
     /// `usesHostConfiguration` is off, else PyPI.
-    public static func indexURL(explicit: String?, usesHostConfiguration: Bool, scratch: String) async -> String {
+    public static func indexURL(explicit: String?, usesHostConfiguration: Bool) async -> String {
         if let explicit { return explicit }
         let pypi = "https://pypi.org/simple"
         guard usesHostConfiguration else { return pypi }
         if let env = ProcessInfo.processInfo.environment["PIP_INDEX_URL"], !env.isEmpty { return env }
-        guard let output = try? await ToolRunner.run(["python3", "-m", "pip", "config", "list"], scratch: scratch), output.status == 0 else {
+        guard let output = try? await Subprocess("python3", ["-m", "pip", "config", "list"]).run(), output.status == .exited(0) else {
             return pypi
         }
         var found: [String: String] = [:]
-        for line in output.stdout.split(separator: "\n") {
+        for line in output.stdoutText.split(separator: "\n") {
             guard let eq = line.firstIndex(of: "=") else { continue }
             let value = line[line.index(after: eq)...].trimmingCharacters(in: CharacterSet(charactersIn: "'\" "))
             found[String(line[..<eq])] = value

@@ -1,6 +1,7 @@
 import Foundation
 import ImageModel
 import OCI
+import SystemSupport
 
 extension PipResolver {
     /// Downloads the exact wheels of `wheels` into `directory` with
@@ -11,7 +12,7 @@ extension PipResolver {
     /// Each requirement is `name==version --hash=sha256:…` with the lock's hash, so pip itself
     /// refuses a file whose bytes differ and, where an index lists several files of one
     /// version, picks the one the lock names. pip writes nothing when it refuses one.
-    /// - Parameter scratch: a directory for the requirements file and pip's output.
+    /// - Parameter scratch: a directory for the requirements file.
     func download(_ wheels: [LockedWheel], into directory: String, scratch: String) async throws -> [(wheel: LockedWheel, file: String)] {
         guard !wheels.isEmpty else { return [] }
         var lines: [String] = []
@@ -32,7 +33,6 @@ extension PipResolver {
             throw ArtifactsError.io(path: requirements, reason: error.localizedDescription)
         }
 
-        var (environment, removing) = toolEnvironment
         // pip downloads into a temporary directory before it copies into `directory`: below
         // `scratch` it is on the cache's file system, and the fetcher sees its bytes arrive.
         let temporary = "\(scratch)/tmp"
@@ -41,16 +41,14 @@ extension PipResolver {
         } catch {
             throw ArtifactsError.io(path: temporary, reason: error.localizedDescription)
         }
-        environment["TMPDIR"] = temporary
-        let command = pipCommand + [
+        let output = try await runPip([
             "download", "--no-deps", "--only-binary=:all:", "--require-hashes", "--no-input",
             "--disable-pip-version-check", "--progress-bar", "off",
             // The artifact cache keeps the wheels; pip's own cache would hold every GB twice.
             "--no-cache-dir",
             "-r", requirements, "-d", directory,
-        ] + targetAndSourceArguments
-        let output = try await ToolRunner.run(command, environment: environment, removing: removing, scratch: scratch)
-        guard output.status == 0 else {
+        ] + targetAndSourceArguments, environment: ["TMPDIR": temporary])
+        guard output.status == .exited(0) else {
             throw ArtifactsError.pipFailed(message: Self.downloadErrorMessage(output))
         }
 
@@ -75,8 +73,8 @@ extension PipResolver {
 
     /// pip's explanation of a failed download. A hash mismatch becomes one line per wheel,
     /// `NAME==VERSION (FILE): expected sha256 …, got …`; anything else is pip's `ERROR:` lines.
-    static func downloadErrorMessage(_ output: ToolOutput) -> String {
-        let lines = output.stderr.split(whereSeparator: \.isNewline).map(String.init)
+    static func downloadErrorMessage(_ output: ProcessOutput) -> String {
+        let lines = output.stderrText.split(whereSeparator: \.isNewline).map(String.init)
         guard let header = lines.firstIndex(where: { $0.contains("DO NOT MATCH THE HASHES") }) else {
             return errorMessage(output)
         }

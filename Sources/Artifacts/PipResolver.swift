@@ -1,5 +1,6 @@
 import Foundation
 import OCI
+import SystemSupport
 
 /// Resolves Python requirements to exact wheels by asking pip, never a solver of our own
 /// (DESIGN.md, decision 4).
@@ -78,10 +79,8 @@ public struct PipResolver: Sendable {
         defer { try? fm.removeItem(atPath: work) }
 
         let report = "\(work)/report.json"
-        let (environment, removing) = toolEnvironment
-        let command = pipCommand + arguments(report: report, target: "\(work)/target") + requirements
-        let output = try await ToolRunner.run(command, environment: environment, removing: removing, scratch: work)
-        guard output.status == 0 else {
+        let output = try await runPip(arguments(report: report, target: "\(work)/target") + requirements)
+        guard output.status == .exited(0) else {
             throw ArtifactsError.pipFailed(message: Self.errorMessage(output))
         }
         guard let data = fm.contents(atPath: report) else {
@@ -122,12 +121,27 @@ public struct PipResolver: Sendable {
         return args
     }
 
-    /// Variables to set and a filter on inherited ones, for `ToolRunner.run`: with
-    /// `usesHostConfiguration` off, no `PIP_*` variable and no pip.conf reach pip.
-    var toolEnvironment: (environment: [String: String?], removing: (@Sendable (String) -> Bool)?) {
-        guard !usesHostConfiguration else { return ([:], nil) }
+    /// pip's environment: this process's, but with `usesHostConfiguration` off no `PIP_*`
+    /// variable and no pip.conf reach pip.
+    var toolEnvironment: [String: String] {
+        let inherited = ProcessInfo.processInfo.environment
+        guard !usesHostConfiguration else { return inherited }
         // `--isolated` alone still reads the global and site pip.conf files.
-        return (["PIP_CONFIG_FILE": "/dev/null"], { $0.hasPrefix("PIP_") })
+        return inherited.filter { !$0.key.hasPrefix("PIP_") }.merging(["PIP_CONFIG_FILE": "/dev/null"]) { $1 }
+    }
+
+    /// Runs `pipCommand` with these arguments (and `environment` over the tool environment) to
+    /// its end; a pip that cannot be started is a `pipFailed` that says why.
+    func runPip(_ arguments: [String], environment: [String: String] = [:]) async throws -> ProcessOutput {
+        guard let program = pipCommand.first, !program.isEmpty else {
+            throw ArtifactsError.invalidRequest(value: pipCommand.joined(separator: " "), reason: "a command names a program")
+        }
+        do {
+            let merged = toolEnvironment.merging(environment) { $1 }
+            return try await Subprocess(program, Array(pipCommand.dropFirst()) + arguments, environment: merged).run()
+        } catch let error as SubprocessError {
+            throw ArtifactsError.pipFailed(message: error.description)
+        }
     }
 
     // MARK: - The report
@@ -206,15 +220,15 @@ public struct PipResolver: Sendable {
 
     /// pip's own explanation of a failure: its `ERROR:` lines (stderr) and the conflict it
     /// describes (stdout); the last line it printed when it printed neither.
-    static func errorMessage(_ output: ToolOutput) -> String {
+    static func errorMessage(_ output: ProcessOutput) -> String {
         var lines: [String] = []
-        for line in output.stderr.split(whereSeparator: \.isNewline) where line.hasPrefix("ERROR: ") {
+        for line in output.stderrText.split(whereSeparator: \.isNewline) where line.hasPrefix("ERROR: ") {
             let text = line.dropFirst(7).trimmingCharacters(in: .whitespaces)
             // "ResolutionImpossible: for help visit <pip's docs>" adds nothing to the lines above.
             if !text.hasPrefix("ResolutionImpossible") { lines.append(text) }
         }
         var inConflict = false
-        for line in output.stdout.split(whereSeparator: \.isNewline) {
+        for line in output.stdoutText.split(whereSeparator: \.isNewline) {
             let text = line.trimmingCharacters(in: .whitespaces)
             if text.hasPrefix("The conflict is caused by") {
                 inConflict = true
@@ -226,10 +240,15 @@ public struct PipResolver: Sendable {
             }
         }
         if lines.isEmpty {
-            let last = (output.stderr + "\n" + output.stdout).split(whereSeparator: \.isNewline)
+            let last = (output.stderrText + "\n" + output.stdoutText).split(whereSeparator: \.isNewline)
                 .map { $0.trimmingCharacters(in: .whitespaces) }.last { !$0.isEmpty }
-            lines = [last ?? "exit status \(output.status)"]
+            lines = [last ?? "\(output.status)"]
         }
         return lines.joined(separator: "; ")
     }
+}
+
+extension String {
+    /// `%XX` escapes decoded; an invalid escape is kept as it is.
+    var percentDecoded: String { removingPercentEncoding ?? self }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import SystemSupport
 
 /// The pip that `lock` runs. A current pip reads each wheel's metadata from the index
 /// (PEP 658) instead of downloading the wheel, which for torch means 0 bytes instead of
@@ -24,14 +25,14 @@ public enum PipTool {
             try fm.createDirectory(atPath: cacheDirectory, withIntermediateDirectories: true)
             progress("pip: preparing a current pip in \(venv) (once a week)")
             if !fm.isExecutableFile(atPath: python) {
-                let made = try await ToolRunner.run(["python3", "-m", "venv", venv], scratch: cacheDirectory)
-                guard made.status == 0 else { return fallback }
+                let made = try await Subprocess("python3", ["-m", "venv", venv]).run()
+                guard made.status == .exited(0) else { return fallback }
             }
-            let upgraded = try await ToolRunner.run(
-                [python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--upgrade", "pip"],
-                scratch: cacheDirectory)
-            guard upgraded.status == 0 else {
-                progress("pip: could not upgrade pip (\(upgraded.stderr.split(separator: "\n").last ?? "")); using the system pip")
+            let upgraded = try await Subprocess(
+                python, ["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--upgrade", "pip"]
+            ).run()
+            guard upgraded.status == .exited(0) else {
+                progress("pip: could not upgrade pip (\(upgraded.stderrText.split(separator: "\n").last ?? "")); using the system pip")
                 return fm.isExecutableFile(atPath: python) ? [python, "-m", "pip"] : fallback
             }
             _ = fm.createFile(atPath: stamp, contents: Data())

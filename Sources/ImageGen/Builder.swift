@@ -1,5 +1,4 @@
 import Artifacts
-import Dispatch
 import Foundation
 import ImageModel
 import Layers
@@ -333,7 +332,7 @@ public struct Builder: Sendable {
         }
 
         // 3. The rest made and packed into the local layer cache.
-        let made = try packMissing(missing.map { (index: $0, step: plan.steps[$0]) }, files: files, cache: layerCache)
+        let made = try await packMissing(missing.map { (index: $0, step: plan.steps[$0]) }, files: files, cache: layerCache)
         for (index, layer) in made { found[index] = (layer, .packed) }
 
         // 4. A layout of our own needs the registry cache's layers here: downloaded, verified,
@@ -383,42 +382,40 @@ public struct Builder: Sendable {
     /// Makes and packs the layers the cache lacks, up to `parallelLayers` at once, the costliest
     /// first (so that a long layer does not start last and run alone). Each layer is made from
     /// its own inputs only, so the order they are made and finish in changes nothing.
-    private func packMissing(_ missing: [(index: Int, step: LayerPlan.Step)], files: LayerPlan.Files, cache: LayerCache) throws -> [Int: PackedLayer] {
+    private func packMissing(
+        _ missing: [(index: Int, step: LayerPlan.Step)], files: LayerPlan.Files, cache: LayerCache
+    ) async throws -> [Int: PackedLayer] {
         guard !missing.isEmpty else { return [:] }
         let missing = missing.sorted { ($0.step.estimatedCost, $1.index) > ($1.step.estimatedCost, $0.index) }
         let width = max(1, min(options.parallelLayers, missing.count))
-        let results = Mutex<[Int: Result<PackedLayer, any Error>]>([:])
-        let next = Mutex(0)
+        let failed = Atomic<Bool>(false)
         let progress = self.progress
-        // `width` workers take the next missing layer in plan order until none is left.
-        DispatchQueue.concurrentPerform(iterations: width) { _ in
-            while true {
-                let position = next.withLock { value -> Int in
-                    defer { value += 1 }
-                    return value
-                }
-                guard position < missing.count else { return }
-                if results.withLock({ $0.values.contains { if case .failure = $0 { true } else { false } } }) { return }
-                let (index, step) = missing[position]
+        // Each layer's outcome is kept (not thrown) so that the failure reported is the first in
+        // plan order, not the first in the costliest-first order the layers are made in.
+        let outcomes = try await Parallel.offPool {
+            try Parallel.map(missing, width: width) { index, step -> (index: Int, outcome: Result<PackedLayer, any Error>)? in
+                // Nothing new starts once a layer failed.
+                guard !failed.load(ordering: .relaxed) else { return nil }
                 let started = ContinuousClock.now
                 let outcome = Result<PackedLayer, any Error> {
                     let layer = try buildLayer(step, files: files, into: cache)
                     try cache.record(step.key, layer)
                     return layer
                 }
-                if case .success(let layer) = outcome {
+                switch outcome {
+                case .success(let layer):
                     let seconds = (ContinuousClock.now - started).components.seconds
                     progress(
                         "layer \(step.component.rawValue): \(layer.entryCount) entries, \(ByteCount.text(layer.uncompressedSize)) → "
                             + "\(ByteCount.text(layer.descriptor.size)) \(layer.descriptor.digest.short) (\(seconds)s)")
+                case .failure:
+                    failed.store(true, ordering: .relaxed)
                 }
-                results.withLock { $0[index] = outcome }
+                return (index, outcome)
             }
         }
-        return try results.withLock { all in
-            // The first failure in plan order is the one reported.
-            try Dictionary(uniqueKeysWithValues: all.sorted { $0.key < $1.key }.map { ($0.key, try $0.value.get()) })
-        }
+        // The first failure in plan order is the one reported.
+        return try Dictionary(uniqueKeysWithValues: outcomes.compactMap { $0 }.sorted { $0.index < $1.index }.map { ($0.index, try $0.outcome.get()) })
     }
 
     /// Makes a step's tree in a scratch directory, packs it into the layer cache, removes the tree.

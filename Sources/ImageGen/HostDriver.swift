@@ -1,5 +1,6 @@
 import Foundation
 import ImageModel
+import SystemSupport
 
 /// The NVIDIA driver of the host this process runs on: its version, its device nodes and its
 /// user-space libraries — what the NVIDIA container runtime hands a container.
@@ -21,16 +22,9 @@ public enum HostDriver {
 
     /// `nvidia-smi --query-gpu=driver_version`: nil when it cannot be run or prints nothing.
     static func fromNvidiaSMI() throws -> DriverVersion? {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"]
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = FileHandle.nullDevice
-        do { try process.run() } catch { return nil }
-        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        guard process.terminationStatus == 0, let first = output.split(separator: "\n").first else { return nil }
+        guard let output = try? Subprocess("nvidia-smi", ["--query-gpu=driver_version", "--format=csv,noheader"]).run(),
+              output.status == .exited(0), let first = output.stdoutText.split(separator: "\n").first
+        else { return nil }
         do {
             return try DriverVersion(parsing: first.trimmingCharacters(in: .whitespaces))
         } catch {
@@ -89,15 +83,7 @@ public enum HostDriver {
             libraryStems.contains { name == $0 || name.hasPrefix($0 + ".") }
         }
         for ldconfig in ["/sbin/ldconfig", "/usr/sbin/ldconfig"] where FileManager.default.isExecutableFile(atPath: ldconfig) {
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: ldconfig)
-            process.arguments = ["-p"]
-            let pipe = Pipe()
-            process.standardOutput = pipe
-            process.standardError = FileHandle.nullDevice
-            guard (try? process.run()) != nil else { continue }
-            let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            process.waitUntilExit()
+            guard let output = try? Subprocess(ldconfig, ["-p"]).run().stdoutText else { continue }
             // "\tlibcuda.so.1 (libc6,x86-64) => /usr/lib/x86_64-linux-gnu/libcuda.so.1"
             for line in output.split(separator: "\n") {
                 let parts = line.trimmingCharacters(in: .whitespaces).components(separatedBy: " => ")

@@ -1,4 +1,3 @@
-import Dispatch
 import Foundation
 import Layers
 import OCI
@@ -173,28 +172,22 @@ public struct ImagePacker: Sendable {
     /// Packs every tree into a layer, several at once, each with its own compressor.
     private func packLayers(trees: [Input], into layout: LayoutWriter) throws -> [PackedLayer] {
         let o = options
-        let results = Mutex<[Int: Swift.Result<PackedLayer, any Error>]>([:])
         let started = ContinuousClock.now
         let progress = self.progress
-        DispatchQueue.concurrentPerform(iterations: trees.count) { index in
-            let outcome = Swift.Result<PackedLayer, any Error> {
-                let entries = switch trees[index] {
-                case .tree(let root): try DirectoryTree.entries(root: root, ownership: o.ownership, mtime: o.buildTime.seconds)
-                case .zip(let zip): try ZipEntries.entries(zip: zip, mtime: o.buildTime.seconds)
-                }
-                return try LayerPacker.pack(
-                    entries, into: layout, compression: o.compression, threads: o.threads, reuseDeflateStreams: o.reuseDeflateStreams)
+        return try Parallel.map(Array(trees.indices), width: trees.count) { index in
+            let entries = switch trees[index] {
+            case .tree(let root): try DirectoryTree.entries(root: root, ownership: o.ownership, mtime: o.buildTime.seconds)
+            case .zip(let zip): try ZipEntries.entries(zip: zip, mtime: o.buildTime.seconds)
             }
-            if case .success(let layer) = outcome {
-                let seconds = (ContinuousClock.now - started).components.seconds
-                progress(
-                    "layer \(index + 1)/\(trees.count) \(o.inputs[index]): \(layer.entryCount) entries, "
-                        + "\(ByteCount.text(layer.uncompressedSize)) → \(ByteCount.text(layer.descriptor.size)) "
-                        + "\(o.compression) \(layer.descriptor.digest.short) (\(seconds)s)")
-            }
-            results.withLock { $0[index] = outcome }
+            let layer = try LayerPacker.pack(
+                entries, into: layout, compression: o.compression, threads: o.threads, reuseDeflateStreams: o.reuseDeflateStreams)
+            let seconds = (ContinuousClock.now - started).components.seconds
+            progress(
+                "layer \(index + 1)/\(trees.count) \(o.inputs[index]): \(layer.entryCount) entries, "
+                    + "\(ByteCount.text(layer.uncompressedSize)) → \(ByteCount.text(layer.descriptor.size)) "
+                    + "\(o.compression) \(layer.descriptor.digest.short) (\(seconds)s)")
+            return layer
         }
-        return try results.withLock { all in try trees.indices.map { try all[$0]!.get() } }
     }
 
     /// A tag per the distribution spec: `[A-Za-z0-9_][A-Za-z0-9._-]{0,127}`.

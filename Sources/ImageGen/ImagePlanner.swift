@@ -1,6 +1,7 @@
 import Foundation
 import ImageModel
 import OCI
+import SystemSupport
 
 /// `imagegen plan`: which images change between two states of `Images/`, which of their layers
 /// change and why, and how many bytes that costs — so a pipeline builds and pushes only that.
@@ -287,29 +288,18 @@ public enum ImagePlanner {
     }
 
     static func gitBytes(_ arguments: [String], in directory: String) throws -> [UInt8] {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["git", "-C", directory] + arguments
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        process.standardInput = FileHandle.nullDevice
-        // The handler is set before the process starts: set after, a git that has already
-        // exited may never call it, and `plan` would wait forever (seen once in a test run).
-        let exited = DispatchSemaphore(value: 0)
-        process.terminationHandler = { _ in exited.signal() }
-        try process.run()
-        let errors = DispatchQueue(label: "git-stderr")
-        nonisolated(unsafe) var errorData = Data()
-        let group = DispatchGroup()
-        errors.async(group: group) { errorData = err.fileHandleForReading.readDataToEndOfFile() }
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        group.wait()
-        exited.wait()
-        guard process.terminationStatus == 0 else {
-            let message = String(decoding: errorData, as: UTF8.self).split(separator: "\n").first.map(String.init) ?? ""
-            throw ImageGenError.invalidInput(path: directory, reason: "git \(arguments.joined(separator: " ")) failed: \(message)")
+        let failed = { (message: String) in
+            ImageGenError.invalidInput(path: directory, reason: "git \(arguments.joined(separator: " ")) failed: \(message)")
         }
-        return Array(data)
+        let output: ProcessOutput
+        do {
+            output = try Subprocess("git", ["-C", directory] + arguments).run()
+        } catch {
+            throw failed("\(error)")
+        }
+        guard output.status == .exited(0) else {
+            throw failed(output.stderrText.split(separator: "\n").first.map(String.init) ?? "")
+        }
+        return output.stdout
     }
 }

@@ -408,28 +408,18 @@ private struct LayerScan: Sendable {
     /// Reads the blobs, `parallel` at a time, largest first.
     static func scanAll(_ blobs: [Digest: (BlobFile, LayerCompressionKind)], parallel: Int) -> [Digest: LayerScan] {
         let order = blobs.sorted { $0.value.0.size > $1.value.0.size || ($0.value.0.size == $1.value.0.size && $0.key.description < $1.key.description) }
-        let next = Mutex(0)
-        let results = Mutex<[Digest: LayerScan]>([:])
-        DispatchQueue.concurrentPerform(iterations: max(1, min(parallel, order.count))) { _ in
-            while true {
-                let position = next.withLock { value -> Int in
-                    defer { value += 1 }
-                    return value
-                }
-                guard position < order.count else { return }
-                let (digest, (file, compression)) = order[position]
-                let scan = LayerScan(file: file, algorithm: digest.algorithm, compression: compression)
-                results.withLock { $0[digest] = scan }
-            }
-        }
-        return results.withLock { $0 }
+        // A scan keeps its failure in itself, so the map never throws.
+        let scans = (try? Parallel.map(order, width: parallel) { digest, blob in
+            (digest, LayerScan(file: blob.0, algorithm: digest.algorithm, compression: blob.1))
+        }) ?? []
+        return Dictionary(uniqueKeysWithValues: scans)
     }
 
     init(file: BlobFile, algorithm: Digest.Algorithm, compression: LayerCompressionKind) {
         let compressed = BoundedQueue<Chunk>(capacity: 16)
         let decompressed = BoundedQueue<Chunk>(capacity: 16)
         // Stage 1: read the blob and hash it.
-        Thread {
+        let read: @Sendable () -> Void = {
             let hasher = DigestHasher(algorithm)
             var failure: (any Error)?
             do {
@@ -441,9 +431,9 @@ private struct LayerScan: Sendable {
                 failure = error
             }
             compressed.put(.end(failure: failure, digest: hasher.finalize(), count: hasher.count))
-        }.start()
+        }
         // Stage 2: decompress. After a failure it still drains stage 1, which hashes to the end.
-        Thread {
+        let decompress: @Sendable () -> Void = {
             var failure: (any Error)?
             var decoder: LayerDecoder?
             do {
@@ -465,8 +455,8 @@ private struct LayerScan: Sendable {
                     return
                 }
             }
-        }.start()
-        // Stage 3, here: hash the tar and parse it.
+        }
+        // Stage 3, on this thread: hash the tar and parse it.
         let diffHasher = DigestHasher(.sha256)
         var entries: [TarEntry] = []
         var failure: (any Error)?
@@ -475,50 +465,55 @@ private struct LayerScan: Sendable {
         // Regular files whose first bytes (an ELF header's machine field) are still to come.
         var heads: [(entry: Int, bytes: [UInt8])] = []
         var seen = 0
-        while true {
-            switch decompressed.take() {
-            case .bytes(let bytes):
-                diffHasher.update(bytes)
-                guard failure == nil else { continue }
-                let start = parser.offset
-                do { try bytes.withUnsafeBytes { try parser.feed($0) } } catch { failure = error }
-                for index in seen..<entries.count where entries[index].header.kind == .regular && entries[index].header.size >= ELFMachines.headLength {
-                    heads.append((index, []))
-                }
-                seen = entries.count
-                let end = start + Int64(bytes.count)
-                var waiting: [(entry: Int, bytes: [UInt8])] = []
-                for head in heads {
-                    let entry = entries[head.entry]
-                    let from = entry.dataOffset + Int64(head.bytes.count)
-                    guard from < end else {
-                        waiting.append(head)
-                        continue
+        var digest: Digest?
+        var count: Int64 = 0
+        Parallel.pipeline([read, decompress]) {
+            while true {
+                switch decompressed.take() {
+                case .bytes(let bytes):
+                    diffHasher.update(bytes)
+                    guard failure == nil else { continue }
+                    let start = parser.offset
+                    do { try bytes.withUnsafeBytes { try parser.feed($0) } } catch { failure = error }
+                    for index in seen..<entries.count where entries[index].header.kind == .regular && entries[index].header.size >= ELFMachines.headLength {
+                        heads.append((index, []))
                     }
-                    let take = min(ELFMachines.headLength - head.bytes.count, Int(end - from))
-                    let first = Int(from - start)
-                    let collected = head.bytes + bytes[first..<(first + take)]
-                    if collected.count < ELFMachines.headLength {
-                        waiting.append((head.entry, collected))
-                    } else {
-                        elf.note(head: collected, path: entry.header.path)
+                    seen = entries.count
+                    let end = start + Int64(bytes.count)
+                    var waiting: [(entry: Int, bytes: [UInt8])] = []
+                    for head in heads {
+                        let entry = entries[head.entry]
+                        let from = entry.dataOffset + Int64(head.bytes.count)
+                        guard from < end else {
+                            waiting.append(head)
+                            continue
+                        }
+                        let take = min(ELFMachines.headLength - head.bytes.count, Int(end - from))
+                        let first = Int(from - start)
+                        let collected = head.bytes + bytes[first..<(first + take)]
+                        if collected.count < ELFMachines.headLength {
+                            waiting.append((head.entry, collected))
+                        } else {
+                            elf.note(head: collected, path: entry.header.path)
+                        }
                     }
+                    heads = waiting
+                case .end(let upstream, let readDigest, let readCount):
+                    if failure == nil { failure = upstream }
+                    if failure == nil {
+                        do { try parser.finish() } catch { failure = error }
+                    }
+                    (digest, count) = (readDigest, readCount)
+                    return
                 }
-                heads = waiting
-            case .end(let upstream, let digest, let count):
-                if failure == nil { failure = upstream }
-                if failure == nil {
-                    do { try parser.finish() } catch { failure = error }
-                }
-                self.digest = digest ?? Digest(algorithm: algorithm, bytes: [])
-                self.bytes = count
-                self.diffID = diffHasher.finalize()
-                self.entries = entries
-                self.failure = failure
-                self.elf = elf
-                return
             }
         }
+        self.digest = digest ?? Digest(algorithm: algorithm, bytes: [])
+        self.bytes = count
+        self.diffID = diffHasher.finalize()
+        self.entries = entries
+        self.failure = failure
+        self.elf = elf
     }
 }
 

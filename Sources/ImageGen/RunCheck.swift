@@ -6,6 +6,7 @@ import ImageModel
 import Layers
 import OCI
 import Synchronization
+import SystemSupport
 
 /// `imagegen run-check`: runs an image's `cuda-check` (or another command) on this host's GPUs
 /// the way the NVIDIA container runtime would — the image unpacked into a temporary root, the
@@ -289,40 +290,30 @@ public struct RunCheck {
         let own = ["/sbin/ldconfig", "/usr/sbin/ldconfig"].first { FileManager.default.isExecutableFile(atPath: root + $0) }
         let (tool, arguments) = own.map { ("/usr/sbin/chroot", [root, $0]) }
             ?? (["/sbin/ldconfig", "/usr/sbin/ldconfig"].first { FileManager.default.isExecutableFile(atPath: $0) } ?? "ldconfig", ["-r", root])
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: tool)
-        process.arguments = arguments
-        process.standardOutput = FileHandle.nullDevice
-        let errors = Pipe()
-        process.standardError = errors
-        do { try process.run() } catch {
-            throw ImageGenError.invalidInput(path: tool, reason: "cannot run ldconfig: \(error.localizedDescription)")
+        let output: ProcessOutput
+        do { output = try Subprocess(tool, arguments).run() } catch {
+            throw ImageGenError.invalidInput(path: tool, reason: "cannot run ldconfig: \(error)")
         }
-        let message = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        if process.terminationStatus != 0 {
-            progress("note: ldconfig exited \(process.terminationStatus): \(message.trimmingCharacters(in: .whitespacesAndNewlines))")
+        if output.status != .exited(0) {
+            progress("note: ldconfig exited \(output.status.code): \(output.stderrText.trimmingCharacters(in: .whitespacesAndNewlines))")
         }
     }
 
     /// Runs `command` under `chroot(8)` with the image's environment, stdout and stderr passed through.
     ///
-    /// posix_spawn rather than Foundation's Process, which starts the child in a process group
-    /// of its own with signals blocked, so that Ctrl-C could not stop it. Here the command gets
-    /// an empty signal mask and default handlers and stays in this process group; this process
-    /// passes SIGINT and SIGTERM on and stays to clean up.
+    /// The command gets an empty signal mask and default handlers (``Subprocess/spawn(stdin:stdout:stderr:)``)
+    /// and stays in this process group, so Ctrl-C reaches it; this process passes SIGINT and
+    /// SIGTERM on and stays to clean up.
     func chrootRun(root: String, command: [String], environment: [String]) throws -> Int32 {
         let chroot = ["/usr/sbin/chroot", "/usr/bin/chroot", "/sbin/chroot"].first { FileManager.default.isExecutableFile(atPath: $0) }
         guard let chroot else { throw ImageGenError.invalidInput(path: "chroot", reason: "chroot(8) is not on this host (coreutils)") }
-        var env: [(String, String)] = []
+        var env: [String: String] = [:]
         for line in environment {
             guard let equals = line.firstIndex(of: "=") else { continue }
-            let name = String(line[..<equals])
-            env.removeAll { $0.0 == name }
-            env.append((name, String(line[line.index(after: equals)...])))
+            env[String(line[..<equals])] = String(line[line.index(after: equals)...])
         }
-        if !env.contains(where: { $0.0 == "PATH" }) { env.append(("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")) }
-        if !env.contains(where: { $0.0 == "HOME" }) { env.append(("HOME", "/root")) }
+        if env["PATH"] == nil { env["PATH"] = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" }
+        if env["HOME"] == nil { env["HOME"] = "/root" }
 
         let previousInterrupt = signal(SIGINT) { number in
             let pid = runningCommand.load(ordering: .relaxed)
@@ -338,39 +329,21 @@ public struct RunCheck {
             signal(SIGTERM, previousTerminate)
         }
 
-        var attributes = posix_spawnattr_t()
-        posix_spawnattr_init(&attributes)
-        defer { posix_spawnattr_destroy(&attributes) }
-        var mask = sigset_t()
-        sigemptyset(&mask)
-        posix_spawnattr_setsigmask(&attributes, &mask)
-        var defaults = sigset_t()
-        sigemptyset(&defaults)
-        for number in [SIGINT, SIGTERM, SIGPIPE, SIGQUIT, SIGHUP] { sigaddset(&defaults, number) }
-        posix_spawnattr_setsigdefault(&attributes, &defaults)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
-
-        let arguments = [chroot, root] + command
-        let variables = env.map { "\($0.0)=\($0.1)" }
-        let argv = arguments.map { strdup($0) } + [nil]
-        let envp = variables.map { strdup($0) } + [nil]
-        defer {
-            for pointer in argv { free(pointer) }
-            for pointer in envp { free(pointer) }
+        let child: ChildProcess
+        do {
+            child = try Subprocess(chroot, [root] + command, environment: env).spawn(stdin: .inherit, stdout: .inherit, stderr: .inherit)
+        } catch SubprocessError.cannotStart(_, let reason) {
+            throw ImageGenError.invalidInput(path: chroot, reason: "cannot run: \(reason)")
+        } catch {
+            throw ImageGenError.invalidInput(path: chroot, reason: "cannot run: \(error)")
         }
-        var pid: pid_t = 0
-        let spawned = posix_spawn(&pid, chroot, nil, &attributes, argv, envp)
-        guard spawned == 0 else {
-            throw ImageGenError.invalidInput(path: chroot, reason: "cannot run: \(String(cString: strerror(spawned)))")
+        runningCommand.store(child.pid, ordering: .relaxed)
+        do {
+            // The shell's number: the exit code, or 128 + the signal that ended it.
+            return try child.wait().code
+        } catch {
+            throw ImageGenError.invalidInput(path: chroot, reason: "\(error)")
         }
-        runningCommand.store(pid, ordering: .relaxed)
-        var status: Int32 = 0
-        while waitpid(pid, &status, 0) < 0 {
-            guard errno == EINTR else { throw ImageGenError.invalidInput(path: chroot, reason: "waitpid: \(String(cString: strerror(errno)))") }
-        }
-        // The wait status: low 7 bits the signal that ended it (0: it exited), then the exit code.
-        let signalNumber = status & 0x7f
-        return signalNumber == 0 ? (status >> 8) & 0xff : 128 + signalNumber
     }
 }
 

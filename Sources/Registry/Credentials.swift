@@ -1,5 +1,5 @@
 import Foundation
-import Synchronization
+import SystemSupport
 
 /// A user name and a secret for one registry. The secret is never printed: `description`
 /// names the user and where the credential came from.
@@ -122,56 +122,25 @@ public struct CredentialResolver: Sendable {
     /// `docker-credential-NAME get` with the registry on stdin; its JSON answer on stdout.
     func helperCredential(helper: String, registry: String) throws -> Credential? {
         let program = "docker-credential-\(helper)"
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = [program, "get"]
-        process.environment = environment
-        // The server name goes in through a file, not a pipe: a helper that exits without
-        // reading its input must not kill us with SIGPIPE.
         let serverURL = registry == "docker.io" ? "https://index.docker.io/v1/" : registry
-        let inputPath = NSTemporaryDirectory() + "/imagegen-credential-\(getpid())-\(UUID().uuidString)"
-        guard FileManager.default.createFile(atPath: inputPath, contents: Data(serverURL.utf8), attributes: [.posixPermissions: 0o600]),
-              let input = FileHandle(forReadingAtPath: inputPath)
-        else {
-            throw RegistryError.credentialSource(source: program, reason: "cannot write its input file in \(NSTemporaryDirectory())")
-        }
-        defer {
-            try? input.close()
-            try? FileManager.default.removeItem(atPath: inputPath)
-        }
-        let output = Pipe(), errors = Pipe()
-        process.standardInput = input
-        process.standardOutput = output
-        process.standardError = errors
-        let exited = DispatchSemaphore(value: 0)
-        process.terminationHandler = { _ in exited.signal() }
+        // stdout and stderr are read at once, so a helper that fills its stderr pipe before it
+        // answers does not wait for us while we wait for it; a helper that exits without
+        // reading its input does not kill us with SIGPIPE.
+        let output: ProcessOutput
         do {
-            try process.run()
+            output = try Subprocess(program, ["get"], environment: environment, input: .bytes(Array(serverURL.utf8))).run()
+        } catch SubprocessError.notFound {
+            throw RegistryError.credentialSource(source: dockerConfigPath, reason: "names the credential helper '\(helper)', but \(program) is not on PATH")
         } catch {
-            throw RegistryError.credentialSource(source: program, reason: "cannot run: \(error.localizedDescription)")
+            throw RegistryError.credentialSource(source: program, reason: "cannot run: \(error)")
         }
-        // Both pipes at once: a helper that fills its stderr pipe before it closes stdout would
-        // otherwise wait for us while we wait for it.
-        let stderrRead = DispatchGroup()
-        let collected = Mutex(Data())
-        let errorHandle = errors.fileHandleForReading
-        DispatchQueue.global().async(group: stderrRead) {
-            let bytes = errorHandle.readDataToEndOfFile()
-            collected.withLock { $0 = bytes }
-        }
-        let stdout = output.fileHandleForReading.readDataToEndOfFile()
-        stderrRead.wait()
-        let stderr = collected.withLock { $0 }
-        exited.wait()
-        if process.terminationStatus != 0 {
-            let message = String(decoding: stdout + stderr, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        let stdout = Data(output.stdout)
+        if output.status != .exited(0) {
+            let message = String(decoding: output.stdout + output.stderr, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
             // The helper protocol's answer for "nothing stored for this server".
             if message.contains("credentials not found") { return nil }
-            if process.terminationStatus == 127 {
-                throw RegistryError.credentialSource(source: dockerConfigPath, reason: "names the credential helper '\(helper)', but \(program) is not on PATH")
-            }
             throw RegistryError.credentialSource(
-                source: program, reason: "'get' exited with status \(process.terminationStatus): \(message.split(separator: "\n").first ?? "")")
+                source: program, reason: "'get' exited with status \(output.status.code): \(message.split(separator: "\n").first ?? "")")
         }
         struct Answer: Decodable {
             var Username: String

@@ -73,7 +73,7 @@ public struct ImagePuller: Sendable {
         let ordered = blobs.values.sorted { ($0.size, $0.digest) > ($1.size, $1.digest) }
         let client = self.client, progress = self.progress
         let fetched = Counts()
-        try await forEachConcurrently(ordered, jobs: jobs) { descriptor in
+        try await Parallel.asyncForEach(ordered, width: jobs) { descriptor in
             let target = layout.blobPath(descriptor.digest)
             try FileManager.default.createDirectory(
                 atPath: URL(fileURLWithPath: target).deletingLastPathComponent().path, withIntermediateDirectories: true)

@@ -161,7 +161,7 @@ public struct ImagePusher: Sendable {
             let n = counts.record(outcome, size: descriptor.size)
             progress("blob \(n)/\(total) \(descriptor.digest.short) \(ByteCount.text(descriptor.size)): \(outcome.rawValue)")
         }
-        try await forEachConcurrently(ordered, jobs: options.jobs, send)
+        try await Parallel.asyncForEach(ordered, width: options.jobs, send)
 
         // Every blob is in place: now the manifests, children first, by digest.
         for document in documents {
@@ -274,20 +274,6 @@ final class Counts: Sendable {
             }
             $0.done += 1
             return $0.done
-        }
-    }
-}
-
-/// Runs `body` on every element, at most `jobs` at once; the first error cancels the rest.
-public func forEachConcurrently<T: Sendable>(_ items: [T], jobs: Int, _ body: @escaping @Sendable (T) async throws -> Void) async throws {
-    try await withThrowingTaskGroup(of: Void.self) { group in
-        var iterator = items.makeIterator()
-        for _ in 0..<max(1, jobs) {
-            guard let item = iterator.next() else { break }
-            group.addTask { try await body(item) }
-        }
-        while try await group.next() != nil {
-            if let item = iterator.next() { group.addTask { try await body(item) } }
         }
     }
 }

@@ -2,6 +2,7 @@ import Foundation
 import NIOHTTP1
 import OCI
 import Synchronization
+import SystemSupport
 
 /// One document attached to an image manifest as an OCI 1.1 artifact: an SBOM (SPDX,
 /// CycloneDX), SLSA provenance (an in-toto statement), …
@@ -110,7 +111,7 @@ public struct ReferrerPusher: Sendable {
         let counts = Counts()
         let ordered = blobs.values.sorted { $0.descriptor.digest < $1.descriptor.digest }
         let client = self.client, repository = self.repository, progress = self.progress
-        try await forEachConcurrently(ordered, jobs: 4) { blob in
+        try await Parallel.asyncForEach(ordered, width: 4) { blob in
             let outcome: RegistryClient.BlobOutcome
             if try await client.blobExists(repository, blob.descriptor.digest) {
                 outcome = .existed

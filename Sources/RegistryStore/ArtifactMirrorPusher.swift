@@ -86,7 +86,7 @@ public struct ArtifactMirrorPusher: Sendable {
     func heldBlobs(_ digests: [Digest], in repository: String) async throws -> Set<Digest> {
         let found = Mutex<Set<Digest>>([])
         let client = self.client
-        try await forEachConcurrently(Array(Set(digests)).sorted(), jobs: options.jobs) { digest in
+        try await Parallel.asyncForEach(Array(Set(digests)).sorted(), width: options.jobs) { digest in
             if try await client.blobExists(repository, digest) { found.withLock { _ = $0.insert(digest) } }
         }
         return found.withLock { $0 }
@@ -151,7 +151,7 @@ public struct ArtifactMirrorPusher: Sendable {
         let total = blobs.count
         let ordered = blobs.values.sorted { ($0.descriptor.size, $0.descriptor.digest) > ($1.descriptor.size, $1.descriptor.digest) }
         let client = self.client, progress = self.progress
-        try await forEachConcurrently(ordered, jobs: options.jobs) { blob in
+        try await Parallel.asyncForEach(ordered, width: options.jobs) { blob in
             let exists = try await client.blobExists(repository, blob.descriptor.digest)
             if !exists {
                 let counter = ProgressCounter(ProgressItem(.push, blob.title), total: blob.descriptor.size, sink: progress)

@@ -3,6 +3,7 @@ import Foundation
 import OCI
 import Registry
 import Synchronization
+import SystemSupport
 
 /// An OCI registry repository as an ``ArtifactMirror``: each locked artifact is the blob whose
 /// digest is its SHA-256 (`imagegen mirror` put it there), fetched with
@@ -50,7 +51,7 @@ public struct RegistryArtifactMirror: ArtifactMirror {
             // One clear answer for an address that is not a registry, before any blob.
             try await client.probe()
             let found = Mutex<[Digest: String]>([:])
-            try await forEachConcurrently(artifacts, jobs: jobs) { artifact in
+            try await Parallel.asyncForEach(artifacts, width: jobs) { artifact in
                 let path = try Self.destination(for: artifact, in: directory)
                 let descriptor = Descriptor(mediaType: artifact.mediaType, digest: artifact.sha256, size: artifact.size)
                 do {

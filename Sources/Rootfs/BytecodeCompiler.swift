@@ -1,11 +1,11 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-import Dispatch
 import Foundation
 import Layers
 import OCI
 import Synchronization
+import SystemSupport
 
 /// Byte-compiles a component tree's Python files into `.pyc` files beside them, with a host
 /// CPython of the image's version (``HostPython``) running ``PycCompilerProgram``.
@@ -110,16 +110,15 @@ public struct BytecodeCompiler: Sendable {
         // An interpreter per 100 files at most: a few files are not worth a second start.
         let count = min(workers, (jobs.count + 99) / 100)
         let shared = Shared(jobs: jobs, writer: writer)
-        let failures = Mutex<[any Error]>([])
-        DispatchQueue.concurrentPerform(iterations: count) { _ in
+        try Parallel.forEach(Array(0..<count), width: count) { _ in
             do {
                 try runWorker(shared, mtime: mtime)
             } catch {
-                failures.withLock { $0.append(error) }
+                // The other workers take no new job and end.
                 shared.stop()
+                throw error
             }
         }
-        if let failure = failures.withLock({ $0.first }) { throw failure }
         return shared.compiled.withLock { $0 }
     }
 
@@ -182,7 +181,19 @@ public struct BytecodeCompiler: Sendable {
     /// it takes it, this thread reads the answers in the same order and writes the `.pyc` files.
     private func runWorker(_ shared: Shared, mtime: Int64) throws {
         let interpreter = python.executable
-        func failure(_ reason: String) -> RootfsError { .bytecodeCompiler(interpreter: interpreter, reason: reason) }
+        let failure: @Sendable (String) -> RootfsError = { .bytecodeCompiler(interpreter: interpreter, reason: $0) }
+        // stderr goes to a file, which needs no reader beside the interpreter; it is read on failure.
+        let scratch: ScratchDirectory
+        do {
+            scratch = try ScratchDirectory(purpose: "pyc")
+        } catch {
+            throw failure("cannot make a scratch folder: \(error)")
+        }
+        defer { scratch.remove() }
+        let errorLog = scratch.appending("stderr")
+        let errors = open(errorLog, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        guard errors >= 0 else { throw failure("cannot create \(errorLog)") }
+        defer { close(errors) }
         // stdin is a socket, not a pipe: a send to an interpreter that died fails with EPIPE
         // (MSG_NOSIGNAL) instead of killing imagegen with SIGPIPE.
         var sockets: [Int32] = [-1, -1]
@@ -196,36 +207,25 @@ public struct BytecodeCompiler: Sendable {
             throw failure("pipe: \(String(cString: strerror(errno)))")
         }
         let input = sockets[0], output = outputPipe[0]
-        let errorLog = FileManager.default.temporaryDirectory.appendingPathComponent("imagegen-pyc-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).err").path
-        defer { unlink(errorLog) }
-        guard FileManager.default.createFile(atPath: errorLog, contents: nil), let errors = FileHandle(forWritingAtPath: errorLog) else {
-            [sockets[0], sockets[1], outputPipe[0], outputPipe[1]].forEach { close($0) }
-            throw failure("cannot create \(errorLog)")
-        }
 
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: interpreter)
-        process.arguments = Self.arguments(flavour: flavour.rawValue)
-        process.environment = Self.environment()
-        process.standardInput = FileHandle(fileDescriptor: sockets[1], closeOnDealloc: false)
-        process.standardOutput = FileHandle(fileDescriptor: outputPipe[1], closeOnDealloc: false)
-        process.standardError = errors
-        let exited = DispatchSemaphore(value: 0)
-        process.terminationHandler = { _ in exited.signal() }
-        do {
-            try process.run()
-        } catch {
-            [sockets[0], sockets[1], outputPipe[0], outputPipe[1]].forEach { close($0) }
-            try? errors.close()
-            throw failure("cannot start: \(error.localizedDescription)")
+        let started = Result { () throws(SubprocessError) -> ChildProcess in
+            try Subprocess(interpreter, Self.arguments(flavour: flavour.rawValue), environment: Self.environment())
+                .spawn(stdin: .descriptor(sockets[1]), stdout: .descriptor(outputPipe[1]), stderr: .descriptor(errors))
         }
         // The child has its ends; ours must close so that its exit reads as the end of output.
         close(sockets[1])
         close(outputPipe[1])
-        try? errors.close()
+        let child: ChildProcess
+        switch started {
+        case .success(let started): child = started
+        case .failure(let error):
+            close(input)
+            close(output)
+            if case .cannotStart(_, let reason) = error { throw failure("cannot start: \(reason)") }
+            throw failure("cannot start: \(error)")
+        }
 
         let queue = BoundedQueue<Fed>(capacity: shared.jobs.count + 2)
-        let fed = DispatchSemaphore(value: 0)
         var reader = LineReader(descriptor: output)
         var outcome: (any Error)?
         do {
@@ -237,26 +237,29 @@ public struct BytecodeCompiler: Sendable {
             outcome = error
         }
         if outcome == nil {
-            DispatchQueue.global().async {
-                Self.feed(shared, to: input, mtime: mtime, queue: queue)
-                fed.signal()
-            }
             do {
-                try readAnswers(shared, from: &reader, queue: queue, failure: failure)
+                try Parallel.pipeline([{ Self.feed(shared, to: input, mtime: mtime, queue: queue) }]) {
+                    do {
+                        try readAnswers(shared, from: &reader, queue: queue, failure: failure)
+                    } catch {
+                        // The feeder stops at its next send (EPIPE) once the interpreter is gone.
+                        child.kill()
+                        shared.stop()
+                        // What it queued is taken up to its end: a queue dropped with items in
+                        // it would trip libdispatch's check on its semaphore.
+                        while true { if case .end = queue.take() { break } }
+                        throw error
+                    }
+                }
             } catch {
                 outcome = error
             }
         } else {
-            fed.signal()
-        }
-        if outcome != nil {
-            // The feeder stops at its next send (EPIPE) once the interpreter is gone.
-            kill(process.processIdentifier, SIGKILL)
+            child.kill()
             shared.stop()
         }
-        fed.wait()
         close(input)
-        exited.wait()
+        let status = Result { try child.wait() }
         close(output)
         if let outcome {
             if let log = try? FileReader.readAll(path: errorLog, limit: 1 << 20), !log.isEmpty {
@@ -264,9 +267,14 @@ public struct BytecodeCompiler: Sendable {
             }
             throw outcome
         }
-        guard process.terminationReason == .exit, process.terminationStatus == 0 else {
+        guard case .success(.exited(0)) = status else {
             let log = (try? FileReader.readAll(path: errorLog, limit: 1 << 20)).map { String(decoding: $0.suffix(2000), as: UTF8.self) } ?? ""
-            throw failure("exited with status \(process.terminationStatus): \(log)")
+            let how = switch status {
+            case .success(.exited(let code)): "\(code)"
+            case .success(.signalled(let signal)): "\(signal)"
+            case .failure(let error): "unknown (\(error))"
+            }
+            throw failure("exited with status \(how): \(log)")
         }
     }
 

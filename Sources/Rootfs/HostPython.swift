@@ -1,5 +1,6 @@
 import Foundation
 import ImageModel
+import SystemSupport
 
 /// A CPython on the build host that byte-compiles an image's Python files.
 ///
@@ -44,23 +45,10 @@ public struct HostPython: Hashable, Sendable {
 
     /// Runs `path` with pyc-compiler's `probe`; nil when it is not a CPython that answers.
     static func probe(_ path: String) -> HostPython? {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: path)
-        process.arguments = BytecodeCompiler.arguments(flavour: "probe")
-        process.environment = BytecodeCompiler.environment()
-        let output = Pipe()
-        process.standardInput = FileHandle.nullDevice
-        process.standardOutput = output
-        process.standardError = FileHandle.nullDevice
-        // Not `waitUntilExit()`: off the main thread on Linux it spins a run loop at full CPU.
-        let exited = DispatchSemaphore(value: 0)
-        process.terminationHandler = { _ in exited.signal() }
-        do { try process.run() } catch { return nil }
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        exited.wait()
+        let probe = Subprocess(path, BytecodeCompiler.arguments(flavour: "probe"), environment: BytecodeCompiler.environment())
         // The READY line, then (probe only) `sys.executable`: the interpreter itself, not a wrapper.
-        guard process.terminationStatus == 0, let lines = String(data: data, encoding: .utf8)?.split(separator: "\n"),
-              let line = lines.first
+        guard let output = try? probe.run(), output.status == .exited(0),
+              let lines = String(validating: output.stdout, as: UTF8.self)?.split(separator: "\n"), let line = lines.first
         else { return nil }
         let executable = lines.count > 1 && lines[1].hasPrefix("/") ? String(lines[1]) : path
         return parse(readyLine: String(line), executable: executable)

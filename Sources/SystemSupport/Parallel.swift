@@ -8,6 +8,8 @@ import Synchronization
 ///   blocks its caller; from async code wrap it in `offPool`, which moves it off the cooperative
 ///   pool so that a long layer does not hold one of its few threads.
 /// - `asyncMap` runs async work (network transfers) as up to `width` child tasks.
+/// - `pipeline` runs the stages of a stream (read, decompress, parse) at once, each on a
+///   thread of its own, joined by bounded queues.
 ///
 /// Both keep the items' order in their results, start nothing new once an item failed, and
 /// throw the failure of the first failed item in the items' order, so that what a user is told
@@ -56,6 +58,27 @@ public enum Parallel {
         try await withCheckedThrowingContinuation { continuation in
             DispatchQueue.global().async { continuation.resume(with: Result { try body() }) }
         }
+    }
+
+    /// Runs `body` on the calling thread while every one of `stages` runs on a thread of its own,
+    /// as the stages of a pipeline run, and returns what `body` returns once every stage has
+    /// returned too.
+    ///
+    /// Threads of their own, not a pool's: stages wait on one another (a bounded queue between
+    /// them), and a pool narrower than the pipeline would leave a stage waiting for one that
+    /// never starts. `body` must see to it that every stage ends — drain what they put, stop the
+    /// process they feed — before it returns or throws: the call waits for them either way.
+    public static func pipeline<R>(_ stages: [@Sendable () -> Void], _ body: () throws -> R) rethrows -> R {
+        let finished = DispatchGroup()
+        for stage in stages {
+            finished.enter()
+            Thread {
+                stage()
+                finished.leave()
+            }.start()
+        }
+        defer { finished.wait() }
+        return try body()
     }
 
     /// `body` applied to every item as child tasks, at most `width` at once; the first failure

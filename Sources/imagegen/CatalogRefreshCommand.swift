@@ -39,7 +39,7 @@ struct CatalogRefreshCommand: AsyncParsableCommand {
 
     func run() async throws {
         let explicit = indexURL ?? ProcessInfo.processInfo.environment["IMAGEGEN_PIP_INDEX_URL"]
-        let url = await CatalogRefresher.indexURL(explicit: explicit, usesHostConfiguration: !noPipConfig, scratch: NSTemporaryDirectory())
+        let url = await CatalogRefresher.indexURL(explicit: explicit, usesHostConfiguration: !noPipConfig)
         let report = try await CatalogRefresher.refreshFile(
             path: file.path, builtinText: Catalog.builtinYAML, indexURL: url, check: check, progress: { Console.status($0) })
         if json {

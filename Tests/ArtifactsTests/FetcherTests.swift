@@ -2,6 +2,7 @@
 import Foundation
 import ImageModel
 import OCI
+import struct SystemSupport.ProcessOutput
 import Synchronization
 import enum SystemSupport.ProgressEvent
 import struct SystemSupport.ProgressItem
@@ -286,12 +287,12 @@ struct FetchMessageTests {
                          Got        ddd
 
             """
-        let message = PipResolver.downloadErrorMessage(ToolOutput(status: 1, stdout: "", stderr: stderr))
+        let message = PipResolver.downloadErrorMessage(ProcessOutput(status: .exited(1), stdout: [], stderr: Array(stderr.utf8)))
         #expect(message == "the index's files do not match the lock's hashes, so nothing was cached: "
             + "torch==2.7.0+cu126 (torch-2.7.0+cu126-cp311-cp311-manylinux_2_28_x86_64.whl): expected sha256 aaa, got bbb; "
             + "jinja2==3.1.6 (jinja2-3.1.6-py3-none-any.whl): expected sha256 ccc, got ddd")
         let other = PipResolver.downloadErrorMessage(
-            ToolOutput(status: 1, stdout: "", stderr: "ERROR: No matching distribution found for torch==9.9\n"))
+            ProcessOutput(status: .exited(1), stdout: [], stderr: Array("ERROR: No matching distribution found for torch==9.9\n".utf8)))
         #expect(other == "No matching distribution found for torch==9.9")
     }
 

@@ -1,6 +1,7 @@
 @testable import Artifacts
 import Foundation
 import OCI
+import struct SystemSupport.ProcessOutput
 import Testing
 import TestSupport
 
@@ -76,14 +77,14 @@ struct ParsingTests {
 
     @Test("apt's failure: unmet dependencies, then its E: lines")
     func aptErrorMessage() {
-        let output = ToolOutput(
-            status: 100,
-            stdout: "Reading package lists...\nThe following packages have unmet dependencies:\n"
-                + " app : Depends: lib (>= 3) but 2 is to be installed\n",
-            stderr: "W: something\nE: Unable to correct problems, you have held broken packages.\n")
+        let output = ProcessOutput(
+            status: .exited(100),
+            stdout: Array(("Reading package lists...\nThe following packages have unmet dependencies:\n"
+                + " app : Depends: lib (>= 3) but 2 is to be installed\n").utf8),
+            stderr: Array("W: something\nE: Unable to correct problems, you have held broken packages.\n".utf8))
         #expect(AptResolver.errorMessage(output) == "The following packages have unmet dependencies:; "
             + "app : Depends: lib (>= 3) but 2 is to be installed; Unable to correct problems, you have held broken packages.")
-        #expect(AptResolver.errorMessage(ToolOutput(status: 127, stdout: "", stderr: "env: 'apt-get': No such file\n"))
+        #expect(AptResolver.errorMessage(ProcessOutput(status: .exited(127), stdout: [], stderr: Array("env: 'apt-get': No such file\n".utf8)))
             == "env: 'apt-get': No such file")
     }
 

@@ -75,7 +75,7 @@ struct BuildTests {
         #expect(built.report.layers.allSatisfy { !$0.reused })
         #expect(built.report.fetched == built.lock.debs.count + built.lock.wheels.count)
         #expect(built.lock.debs.map(\.name).sorted() == fixtures.repository.names)
-        #expect(built.lock.wheels.map { "\($0.component) \($0.name) \($0.version)" }.sorted() == [
+        #expect(built.lock.wheels.map { "\($0.component.rawValue) \($0.name) \($0.version)" }.sorted() == [
             "cuda nvidia-cuda-nvrtc-cu12 12.6.77", "cuda nvidia-cuda-runtime-cu12 12.6.77",
             "packages imagegen-fixture-app 1.0", "packages imagegen-fixture-lib 2.0",
         ])

@@ -93,7 +93,7 @@ struct LockTests {
 
         // Each component holds its requests and their closure, less what an earlier one holds;
         // base-files comes in as Essential, curl (asked by nobody) stays out.
-        #expect(lock.debs.map { "\($0.component) \($0.name)" } == [
+        #expect(lock.debs.map { "\($0.component.rawValue) \($0.name)" } == [
             "base base-files", "base ca-certificates",
             "python libpython3.11-stdlib", "python python3.11", "python python3.11-venv",
         ])
@@ -108,7 +108,7 @@ struct LockTests {
             #expect(deb.size == expected.size, "\(deb.name)")
         }
 
-        #expect(lock.wheels.map { "\($0.component) \($0.name) \($0.version)" } == [
+        #expect(lock.wheels.map { "\($0.component.rawValue) \($0.name) \($0.version)" } == [
             "cuda nvidia-cuda-nvrtc-cu12 12.6.77", "cuda nvidia-cuda-runtime-cu12 12.6.77",
         ])
         #expect(lock.wheels.map(\.fileName) == [

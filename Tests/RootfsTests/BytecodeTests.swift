@@ -143,6 +143,35 @@ struct BytecodeTests {
         #expect(trees[0] == trees[2])
     }
 
+    @Test("an interpreter that dies or answers nonsense: one error with its stderr, the interpreter stopped, nothing hangs")
+    func brokenInterpreter() throws {
+        let scratch = try ScratchDirectory()
+        let ready = "READY cpython 3.11.2 cpython-311 a70d0d0a"
+        let python = HostPython(
+            executable: scratch("python3.11"), version: try PythonVersion(parsing: "3.11.2"), cacheTag: "cpython-311", magic: "a70d0d0a")
+        let sources = (0..<3).map { BytecodeCompiler.Source(path: "m\($0).py", content: .bytes(Array("x = \($0)\n".utf8))) }
+        let root = scratch("tree")
+        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+        let cases = [
+            // Dies after starting: the reader meets the end of its output.
+            ("echo '\(ready)'; echo 'it broke' >&2; exit 3", "stopped answering (at m0.py); its error output: it broke"),
+            // Answers nonsense and would then wait forever: it is killed.
+            ("echo '\(ready)'; echo 'said nonsense' >&2; echo nonsense; exec sleep 60", "answered 'nonsense' for m0.py; its error output: said nonsense"),
+            // Not the interpreter it was found to be.
+            ("echo 'READY cpython 3.11.9 cpython-311 a70d0d0a'; exec sleep 60", "did not start as the CPython 3.11.2 it was found to be"),
+        ]
+        for (script, expected) in cases {
+            try writeFile(python.executable, "#!/bin/sh\n\(script)\n", mode: 0o755)
+            let started = ContinuousClock.now
+            #expect {
+                _ = try BytecodeCompiler(python: python).compile(sources, into: root, mtime: Self.time)
+            } throws: { error in
+                "\(error)".contains(expected)
+            }
+            #expect(ContinuousClock.now - started < .seconds(30))
+        }
+    }
+
     @Test("a wheel's placeholders are compiled from their streams; RECORD lists the .pyc files as pip does")
     func wheels() throws {
         let scratch = try ScratchDirectory()

@@ -119,6 +119,61 @@ struct ParallelTests {
         }
     }
 
+    @Test("pipeline: stages run at once on threads of their own, the body's result comes back after all ended")
+    func pipeline() throws {
+        // Three stages handing items on through one-slot queues: wider than a pool of one core
+        // would run, so they must all run at once.
+        let first = OneSlot(), second = OneSlot(), ended = Atomic<Int>(0)
+        let sum = Parallel.pipeline([
+            {
+                for item in 1...100 { first.put(item) }
+                first.put(nil)
+                ended.add(1, ordering: .relaxed)
+            },
+            {
+                while let item = first.take() { second.put(item * 2) }
+                second.put(nil)
+                ended.add(1, ordering: .relaxed)
+            },
+        ]) {
+            var sum = 0
+            while let item = second.take() { sum += item }
+            return sum
+        }
+        #expect(sum == 10100)
+        #expect(ended.load(ordering: .relaxed) == 2)
+        // A throwing body: its error comes back, after the stages ended.
+        let done = Atomic<Bool>(false)
+        #expect(throws: Failure(item: 1)) {
+            try Parallel.pipeline([{ usleep(50_000); done.store(true, ordering: .relaxed) }]) { throw Failure(item: 1) }
+        }
+        let stageEnded = done.load(ordering: .relaxed)
+        #expect(stageEnded)
+    }
+
+    /// A queue of one optional item between two threads.
+    final class OneSlot: Sendable {
+        private let slot = Mutex<(full: Bool, item: Int?)>((false, nil))
+        private let filled = DispatchSemaphore(value: 0)
+        private let emptied = DispatchSemaphore(value: 1)
+
+        func put(_ item: Int?) {
+            emptied.wait()
+            slot.withLock { $0 = (true, item) }
+            filled.signal()
+        }
+
+        func take() -> Int? {
+            filled.wait()
+            let item = slot.withLock { state -> Int? in
+                defer { state = (false, nil) }
+                return state.item
+            }
+            emptied.signal()
+            return item
+        }
+    }
+
     @Test("offPool runs blocking work and hands its result or error back")
     func offPool() async throws {
         #expect(try await Parallel.offPool { 42 } == 42)
