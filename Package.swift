@@ -95,7 +95,7 @@ let package = Package(
 
         // Helpers the test targets share: scratch directories, processes, fixture trees, and the
         // small image built offline from a lock (TinyImageFixture.swift).
-        .target(name: "TestSupport", dependencies: ["OCI", "ImageModel", "ImageGen", "Artifacts", "Layers"], path: "Tests/TestSupport", swiftSettings: strict),
+        .target(name: "TestSupport", dependencies: ["OCI", "ImageModel", "ImageGen", "Artifacts", "Layers", "SystemSupport"], path: "Tests/TestSupport", swiftSettings: strict),
         .testTarget(name: "SystemSupportTests", dependencies: ["SystemSupport"], swiftSettings: strict),
         // The CLI's own logic that reads no flags: the progress renderer.
         .testTarget(name: "imagegenTests", dependencies: ["imagegen", "SystemSupport"], swiftSettings: strict),

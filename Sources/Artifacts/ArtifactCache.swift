@@ -1,10 +1,6 @@
 import Foundation
 import OCI
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 /// A content-addressed store of artifacts (`.deb` files, wheels): each file is named by its
 /// digest, `DIRECTORY/sha256/<hex>`. The caller picks the directory

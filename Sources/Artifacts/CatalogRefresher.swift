@@ -2,9 +2,7 @@ import Foundation
 import SystemSupport
 import ImageModel
 import OCI
-#if canImport(FoundationNetworking)
 import FoundationNetworking
-#endif
 
 /// Reads every torch release from 2.6 on, and its torchvision and torchaudio, from a package
 /// index's metadata (no wheel is downloaded) into catalog releases (`imagegen catalog refresh`).

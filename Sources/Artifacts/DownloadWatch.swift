@@ -1,8 +1,6 @@
 import Foundation
 import SystemSupport
-#if canImport(Glibc)
 import Glibc
-#endif
 
 /// The bytes of a download that another program (apt, pip) or a mirror client writes into a
 /// directory, counted from outside: while the download runs, the sizes of the matching files

@@ -1,9 +1,7 @@
 import Foundation
 import Layers
 import OCI
-#if canImport(FoundationNetworking)
 import FoundationNetworking
-#endif
 
 /// A wheel's core metadata (`NAME-VERSION.dist-info/METADATA`) read from the wheel on the index
 /// with HTTP range requests — the end of its zip directory, the directory, and that one member —

@@ -1,8 +1,6 @@
 import Foundation
 import OCI
-#if canImport(FoundationNetworking)
 import FoundationNetworking
-#endif
 
 /// A package index read through its simple API, metadata only: a project's file list (the
 /// PEP 691 JSON form, or the PEP 503 HTML page) and each wheel's PEP 658/714 `.metadata` file.

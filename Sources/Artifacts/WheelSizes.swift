@@ -1,7 +1,5 @@
 import Foundation
-#if canImport(FoundationNetworking)
 import FoundationNetworking
-#endif
 
 /// Learns wheel sizes without downloading the wheels: an HTTP `HEAD` per URL
 /// (`Content-Length`), or the file's size for a `file:` URL (pip's `find-links` folders).

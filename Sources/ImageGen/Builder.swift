@@ -268,8 +268,7 @@ public struct Builder: Sendable {
         let lockPath = "\(options.images)/\(name).lock.json"
         let lock = try Lockfile.load(path: lockPath)
         guard try lock.matches(spec) else {
-            throw ImageGenError.invalidInput(
-                path: lockPath, reason: "stale: \(options.images)/\(name).yaml changed since it was locked; run `imagegen lock \(name)`")
+            throw ImageGenError.staleLock(lock: lockPath, spec: "\(options.images)/\(name).yaml", image: name)
         }
         return (spec, lock, lockPath)
     }

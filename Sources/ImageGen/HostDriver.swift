@@ -12,8 +12,8 @@ public enum HostDriver {
         if let text = try? String(contentsOfFile: procVersionFile, encoding: .utf8), let version = parseProcVersion(text) {
             return version
         }
-        throw ImageGenError.invalidInput(
-            path: "host", reason: "no NVIDIA driver found: nvidia-smi did not answer and \(procVersionFile) is missing; "
+        throw ImageGenError.hostDriver(
+            reason: "no NVIDIA driver found: nvidia-smi did not answer and \(procVersionFile) is missing; "
                 + "pass --driver VERSION if the driver is there")
     }
 
@@ -28,7 +28,7 @@ public enum HostDriver {
         do {
             return try DriverVersion(parsing: first.trimmingCharacters(in: .whitespaces))
         } catch {
-            throw ImageGenError.invalidInput(path: "nvidia-smi", reason: "printed '\(first)', not a driver version; pass --driver VERSION")
+            throw ImageGenError.hostDriver(reason: "nvidia-smi printed '\(first)', not a driver version; pass --driver VERSION")
         }
     }
 

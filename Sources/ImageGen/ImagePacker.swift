@@ -22,6 +22,14 @@ public enum ImageGenError: Error, CustomStringConvertible, Sendable {
     case packageFacts(fileName: String, artifact: String, cause: any Error)
     /// A program imagegen runs failed; the error carries its status and stderr.
     case tool(SubprocessError)
+    /// A program imagegen needs is not on this host.
+    case missingTool(name: String, package: String)
+    /// An operation needs root and this process is not root.
+    case needsRoot(operation: String, reason: String)
+    /// An image's configuration holds a value imagegen cannot use.
+    case imageSetting(name: String, value: String, reason: String)
+    /// This host's NVIDIA driver cannot be found or cannot run the image.
+    case hostDriver(reason: String)
 
     public var description: String {
         switch self {
@@ -33,6 +41,10 @@ public enum ImageGenError: Error, CustomStringConvertible, Sendable {
         case .notBuiltFromLock(let image, let lock, let reason): "\(image): \(reason): it was built from another lock than \(lock); rebuild it (imagegen build) before describing it"
         case .packageFacts(let fileName, let artifact, let cause): "\(fileName): reading what it declares (\(artifact)): \(cause)"
         case .tool(let error): "\(error)"
+        case .missingTool(let name, let package): "\(name) is not on this host (\(package))"
+        case .needsRoot(let operation, let reason): "\(operation) needs root: \(reason); run it with sudo"
+        case .imageSetting(let name, let value, let reason): "\(name) '\(value)': \(reason)"
+        case .hostDriver(let reason): reason
         }
     }
 

@@ -288,18 +288,10 @@ public enum ImagePlanner {
     }
 
     static func gitBytes(_ arguments: [String], in directory: String) throws -> [UInt8] {
-        let failed = { (message: String) in
-            ImageGenError.invalidInput(path: directory, reason: "git \(arguments.joined(separator: " ")) failed: \(message)")
-        }
-        let output: ProcessOutput
         do {
-            output = try Subprocess("git", ["-C", directory] + arguments).run()
+            return try Subprocess("git", ["-C", directory] + arguments).checkedOutput().stdout
         } catch {
-            throw failed("\(error)")
+            throw ImageGenError.tool(error)
         }
-        guard output.status == .exited(0) else {
-            throw failed(output.stderrText.split(separator: "\n").first.map(String.init) ?? "")
-        }
-        return output.stdout
     }
 }

@@ -1,6 +1,4 @@
-#if canImport(Glibc)
 import Glibc
-#endif
 import Foundation
 import ImageModel
 import Layers
@@ -93,13 +91,12 @@ public struct RunCheck {
         guard let line = environment.first(where: { $0.hasPrefix("NVIDIA_REQUIRE_CUDA=") }) else { return nil }
         let value = line.dropFirst("NVIDIA_REQUIRE_CUDA=".count)
         guard let token = value.split(separator: " ").first(where: { $0.hasPrefix("cuda>=") }) else {
-            throw ImageGenError.invalidInput(
-                path: "NVIDIA_REQUIRE_CUDA", reason: "'\(value)' has no cuda>=MAJOR.MINOR constraint")
+            throw ImageGenError.imageSetting(name: "NVIDIA_REQUIRE_CUDA", value: String(value), reason: "it has no cuda>=MAJOR.MINOR constraint")
         }
         do {
             return try CUDAVersion(parsing: String(token.dropFirst("cuda>=".count)))
         } catch {
-            throw ImageGenError.invalidInput(path: "NVIDIA_REQUIRE_CUDA", reason: "\(error)")
+            throw ImageGenError.imageSetting(name: "NVIDIA_REQUIRE_CUDA", value: String(value), reason: "\(error)")
         }
     }
 
@@ -120,9 +117,7 @@ public struct RunCheck {
         case .full, .minorVersionCompatibility:
             return Admission(driver: driver, cuda: cuda, support: support, summary: "NVIDIA_REQUIRE_CUDA cuda>=\(cuda): \(support.level.rawValue): \(support.reason)")
         case .forwardCompatibility, .cannotRun:
-            throw ImageGenError.invalidInput(
-                path: "NVIDIA_REQUIRE_CUDA",
-                reason: "this host cannot run the image (\(support.level.rawValue)): \(support.reason)")
+            throw ImageGenError.hostDriver(reason: "this host cannot run the image (\(support.level.rawValue)): \(support.reason)")
         }
     }
 
@@ -142,9 +137,8 @@ public struct RunCheck {
             progress("no driver: the image runs without the host's NVIDIA devices and libraries")
         }
         guard getuid() == 0 else {
-            throw ImageGenError.invalidInput(
-                path: options.image, reason: "run-check needs root: it mounts device nodes, /proc and /sys into the image's root and chroots "
-                    + "into it; run it with sudo")
+            throw ImageGenError.needsRoot(
+                operation: "run-check", reason: "it mounts device nodes, /proc and /sys into the image's root and chroots into it")
         }
 
         let work = HostPath(options.workDirectory).appending("imagegen-run-check-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
@@ -292,7 +286,7 @@ public struct RunCheck {
             ?? (["/sbin/ldconfig", "/usr/sbin/ldconfig"].first { FileManager.default.isExecutableFile(atPath: $0) } ?? "ldconfig", ["-r", root])
         let output: ProcessOutput
         do { output = try Subprocess(tool, arguments).run() } catch {
-            throw ImageGenError.invalidInput(path: tool, reason: "cannot run ldconfig: \(error)")
+            throw ImageGenError.tool(error)
         }
         if output.status != .exited(0) {
             progress("note: ldconfig exited \(output.status.code): \(output.stderrText.trimmingCharacters(in: .whitespacesAndNewlines))")
@@ -306,7 +300,7 @@ public struct RunCheck {
     /// SIGTERM on and stays to clean up.
     func chrootRun(root: String, command: [String], environment: [String]) throws -> Int32 {
         let chroot = ["/usr/sbin/chroot", "/usr/bin/chroot", "/sbin/chroot"].first { FileManager.default.isExecutableFile(atPath: $0) }
-        guard let chroot else { throw ImageGenError.invalidInput(path: "chroot", reason: "chroot(8) is not on this host (coreutils)") }
+        guard let chroot else { throw ImageGenError.missingTool(name: "chroot(8)", package: "coreutils") }
         var env: [String: String] = [:]
         for line in environment {
             guard let equals = line.firstIndex(of: "=") else { continue }
@@ -332,17 +326,15 @@ public struct RunCheck {
         let child: ChildProcess
         do {
             child = try Subprocess(chroot, [root] + command, environment: env).spawn(stdin: .inherit, stdout: .inherit, stderr: .inherit)
-        } catch SubprocessError.cannotStart(_, let reason) {
-            throw ImageGenError.invalidInput(path: chroot, reason: "cannot run: \(reason)")
         } catch {
-            throw ImageGenError.invalidInput(path: chroot, reason: "cannot run: \(error)")
+            throw ImageGenError.tool(error)
         }
         runningCommand.store(child.pid, ordering: .relaxed)
         do {
             // The shell's number: the exit code, or 128 + the signal that ended it.
             return try child.wait().code
         } catch {
-            throw ImageGenError.invalidInput(path: chroot, reason: "\(error)")
+            throw ImageGenError.tool(error)
         }
     }
 }

@@ -1,6 +1,4 @@
-#if canImport(Glibc)
 import Glibc
-#endif
 import OCI
 
 /// Reads a directory tree into layer entries: every file, directory, symlink, fifo and device

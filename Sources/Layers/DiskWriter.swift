@@ -1,6 +1,4 @@
-#if canImport(Glibc)
 import Glibc
-#endif
 import SystemSupport
 
 /// Writes unpacked archive entries into a directory with plain system calls, every mode,

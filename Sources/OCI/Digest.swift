@@ -2,7 +2,7 @@
 ///
 /// Only the registered algorithms that imagegen can verify are accepted: `sha256` (64 lowercase
 /// hex digits) and `sha512` (128). The string is parsed once, where it enters.
-public struct Digest: Hashable, Sendable, Comparable, CustomStringConvertible, Codable {
+public struct Digest: Hashable, Sendable, Comparable, ParsedText {
     /// The registered digest algorithms.
     public enum Algorithm: String, Sendable, CaseIterable, Codable {
         case sha256
@@ -58,20 +58,6 @@ public struct Digest: Hashable, Sendable, Comparable, CustomStringConvertible, C
 
     public static func < (lhs: Digest, rhs: Digest) -> Bool { lhs.description < rhs.description }
 
-    public init(from decoder: any Decoder) throws {
-        let container = try decoder.singleValueContainer()
-        do {
-            try self.init(parsing: container.decode(String.self))
-        } catch let error as OCIError {
-            // Rethrown as a decoding error so the message can name the field that held it.
-            throw DecodingError.dataCorruptedError(in: container, debugDescription: error.description)
-        }
-    }
-
-    public func encode(to encoder: any Encoder) throws {
-        var container = encoder.singleValueContainer()
-        try container.encode(description)
-    }
 
     /// The digest of a byte buffer.
     public static func of(_ bytes: some Collection<UInt8>, algorithm: Algorithm = .sha256) -> Digest {

@@ -1,6 +1,6 @@
 /// A media type, `type "/" subtype` (RFC 6838), with the constants image-spec v1.1 defines
 /// (media-types.md) and the Docker schema 2 types that registries still serve.
-public struct MediaType: Hashable, Sendable, Comparable, CustomStringConvertible, Codable {
+public struct MediaType: Hashable, Sendable, Comparable, ParsedText {
     /// The full media type string.
     public let rawValue: String
 
@@ -28,19 +28,6 @@ public struct MediaType: Hashable, Sendable, Comparable, CustomStringConvertible
     public var description: String { rawValue }
     public static func < (lhs: MediaType, rhs: MediaType) -> Bool { lhs.rawValue < rhs.rawValue }
 
-    public init(from decoder: any Decoder) throws {
-        let container = try decoder.singleValueContainer()
-        do {
-            try self.init(parsing: container.decode(String.self))
-        } catch let error as OCIError {
-            throw DecodingError.dataCorruptedError(in: container, debugDescription: error.description)
-        }
-    }
-
-    public func encode(to encoder: any Encoder) throws {
-        var container = encoder.singleValueContainer()
-        try container.encode(rawValue)
-    }
 
     /// `application/vnd.oci.image.index.v1+json`
     public static let imageIndex = MediaType(constant: "application/vnd.oci.image.index.v1+json")

@@ -1,7 +1,5 @@
 import Foundation
-#if canImport(Glibc)
 import Glibc
-#endif
 import SystemSupport
 
 /// A Debian binary package opened for reading (deb(5)): an `ar` archive whose members are

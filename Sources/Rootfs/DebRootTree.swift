@@ -1,6 +1,4 @@
-#if canImport(Glibc)
 import Glibc
-#endif
 import SystemSupport
 
 /// Why a path inside a tree cannot be used.

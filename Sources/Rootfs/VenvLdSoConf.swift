@@ -1,8 +1,4 @@
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import ImageModel
 
 /// The dynamic linker's configuration for the CUDA libraries that NVIDIA's wheels install.

@@ -1,8 +1,4 @@
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 /// Why a path in a tree could not be written; the caller says which wheel or file asked.
 enum TreeWriteError: Error {

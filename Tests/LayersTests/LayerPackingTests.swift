@@ -4,9 +4,7 @@ import OCI
 import TestSupport
 import Testing
 
-#if canImport(Glibc)
 import Glibc
-#endif
 
 /// Packs the fixture tree once into a fresh layout and returns the layer.
 func packFixture(

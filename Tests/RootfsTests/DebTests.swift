@@ -3,9 +3,7 @@ import Rootfs
 import TestSupport
 import Testing
 
-#if canImport(Glibc)
 import Glibc
-#endif
 
 // MARK: Fixtures
 

@@ -1,5 +1,6 @@
 import Foundation
 import OCI
+import SystemSupport
 
 /// A scratch directory, removed when dropped.
 public final class ScratchDirectory {
@@ -28,62 +29,27 @@ public struct ProcessResult: Sendable {
     public var stderr: String
 }
 
-/// Set once by the watchdog of ``run(_:_:environment:directory:timeout:)``.
-private final class TimedOut: @unchecked Sendable {
-    private let lock = NSLock()
-    private var value = false
-    func set() { lock.withLock { value = true } }
-    var isSet: Bool { lock.withLock { value } }
-}
-
 /// Runs a program (looked up on PATH) to completion, or kills it (SIGKILL) after `timeout`
 /// seconds, so that a program that hangs fails its test instead of stalling the whole run.
+/// Its status is the shell's number (128 + N for a signal); a program that is not on PATH is 127.
 @discardableResult
 public func run(
     _ program: String, _ arguments: [String], environment: [String: String]? = nil, directory: String? = nil,
     timeout: Int = 1200
 ) throws -> ProcessResult {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    process.arguments = [program] + arguments
-    if let environment {
-        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+    let merged = ProcessInfo.processInfo.environment.merging(environment ?? [:]) { $1 }
+    let command = Subprocess(program, arguments, environment: merged, directory: directory, timeout: .seconds(timeout))
+    let result = Result { () throws(SubprocessError) -> ProcessOutput in try command.run() }
+    switch result {
+    case .success(let output):
+        return ProcessResult(status: output.status.code, stdout: output.stdoutText, stderr: output.stderrText)
+    case .failure(.notFound):
+        return ProcessResult(status: 127, stdout: "", stderr: "\(program): not found on PATH\n")
+    case .failure(.timedOut):
+        return ProcessResult(status: 137, stdout: "", stderr: "[killed after \(timeout) s: \(command)]\n")
+    case .failure(let error):
+        throw error
     }
-    if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
-    let out = Pipe()
-    let err = Pipe()
-    process.standardOutput = out
-    process.standardError = err
-    // Not `waitUntilExit()`: off the main thread on Linux it spins a run loop at full CPU.
-    let exited = DispatchSemaphore(value: 0)
-    process.terminationHandler = { _ in exited.signal() }
-    try process.run()
-    let pid = process.processIdentifier
-    let timedOut = TimedOut()
-    let finished = DispatchSemaphore(value: 0)
-    DispatchQueue.global().async {
-        if exited.wait(timeout: .now() + .seconds(timeout)) == .timedOut {
-            timedOut.set()
-            kill(pid, SIGKILL)
-            exited.wait()
-        }
-        finished.signal()
-    }
-    // Read both pipes while the process runs, so a full pipe cannot block it.
-    nonisolated(unsafe) var errData = Data()
-    let group = DispatchGroup()
-    group.enter()
-    DispatchQueue.global().async {
-        errData = err.fileHandleForReading.readDataToEndOfFile()
-        group.leave()
-    }
-    let outData = out.fileHandleForReading.readDataToEndOfFile()
-    group.wait()
-    finished.wait()
-    let killed = timedOut.isSet ? "\n[killed after \(timeout) s: \(program) \(arguments.joined(separator: " "))]\n" : ""
-    return ProcessResult(
-        status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
-        stderr: String(decoding: errData, as: UTF8.self) + killed)
 }
 
 /// The package's root directory.
