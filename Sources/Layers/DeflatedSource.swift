@@ -1,7 +1,7 @@
 internal import CZlib
-import Dispatch
 import OCI
 import Synchronization
+import SystemSupport
 
 /// A file's content held as a raw deflate stream (RFC 1951) inside another file — a deflated
 /// zip member, typically a wheel's — with the CRC-32 its zip directory declares. The entry's
@@ -64,29 +64,31 @@ public struct DeflatedSource: Hashable, Sendable {
     ) throws -> Int64 {
         let queue = BoundedQueue<InflatedChunk>(capacity: 16)
         let source = self
-        DispatchQueue.global().async {
+        let inflating: @Sendable () -> Void = {
             let outcome = Result<Int64, any Error> {
                 try source.inflate(
                     size: size, checkCRC: false, raw: { queue.put(.raw([UInt8]($0))) }, output: { queue.put(.data([UInt8]($0))) })
             }
             queue.put(.end(outcome))
         }
-        var crc = CZlib.crc32(0, nil, 0)
-        var failure: (any Error)?
-        while true {
-            switch queue.take() {
-            case .raw(let bytes):
-                if failure == nil { do { try bytes.withUnsafeBytes { try raw($0) } } catch { failure = error } }
-            case .data(let bytes):
-                guard failure == nil else { continue }
-                crc = bytes.withUnsafeBufferPointer { CZlib.crc32(crc, $0.baseAddress, UInt32($0.count)) }
-                do { try bytes.withUnsafeBytes { try output($0) } } catch { failure = error }
-            case .end(let outcome):
-                // The producer always ends with this item, so it is never left blocked on a full queue.
-                if let failure { throw failure }
-                let produced = try outcome.get()
-                guard UInt32(truncatingIfNeeded: crc) == crc32 else { throw crcMismatch(UInt32(truncatingIfNeeded: crc)) }
-                return produced
+        return try Parallel.pipeline([inflating]) {
+            var crc = CZlib.crc32(0, nil, 0)
+            var failure: (any Error)?
+            while true {
+                switch queue.take() {
+                case .raw(let bytes):
+                    if failure == nil { do { try bytes.withUnsafeBytes { try raw($0) } } catch { failure = error } }
+                case .data(let bytes):
+                    guard failure == nil else { continue }
+                    crc = bytes.withUnsafeBufferPointer { CZlib.crc32(crc, $0.baseAddress, UInt32($0.count)) }
+                    do { try bytes.withUnsafeBytes { try output($0) } } catch { failure = error }
+                case .end(let outcome):
+                    // The stage always ends with this item, so it is never left blocked on a full queue.
+                    if let failure { throw failure }
+                    let produced = try outcome.get()
+                    guard UInt32(truncatingIfNeeded: crc) == crc32 else { throw crcMismatch(UInt32(truncatingIfNeeded: crc)) }
+                    return produced
+                }
             }
         }
     }
