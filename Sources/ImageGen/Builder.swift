@@ -392,7 +392,7 @@ public struct Builder: Sendable {
         // Each layer's outcome is kept (not thrown) so that the failure reported is the first in
         // plan order, not the first in the costliest-first order the layers are made in.
         let outcomes = try await Parallel.offPool {
-            try Parallel.map(missing, width: width) { index, step -> (index: Int, outcome: Result<PackedLayer, any Error>)? in
+            Parallel.map(missing, width: width) { index, step -> (index: Int, outcome: Result<PackedLayer, any Error>)? in
                 // Nothing new starts once a layer failed.
                 guard !failed.load(ordering: .relaxed) else { return nil }
                 let started = ContinuousClock.now

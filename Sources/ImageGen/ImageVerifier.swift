@@ -408,10 +408,10 @@ private struct LayerScan: Sendable {
     /// Reads the blobs, `parallel` at a time, largest first.
     static func scanAll(_ blobs: [Digest: (BlobFile, LayerCompressionKind)], parallel: Int) -> [Digest: LayerScan] {
         let order = blobs.sorted { $0.value.0.size > $1.value.0.size || ($0.value.0.size == $1.value.0.size && $0.key.description < $1.key.description) }
-        // A scan keeps its failure in itself, so the map never throws.
-        let scans = (try? Parallel.map(order, width: parallel) { digest, blob in
+        // A scan keeps its failure in itself: the map throws nothing.
+        let scans = Parallel.map(order, width: parallel) { digest, blob in
             (digest, LayerScan(file: blob.0, algorithm: digest.algorithm, compression: blob.1))
-        }) ?? []
+        }
         return Dictionary(uniqueKeysWithValues: scans)
     }
 

@@ -20,11 +20,11 @@ public enum Parallel {
 
     /// `body` applied to every item, at most `width` at a time on threads of their own; the
     /// calling thread waits. Items are taken in order.
-    public static func map<T: Sendable, R: Sendable>(
-        _ items: [T], width: Int, _ body: @Sendable (T) throws -> R
-    ) throws -> [R] {
+    public static func map<T: Sendable, R: Sendable, E: Error>(
+        _ items: [T], width: Int, _ body: @Sendable (T) throws(E) -> R
+    ) throws(E) -> [R] {
         guard !items.isEmpty else { return [] }
-        let results = Mutex<[Int: Result<R, any Error>]>([:])
+        let results = Mutex<[Int: Result<R, E>]>([:])
         let next = Mutex(0)
         let failed = Atomic<Bool>(false)
         let workers = max(1, min(width, items.count))
@@ -35,20 +35,25 @@ public enum Parallel {
                     return value
                 }
                 guard position < items.count else { return }
-                let outcome = Result { try body(items[position]) }
+                let outcome = Result { () throws(E) -> R in try body(items[position]) }
                 if case .failure = outcome { failed.store(true, ordering: .relaxed) }
                 results.withLock { $0[position] = outcome }
             }
         }
-        return try results.withLock { all in
-            // Items are taken in order, so those never started come after every one taken,
-            // the failed one included: the first failure in order is met before them.
-            try items.indices.compactMap { try all[$0]?.get() }
+        // Items are taken in order, so those never started come after every one taken, the
+        // failed one included: the first failure in order is met before them.
+        let all = results.withLock { $0 }
+        var mapped: [R] = []
+        mapped.reserveCapacity(items.count)
+        for position in items.indices {
+            guard let outcome = all[position] else { break }
+            mapped.append(try outcome.get())
         }
+        return mapped
     }
 
     /// `map` for work that returns nothing.
-    public static func forEach<T: Sendable>(_ items: [T], width: Int, _ body: @Sendable (T) throws -> Void) throws {
+    public static func forEach<T: Sendable, E: Error>(_ items: [T], width: Int, _ body: @Sendable (T) throws(E) -> Void) throws(E) {
         _ = try map(items, width: width, body)
     }
 

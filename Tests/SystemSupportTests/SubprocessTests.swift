@@ -78,9 +78,9 @@ struct ParallelTests {
     struct Failure: Error, Equatable { var item: Int }
 
     @Test("map keeps the order and uses the width")
-    func order() throws {
+    func order() {
         let running = Mutex((now: 0, most: 0))
-        let doubled = try Parallel.map(Array(0..<40), width: 3) { item -> Int in
+        let doubled = Parallel.map(Array(0..<40), width: 3) { item -> Int in
             running.withLock { $0.now += 1; $0.most = max($0.most, $0.now) }
             usleep(2000)
             running.withLock { $0.now -= 1 }
