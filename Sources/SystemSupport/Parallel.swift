@@ -57,11 +57,13 @@ public enum Parallel {
         _ = try map(items, width: width, body)
     }
 
-    /// Runs blocking `body` on a dispatch thread and waits for it without holding a thread of
-    /// the cooperative pool.
+    /// Runs blocking `body` on a thread of its own and waits for it without holding a thread of
+    /// the cooperative pool. Not a dispatch thread either: libdispatch's pool is narrow on
+    /// Linux, and work that blocks for minutes there (a layer, apt, pip) starves everything else
+    /// that waits for it, a cancellation included.
     public static func offPool<R: Sendable>(_ body: @escaping @Sendable () throws -> R) async throws -> R {
         try await withCheckedThrowingContinuation { continuation in
-            DispatchQueue.global().async { continuation.resume(with: Result { try body() }) }
+            Thread { continuation.resume(with: Result { try body() }) }.start()
         }
     }
 
