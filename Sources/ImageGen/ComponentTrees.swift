@@ -4,6 +4,7 @@ import ImageModel
 import Layers
 import OCI
 import Rootfs
+import SystemSupport
 
 /// The recipes that make each component's tree, on top of the Rootfs module.
 enum ComponentTrees {
@@ -58,14 +59,13 @@ enum ComponentTrees {
 
     /// base-passwd's `passwd.master` and `group.master`, read from its .deb.
     static func baseAccounts(deb: String) throws -> (String, String) {
-        let scratch = NSTemporaryDirectory() + "imagegen-base-passwd-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-        try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: scratch) }
-        try DebUnpacker(root: scratch).unpack(deb)
-        func read(_ name: String) throws -> String {
-            String(decoding: try FileReader.readAll(path: "\(scratch)/usr/share/base-passwd/\(name)", limit: 1 << 20), as: UTF8.self)
+        try ScratchDirectory.with(purpose: "base-passwd") { scratch in
+            try DebUnpacker(root: scratch.path).unpack(deb)
+            func read(_ name: String) throws -> String {
+                String(decoding: try FileReader.readAll(path: scratch.appending("usr/share/base-passwd/\(name)"), limit: 1 << 20), as: UTF8.self)
+            }
+            return (try read("passwd.master"), try read("group.master"))
         }
-        return (try read("passwd.master"), try read("group.master"))
     }
 
     /// Writes generated entries (files with content in memory, directories) into a tree.

@@ -271,16 +271,15 @@ public enum ImagePlanner {
     /// directory (`git show REV:./FILE`), then read like the working tree.
     public static func side(revision: String, directory: String) throws -> [String: Input] {
         let listing = try git(["ls-tree", "--name-only", revision, "./"], in: directory)
-        let scratch = NSTemporaryDirectory() + "/imagegen-plan-\(getpid())-\(UUID().uuidString)"
-        try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: scratch) }
-        for line in listing.split(separator: "\n") {
-            let name = String(line.split(separator: "/").last ?? line)
-            guard name.hasSuffix(".yaml") || name.hasSuffix(".lock.json") else { continue }
-            let bytes = try gitBytes(["show", "\(revision):./\(name)"], in: directory)
-            try AtomicFileWriter.write(bytes, to: "\(scratch)/\(name)")
+        return try ScratchDirectory.with(purpose: "plan") { scratch in
+            for line in listing.split(separator: "\n") {
+                let name = String(line.split(separator: "/").last ?? line)
+                guard name.hasSuffix(".yaml") || name.hasSuffix(".lock.json") else { continue }
+                let bytes = try gitBytes(["show", "\(revision):./\(name)"], in: directory)
+                try AtomicFileWriter.write(bytes, to: scratch.appending(name))
+            }
+            return try side(directory: scratch.path)
         }
-        return try side(directory: scratch)
     }
 
     static func git(_ arguments: [String], in directory: String) throws -> String {
