@@ -33,6 +33,8 @@ let package = Package(
 
         // posix_spawn's chdir and closefrom file actions, which Swift's Glibc module hides.
         .target(name: "CSpawn"),
+        // Inflate through ISA-L, loaded at run time (dlopen), so a host without it falls back to zlib.
+        .target(name: "CInflate", linkerSettings: [.linkedLibrary("dl")]),
         // The floor under every module: running programs, doing work in parallel, scratch
         // folders, paths inside trees, and reading archives with libarchive.
         .target(name: "SystemSupport", dependencies: ["CSpawn", "CArchive"], swiftSettings: strict),
@@ -46,7 +48,7 @@ let package = Package(
         // Resolving and fetching artifacts through apt and pip.
         .target(name: "Artifacts", dependencies: ["ImageModel", "OCI", "Layers", "SystemSupport"], swiftSettings: strict),
         // Deterministic tar layers: writing, reading, compression, hashing in one pass.
-        .target(name: "Layers", dependencies: ["OCI", "SystemSupport", "CZlib", "CZstd"], swiftSettings: strict),
+        .target(name: "Layers", dependencies: ["OCI", "SystemSupport", "CInflate", "CZlib", "CZstd"], swiftSettings: strict),
         // Component trees: Debian packages unpacked with a dpkg database, wheels installed into a venv.
         .target(name: "Rootfs", dependencies: ["OCI", "Layers", "ImageModel", "SystemSupport", "CCrypto"], swiftSettings: strict),
         // Bills of materials (SPDX 2.3, CycloneDX 1.6) and SLSA provenance of a built image.

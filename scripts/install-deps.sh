@@ -5,9 +5,12 @@
 set -euo pipefail
 
 build=(libarchive-dev libssl-dev zlib1g-dev libzstd-dev pkg-config
-       libcurl4-openssl-dev)  # libcurl: a --static-swift-stdlib link of Foundation (docs/gpu.md)
+       libcurl4-openssl-dev  # libcurl: a --static-swift-stdlib link of Foundation (docs/gpu.md)
+       # ISA-L: its header at build time, libisal.so.2 (loaded with dlopen) to inflate ~2 x
+       # faster than zlib; without it imagegen inflates with zlib (docs/performance.md)
+       libisal-dev libisal2)
 tools=(skopeo umoci oci-image-tool buildah docker-registry apache2-utils
-       apt-utils dpkg-dev pigz zstd tar coreutils time python3
+       apt-utils dpkg-dev pigz zstd tar coreutils time python3 isal
        python3.11-minimal python3-pip-whl python3-setuptools-whl
        # the real-engine tests: Debian's dockerd, an SSH client to log in, and the host
        # packages their images are repacked from (docs/building.md, "Proof in a real engine")

@@ -1,4 +1,3 @@
-internal import CZlib
 import OCI
 import Synchronization
 import SystemSupport
@@ -37,12 +36,19 @@ public struct DeflatedSource: Hashable, Sendable {
 
     /// Inflates the stream, handing each compressed chunk to `raw` (as it is read) and each
     /// inflated chunk to `output`; checks that the stream ends exactly at `compressedSize`,
-    /// inflates to `size` bytes and has the declared CRC-32. Returns the inflated size.
+    /// inflates to `size` bytes and has the declared CRC-32 and, when it has one, SHA-256.
+    /// Returns the inflated size.
     @discardableResult
     func inflate(
         size: Int64, raw: ((UnsafeRawBufferPointer) throws -> Void)? = nil, output: (UnsafeRawBufferPointer) throws -> Void
     ) throws -> Int64 {
-        try inflate(size: size, checkCRC: true, raw: raw, output: output)
+        let record = recordHasher()
+        let produced = try inflateChecked(size: size, raw: raw) { bytes in
+            record?.update(bytes)
+            try output(bytes)
+        }
+        try checkRecord(record)
+        return produced
     }
 
     /// The stream's `size` inflated bytes, checked as ``inflate(size:raw:output:)`` checks them
@@ -55,9 +61,10 @@ public struct DeflatedSource: Hashable, Sendable {
         return bytes
     }
 
-    /// `inflate(size:raw:output:)` with the reading and inflating on another thread, and the
-    /// CRC-32 and the callbacks on this one: two cores share the work of a large stream.
-    /// At most 16 chunks of 256 KiB wait between the two.
+    /// `inflate(size:raw:output:)` with the reading and inflating (and the CRC-32, which ISA-L
+    /// computes as it writes) on another thread, and the SHA-256 of `RECORD` and the callbacks
+    /// on this one: two cores share the work of a large stream. At most 16 chunks of 256 KiB
+    /// wait between the two.
     @discardableResult
     func inflatePipelined(
         size: Int64, raw: (UnsafeRawBufferPointer) throws -> Void, output: (UnsafeRawBufferPointer) throws -> Void
@@ -66,13 +73,12 @@ public struct DeflatedSource: Hashable, Sendable {
         let source = self
         let inflating: @Sendable () -> Void = {
             let outcome = Result<Int64, any Error> {
-                try source.inflate(
-                    size: size, checkCRC: false, raw: { queue.put(.raw([UInt8]($0))) }, output: { queue.put(.data([UInt8]($0))) })
+                try source.inflateChecked(size: size, raw: { queue.put(.raw([UInt8]($0))) }, output: { queue.put(.data([UInt8]($0))) })
             }
             queue.put(.end(outcome))
         }
+        let record = recordHasher()
         return try Parallel.pipeline([inflating]) {
-            var crc = CZlib.crc32(0, nil, 0)
             var failure: (any Error)?
             while true {
                 switch queue.take() {
@@ -80,32 +86,43 @@ public struct DeflatedSource: Hashable, Sendable {
                     if failure == nil { do { try bytes.withUnsafeBytes { try raw($0) } } catch { failure = error } }
                 case .data(let bytes):
                     guard failure == nil else { continue }
-                    crc = bytes.withUnsafeBufferPointer { CZlib.crc32(crc, $0.baseAddress, UInt32($0.count)) }
-                    do { try bytes.withUnsafeBytes { try output($0) } } catch { failure = error }
+                    do {
+                        try bytes.withUnsafeBytes {
+                            record?.update($0)
+                            try output($0)
+                        }
+                    } catch { failure = error }
                 case .end(let outcome):
                     // The stage always ends with this item, so it is never left blocked on a full queue.
                     if let failure { throw failure }
                     let produced = try outcome.get()
-                    guard UInt32(truncatingIfNeeded: crc) == crc32 else { throw crcMismatch(UInt32(truncatingIfNeeded: crc)) }
+                    try checkRecord(record)
                     return produced
                 }
             }
         }
     }
 
-    private func crcMismatch(_ actual: UInt32) -> LayerError {
-        .invalidEntry(path: origin, reason: "CRC-32 \(hex(actual)) does not match the \(hex(crc32)) its zip directory declares")
+    private func recordHasher() -> DigestHasher? { sha256.map { DigestHasher($0.algorithm) } }
+
+    /// Checks the inflated bytes' hash against `RECORD`'s.
+    private func checkRecord(_ hasher: DigestHasher?) throws {
+        guard let hasher, let sha256 else { return }
+        let actual = hasher.finalize()
+        guard actual == sha256 else {
+            throw LayerError.invalidEntry(path: origin, reason: "inflates to \(actual), but its RECORD declares \(sha256)")
+        }
     }
 
-    private func inflate(
-        size: Int64, checkCRC: Bool, raw: ((UnsafeRawBufferPointer) throws -> Void)?, output: (UnsafeRawBufferPointer) throws -> Void
+    /// Inflates the stream, checking that it ends exactly at `compressedSize`, inflates to
+    /// `size` bytes and has the declared CRC-32 (not the SHA-256: callers hash where it suits them).
+    private func inflateChecked(
+        size: Int64, raw: ((UnsafeRawBufferPointer) throws -> Void)?, output: (UnsafeRawBufferPointer) throws -> Void
     ) throws -> Int64 {
         func fail(_ reason: String) -> LayerError { .invalidEntry(path: origin, reason: reason) }
         let reader: FileReader
         do { reader = try FileReader(path: path) } catch { throw LayerError.io(path: path, reason: "\(error)") }
-        var stream = z_stream()
-        guard CZlib_inflateInit2(&stream, -15) == Z_OK else { throw LayerError.compression(kind: .gzip, reason: "inflateInit2 failed") }
-        defer { inflateEnd(&stream) }
+        let inflater = try Inflater(.raw)
         let chunk = 1 << 18
         let input = UnsafeMutableRawBufferPointer.allocate(byteCount: chunk, alignment: 64)
         let out = UnsafeMutableRawBufferPointer.allocate(byteCount: chunk, alignment: 64)
@@ -113,11 +130,10 @@ public struct DeflatedSource: Hashable, Sendable {
             input.deallocate()
             out.deallocate()
         }
-        var crc = CZlib.crc32(0, nil, 0)
-        let hasher = sha256.map { DigestHasher($0.algorithm) }
         var produced: Int64 = 0
         var consumed: Int64 = 0
         var ended = false
+        var unused = 0
         while !ended {
             guard consumed < compressedSize else {
                 throw fail("the deflate stream is cut short: it does not end within its \(compressedSize) compressed bytes")
@@ -126,44 +142,43 @@ public struct DeflatedSource: Hashable, Sendable {
             let n = try reader.read(into: UnsafeMutableRawBufferPointer(rebasing: input[0..<want]), at: offset + consumed)
             guard n > 0 else { throw LayerError.io(path: path, reason: "unexpected end of file in '\(origin)'") }
             consumed += Int64(n)
-            let piece = UnsafeRawBufferPointer(rebasing: input[0..<n])
-            try raw?(piece)
-            stream.next_in = input.baseAddress!.assumingMemoryBound(to: Bytef.self)
-            stream.avail_in = UInt32(n)
-            var status = Z_OK
-            repeat {
-                stream.next_out = out.baseAddress!.assumingMemoryBound(to: Bytef.self)
-                stream.avail_out = UInt32(chunk)
-                status = CZlib.inflate(&stream, Z_NO_FLUSH)
-                let count = chunk - Int(stream.avail_out)
-                if count > 0 {
-                    produced += Int64(count)
-                    guard produced <= size else { throw fail("inflates to more than the \(size) bytes its zip directory declares") }
-                    if checkCRC { crc = CZlib.crc32(crc, out.baseAddress!.assumingMemoryBound(to: Bytef.self), UInt32(count)) }
-                    hasher?.update(UnsafeRawBufferPointer(rebasing: out[0..<count]))
-                    try output(UnsafeRawBufferPointer(rebasing: out[0..<count]))
+            try raw?(UnsafeRawBufferPointer(rebasing: input[0..<n]))
+            var used = 0
+            // Go on while input remains, or while the last call filled the output (the library
+            // may hold more output for the same input).
+            while !ended {
+                let step: Inflater.Step
+                do {
+                    step = try inflater.step(UnsafeRawBufferPointer(rebasing: input[used..<n]), into: out)
+                } catch {
+                    throw fail("not a valid deflate stream: \(error.reason)")
                 }
-                if status == Z_STREAM_END {
-                    ended = true
+                used += step.consumed
+                ended = step.ended
+                if step.produced > 0 {
+                    produced += Int64(step.produced)
+                    guard produced <= size else { throw fail("inflates to more than the \(size) bytes its zip directory declares") }
+                    try output(UnsafeRawBufferPointer(rebasing: out[0..<step.produced]))
+                }
+                if step.consumed == 0, step.produced == 0, !ended {
+                    guard used == n else { throw fail("not a valid deflate stream: inflating stopped with input left") }
                     break
                 }
-                guard status == Z_OK || status == Z_BUF_ERROR else {
-                    let message = stream.msg.map { String(cString: $0) } ?? "zlib error \(status)"
-                    throw fail("not a valid deflate stream: \(message)")
-                }
-            } while stream.avail_out == 0 || (stream.avail_in > 0 && status == Z_OK)
+                if used == n, step.produced < out.count { break }
+            }
+            unused = n - used
         }
         // Bytes after the end would follow the stream into a gzip member and confuse its readers.
-        guard stream.avail_in == 0, consumed == compressedSize else {
-            throw fail("the deflate stream ends \(compressedSize - consumed + Int64(stream.avail_in)) bytes before its declared compressed size")
+        guard unused == 0, consumed == compressedSize else {
+            throw fail("the deflate stream ends \(compressedSize - consumed + Int64(unused)) bytes before its declared compressed size")
         }
         guard produced == size else { throw fail("inflates to \(produced) bytes, but its zip directory declares \(size)") }
-        guard !checkCRC || UInt32(truncatingIfNeeded: crc) == crc32 else { throw crcMismatch(UInt32(truncatingIfNeeded: crc)) }
-        if let hasher, let sha256 {
-            let actual = hasher.finalize()
-            guard actual == sha256 else { throw fail("inflates to \(actual), but its RECORD declares \(sha256)") }
-        }
+        guard inflater.crc32 == crc32 else { throw crcMismatch(inflater.crc32) }
         return produced
+    }
+
+    private func crcMismatch(_ actual: UInt32) -> LayerError {
+        .invalidEntry(path: origin, reason: "CRC-32 \(hex(actual)) does not match the \(hex(crc32)) its zip directory declares")
     }
 
     private func hex(_ value: UInt32) -> String {

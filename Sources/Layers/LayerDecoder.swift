@@ -1,4 +1,3 @@
-internal import CZlib
 internal import CZstd
 import OCI
 
@@ -7,7 +6,7 @@ import OCI
 public final class LayerDecoder {
     private let kind: LayerCompressionKind
     private let output: (UnsafeRawBufferPointer) throws -> Void
-    private var zstream = z_stream()
+    private var inflater: Inflater?
     private var zstd: OpaquePointer?
     private var buffer = [UInt8](repeating: 0, count: 1 << 18)
     private var inMember = false
@@ -20,9 +19,7 @@ public final class LayerDecoder {
         self.output = output
         switch kind {
         case .gzip:
-            guard CZlib_inflateInit2(&zstream, 15 + 16) == Z_OK else {
-                throw LayerError.compression(kind: .gzip, reason: "inflateInit2 failed")
-            }
+            inflater = try Inflater(.gzip)
         case .zstd:
             zstd = ZSTD_createDCtx()
             guard zstd != nil else { throw LayerError.compression(kind: .zstd, reason: "ZSTD_createDCtx failed") }
@@ -32,7 +29,6 @@ public final class LayerDecoder {
     }
 
     deinit {
-        if kind == .gzip { inflateEnd(&zstream) }
         if let zstd { ZSTD_freeDCtx(zstd) }
     }
 
@@ -63,37 +59,32 @@ public final class LayerDecoder {
     }
 
     private func inflate(_ bytes: UnsafeRawBufferPointer) throws {
+        guard let inflater else { return }
         var offset = 0
-        // Go on while input remains, or while the last call filled the output buffer (zlib may
-        // hold more output for the same input).
+        // Go on while input remains, or while the last call filled the output buffer (the
+        // library may hold more output for the same input).
         var outputWasFull = false
         while offset < bytes.count || (outputWasFull && inMember) {
             if !inMember {
-                inflateReset(&zstream)
+                inflater.reset()
                 inMember = true
             }
-            let (consumed, produced, status) = buffer.withUnsafeMutableBytes { out -> (Int, Int, Int32) in
-                zstream.next_in = UnsafeMutablePointer(mutating: bytes.baseAddress!.assumingMemoryBound(to: UInt8.self) + offset)
-                zstream.avail_in = UInt32(bytes.count - offset)
-                zstream.next_out = out.baseAddress!.assumingMemoryBound(to: UInt8.self)
-                zstream.avail_out = UInt32(out.count)
-                let status = CZlib.inflate(&zstream, Z_NO_FLUSH)
-                return (bytes.count - offset - Int(zstream.avail_in), out.count - Int(zstream.avail_out), status)
+            let step: Inflater.Step
+            do {
+                step = try buffer.withUnsafeMutableBytes { try inflater.step(UnsafeRawBufferPointer(rebasing: bytes[offset...]), into: $0) }
+            } catch let error as InflateFailure {
+                throw LayerError.compression(kind: .gzip, reason: error.reason)
             }
-            offset += consumed
-            outputWasFull = produced == buffer.count
-            if produced > 0 { try buffer.withUnsafeBytes { try output(UnsafeRawBufferPointer(rebasing: $0[0..<produced])) } }
-            switch status {
-            case Z_STREAM_END:
+            offset += step.consumed
+            outputWasFull = step.produced == buffer.count
+            if step.produced > 0 { try buffer.withUnsafeBytes { try output(UnsafeRawBufferPointer(rebasing: $0[0..<step.produced])) } }
+            if step.ended {
                 inMember = false
                 outputWasFull = false
-            case Z_OK:
-                continue
-            case Z_BUF_ERROR where consumed == 0 && produced == 0 && offset == bytes.count:
-                return  // needs more input
-            default:
-                let message = zstream.msg.map { String(cString: $0) } ?? "inflate returned \(status)"
-                throw LayerError.compression(kind: .gzip, reason: message)
+            } else if step.consumed == 0, step.produced == 0 {
+                // Needs more input; with input left, the library is stuck on it.
+                guard offset == bytes.count else { throw LayerError.compression(kind: .gzip, reason: "inflating stopped with input left") }
+                return
             }
         }
     }

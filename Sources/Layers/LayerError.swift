@@ -14,6 +14,8 @@ public enum LayerError: Error, CustomStringConvertible, Sendable {
     case compression(kind: LayerCompressionKind, reason: String)
     /// libarchive could not read an input archive.
     case archive(path: String, reason: String)
+    /// The inflate library `IMAGEGEN_INFLATE` asks for cannot be used (see ``InflateLibrary``).
+    case inflateLibrary(String)
 
     public var description: String {
         switch self {
@@ -24,6 +26,7 @@ public enum LayerError: Error, CustomStringConvertible, Sendable {
             return "\(path): changed while packing (expected \(expected) bytes, read \(got))"
         case .compression(let kind, let reason): return "\(kind.rawValue): \(reason)"
         case .archive(let path, let reason): return "\(path): \(reason)"
+        case .inflateLibrary(let reason): return reason
         }
     }
 }

@@ -1,5 +1,7 @@
 import Foundation
 import Glibc
+import Layers
+import OCI
 import SystemSupport
 
 /// A Debian binary package opened for reading (deb(5)): an `ar` archive whose members are
@@ -128,22 +130,48 @@ final class DebArchive {
         }
         guard fd >= 0 else { throw RootfsError.io(path: directory, reason: "cannot make a temporary file: \(String(cString: strerror(errno)))") }
         let decompressed = DebDataTar(archive: self, descriptor: fd, offset: 0, size: 0, owned: true)
-        let stream = try DebTarStream(
-            descriptor: descriptor, offset: data.offset, size: data.size, debPath: path, memberName: data.name, raw: true)
         let output = FileHandle(fileDescriptor: fd, closeOnDealloc: false)
         var size: Int64 = 0
-        while try stream.next() != nil {
-            try stream.readBlocks { block, _ in
-                do {
-                    try output.write(contentsOf: Data(block))
-                } catch {
-                    throw RootfsError.io(path: directory, reason: "writing \(data.name) of \(path) decompressed: \(error)")
-                }
-                size += Int64(block.count)
+        func write(_ block: UnsafeRawBufferPointer) throws {
+            do {
+                try output.write(contentsOf: Data(block))
+            } catch {
+                throw RootfsError.io(path: directory, reason: "writing \(data.name) of \(path) decompressed: \(error)")
+            }
+            size += Int64(block.count)
+        }
+        if data.name == "data.tar.gz" {
+            // gzip through the project's inflater (ISA-L when it loads), not libarchive's zlib.
+            try inflateData(into: write)
+        } else {
+            let stream = try DebTarStream(
+                descriptor: descriptor, offset: data.offset, size: data.size, debPath: path, memberName: data.name, raw: true)
+            while try stream.next() != nil {
+                try stream.readBlocks { block, _ in try write(block) }
             }
         }
         decompressed.size = size
         return decompressed
+    }
+
+    /// Inflates `data.tar.gz` (every gzip member) from the package into `output`.
+    private func inflateData(into output: @escaping (UnsafeRawBufferPointer) throws -> Void) throws {
+        let decoder: LayerDecoder
+        do { decoder = try LayerDecoder(kind: .gzip, output: output) } catch let error as LayerError {
+            throw RootfsError.invalidDeb(deb: path, reason: "data.tar.gz: \(error)")
+        }
+        let chunk = 1 << 20
+        var done: Int64 = 0
+        do {
+            while done < data.size {
+                let bytes = try Self.readExactly(fd: descriptor, count: Int(min(Int64(chunk), data.size - done)), at: data.offset + done, path: path)
+                try bytes.withUnsafeBytes { try decoder.feed($0) }
+                done += Int64(bytes.count)
+            }
+            try decoder.finish()
+        } catch let error as LayerError {
+            throw RootfsError.invalidDeb(deb: path, reason: "data.tar.gz: \(error)")
+        }
     }
 }
 

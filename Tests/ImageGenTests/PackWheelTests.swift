@@ -37,4 +37,44 @@ struct PackWheelTests {
         let expected = backend.files.map { "file \(String($0.value, radix: 8)) \($0.key)" } + directories.map { "dir 755 \($0)" }
         #expect(try Self.layerListing(scratch("image")) == expected.sorted())
     }
+
+    @Test("IMAGEGEN_INFLATE=isal and =zlib pack and verify a wheel to the same digests; a bad value fails in one line")
+    func inflateLibraries() throws {
+        let scratch = try ScratchDirectory("imagegen-pack-inflate")
+        // A wheel with RECORD hashes, one large incompressible member (a stream carried as it
+        // is, inflated for the diff_id) and small ones (inflated and deflated again).
+        let wheel = scratch("demo-1.0-py3-none-any.whl")
+        let make = """
+            import base64, hashlib, random, sys, zipfile
+            random.seed(7)
+            files = {'demo/blob.bin': bytes(random.getrandbits(8) for _ in range(300000)),
+                     'demo/__init__.py': b'x = 1\\n' * 4000,
+                     'demo-1.0.dist-info/METADATA': b'Metadata-Version: 2.1\\nName: demo\\nVersion: 1.0\\n',
+                     'demo-1.0.dist-info/WHEEL': b'Wheel-Version: 1.0\\nRoot-Is-Purelib: true\\nTag: py3-none-any\\n'}
+            record = ''.join('%s,sha256=%s,%d\\n' % (n, base64.urlsafe_b64encode(hashlib.sha256(b).digest()).rstrip(b'=').decode(), len(b))
+                             for n, b in files.items()) + 'demo-1.0.dist-info/RECORD,,\\n'
+            with zipfile.ZipFile(sys.argv[1], 'w', zipfile.ZIP_DEFLATED) as z:
+                for n, b in files.items(): z.writestr(n, b)
+                z.writestr('demo-1.0.dist-info/RECORD', record)
+            """
+        let made = try run("python3", ["-c", make, wheel])
+        #expect(made.status == 0, "\(made.stderr)")
+        var digests: [String: String] = [:]
+        for library in ["isal", "zlib"] {
+            let environment = ["IMAGEGEN_INFLATE": library, "SOURCE_DATE_EPOCH": "0"]
+            let packed = try imagegen(["pack", wheel, "--out", scratch(library), "--tag", "demo", "--json"], environment: environment)
+            #expect(packed.status == 0, "\(packed.stderr)")
+            let document = try JSONSerialization.jsonObject(with: Data(packed.stdout.utf8)) as? [String: Any]
+            digests[library] = (document?["manifest"] as? [String: Any])?["digest"] as? String
+            let verified = try imagegen(["verify", scratch(library)], environment: environment)
+            #expect(verified.status == 0, "\(verified.stderr)")
+        }
+        #expect(digests["isal"] == digests["zlib"])
+        #expect(digests["isal"]?.hasPrefix("sha256:") == true)
+        let bad = try imagegen(["pack", wheel, "--out", scratch("bad"), "--tag", "demo"], environment: ["IMAGEGEN_INFLATE": "fast"])
+        #expect(bad.status == 1)
+        #expect(bad.stderr.hasSuffix("IMAGEGEN_INFLATE='fast': expected auto, isal or zlib\n"), "\(bad.stderr)")
+        #expect(bad.stderr.split(separator: "\n").count == 1)
+        #expect(!FileManager.default.fileExists(atPath: scratch("bad/index.json")))
+    }
 }

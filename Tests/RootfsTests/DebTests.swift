@@ -442,6 +442,28 @@ struct DebTests {
         #expect(snapshot(scratch("root")).isEmpty)
     }
 
+    @Test("a data.tar.gz whose deflate data is damaged is refused naming the package and the member; nothing is written")
+    func damagedGzipData() throws {
+        let scratch = try ScratchDirectory("debs")
+        var gzipped = helloDeb
+        gzipped.compression = "gzip"
+        var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: try gzipped.build(in: scratch.path))))
+        // The data member starts 60 bytes after its ar header, which names it.
+        let name = Array("data.tar.gz".utf8)
+        let header = try #require((0...(bytes.count - name.count)).first { Array(bytes[$0..<($0 + name.count)]) == name })
+        let start = header + 60
+        for i in (start + 20)..<(start + 60) { bytes[i] ^= 0x5A }
+        try Data(bytes).write(to: URL(fileURLWithPath: scratch("damaged.deb")))
+        try FileManager.default.createDirectory(atPath: scratch("root"), withIntermediateDirectories: true)
+        #expect {
+            try DebUnpacker(root: scratch("root")).unpack(scratch("damaged.deb"))
+        } throws: { error in
+            guard case .invalidDeb(let deb, let reason) = error as? RootfsError else { return false }
+            return deb == scratch("damaged.deb") && reason.hasPrefix("data.tar.gz: gzip: ")
+        }
+        #expect(snapshot(scratch("root")).isEmpty)
+    }
+
     @Test("base fixups: merged /usr links, accounts from base-passwd's masters, the CA bundle in the conf's order")
     func baseFixups() throws {
         let scratch = try ScratchDirectory("debs")

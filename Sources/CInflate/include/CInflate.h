@@ -1,0 +1,32 @@
+// Inflate through Intel's ISA-L (igzip), loaded at run time with dlopen: a host without
+// libisal.so.2 still runs imagegen, which then inflates with zlib (see Layers/Inflater.swift).
+// Decompressed bytes never depend on the library, so neither does any digest.
+#ifndef CINFLATE_H
+#define CINFLATE_H
+#include <stdint.h>
+
+/// ISA-L's functions, once loaded.
+typedef struct cinflate_library cinflate_library;
+/// One inflate stream's state (ISA-L's `struct inflate_state`, about 40 KiB).
+typedef struct cinflate_stream cinflate_stream;
+
+/// Loads `path` (a file name such as "libisal.so.2", or a path) and finds the three functions.
+/// Returns NULL when it cannot; `error` (may be NULL) then gets a static or thread-local text
+/// saying why. A loaded library is never unloaded. NULL as well when this build of imagegen
+/// was compiled without ISA-L's header.
+const cinflate_library *cinflate_open(const char *path, const char **error);
+
+/// A new stream: `gzip` 0 for a raw deflate stream (RFC 1951; the CRC-32 of the output is kept),
+/// 1 for gzip members (RFC 1952; header parsed, trailer CRC-32 checked). NULL when out of memory.
+cinflate_stream *cinflate_new(const cinflate_library *library, int gzip);
+/// Starts the stream over (the next gzip member, or a new raw stream).
+void cinflate_reset(cinflate_stream *stream);
+void cinflate_free(cinflate_stream *stream);
+
+/// Inflates from `input` into `output`. Sets how many bytes it consumed and produced, whether
+/// the stream (the raw stream, or the gzip member with its trailer) has ended, and the CRC-32
+/// of everything produced since the last reset. Returns 0, or ISA-L's negative error code.
+int cinflate_run(cinflate_stream *stream, const uint8_t *input, uint32_t input_length, uint32_t *consumed,
+                 uint8_t *output, uint32_t output_length, uint32_t *produced, int *ended, uint32_t *crc);
+
+#endif

@@ -1,0 +1,150 @@
+import Foundation
+@testable import Layers
+import OCI
+import TestSupport
+import Testing
+
+/// Inflating through ISA-L or zlib (`Inflater`): the same bytes and CRC-32 from both, the same
+/// refusals of damaged streams, and the choice `IMAGEGEN_INFLATE` makes, with zlib when ISA-L
+/// is missing.
+@Suite("Inflating with ISA-L or zlib")
+struct InflaterTests {
+    /// Text that compresses, bytes that do not, and runs that make long matches: 3 MiB.
+    static let sample: [UInt8] = {
+        var bytes: [UInt8] = []
+        var state: UInt64 = 0x9E37_79B9_7F4A_7C15
+        for line in 0..<40_000 { bytes += Array("line \(line): the quick brown fox \(line % 97)\n".utf8) }
+        for _ in 0..<(1 << 20) {
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            bytes.append(UInt8(truncatingIfNeeded: state >> 33))
+        }
+        bytes += [UInt8](repeating: 0x41, count: 1 << 19)
+        return bytes
+    }()
+
+    /// `bytes` as one gzip member, by imagegen's own compressor.
+    static func gzip(_ bytes: [UInt8], level: Int = 6) throws -> [UInt8] {
+        let sink = MemorySink()
+        let compressor = GzipCompressor(level: level, threads: 2, output: sink)
+        try bytes.withUnsafeBytes { try compressor.write($0) }
+        try compressor.finish()
+        return sink.bytes
+    }
+
+    /// Inflates `input` fed in pieces of `piece` bytes into an output buffer of `room` bytes
+    /// (small, so that every "output full" and "more input" path is taken), member after member.
+    static func inflate(_ input: [UInt8], _ format: Inflater.Format, _ library: InflateLibrary, piece: Int = 7_777, room: Int = 5_000)
+        throws -> (bytes: [UInt8], crc: UInt32, members: Int)
+    {
+        let inflater = try Inflater(format, library: library)
+        var output: [UInt8] = []
+        var members = 0
+        var out = [UInt8](repeating: 0, count: room)
+        var offset = 0
+        var ended = false
+        while true {
+            if ended {
+                guard format == .gzip, offset < input.count else { break }
+                inflater.reset()
+                ended = false
+            }
+            let end = min(input.count, offset + piece)
+            let step = try input[offset..<end].withUnsafeBytes { chunk in
+                try out.withUnsafeMutableBytes { try inflater.step(chunk, into: $0) }
+            }
+            offset += step.consumed
+            output += out[0..<step.produced]
+            if step.ended {
+                members += 1
+                ended = true
+            } else if step.consumed == 0, step.produced == 0 {
+                guard offset == input.count else { throw FixtureError(message: "\(library): no progress at \(offset)") }
+                break
+            }
+        }
+        return (output, inflater.crc32, members)
+    }
+
+    @Test("ISA-L loads where scripts/install-deps.sh set the machine up, and is the default there")
+    func isalLoads() throws {
+        #expect(ISALLibrary.shared.handle != nil, "\(ISALLibrary.shared.failure ?? "")")
+        #expect((try? InflateLibrary.choose(nil, isalFailure: nil).get()) == .isal)
+    }
+
+    @Test("a raw deflate stream inflates to the same bytes and CRC-32 with both libraries", arguments: [1, 6, 9])
+    func raw(level: Int) throws {
+        let member = try Self.gzip(Self.sample, level: level)
+        // The member without its 10-byte header and 8-byte trailer is the raw stream.
+        let stream = Array(member[10..<(member.count - 8)])
+        let declared = member[(member.count - 8)..<(member.count - 4)].enumerated().reduce(UInt32(0)) { $0 | UInt32($1.element) << (8 * $1.offset) }
+        for library in InflateLibrary.allCases {
+            let result = try Self.inflate(stream, .raw, library)
+            #expect(result.bytes == Self.sample, "\(library)")
+            #expect(result.crc == declared, "\(library)")
+            #expect(result.members == 1, "\(library)")
+        }
+    }
+
+    @Test("gzip members back to back — imagegen's and gzip(1)'s, with a file name in the header — inflate alike")
+    func members() throws {
+        let scratch = try ScratchDirectory()
+        try writeFile(scratch("named.txt"), Array(Self.sample[0..<200_000]))
+        let named = try run("sh", ["-c", "gzip -9 -c named.txt > named.gz"], directory: scratch.path)
+        #expect(named.status == 0, "\(named.stderr)")
+        let gnu = [UInt8](try Data(contentsOf: URL(fileURLWithPath: scratch("named.gz"))))
+        let input = try Self.gzip(Self.sample) + gnu + (try Self.gzip([])) + (try Self.gzip(Array(Self.sample[5..<9])))
+        let expected = Self.sample + Array(Self.sample[0..<200_000]) + Array(Self.sample[5..<9])
+        for library in InflateLibrary.allCases {
+            for piece in [1_000, 1 << 20] {
+                let result = try Self.inflate(input, .gzip, library, piece: piece)
+                #expect(result.bytes == expected, "\(library), pieces of \(piece)")
+                #expect(result.members == 4, "\(library), pieces of \(piece)")
+            }
+        }
+    }
+
+    @Test("a damaged block or a wrong gzip CRC-32 is refused by both libraries")
+    func damaged() throws {
+        let member = try Self.gzip(Self.sample)
+        var badBlock = Array(member[10..<(member.count - 8)])
+        badBlock[0] = 0xFF  // BTYPE 11: a reserved block type
+        var badCRC = member
+        badCRC[badCRC.count - 6] ^= 0xFF
+        for library in InflateLibrary.allCases {
+            #expect(throws: InflateFailure.self, "\(library)") { try Self.inflate(badBlock, .raw, library) }
+            #expect("\(library)", performing: { try Self.inflate(badCRC, .gzip, library) }, throws: { error in
+                (error as? InflateFailure)?.reason.contains("incorrect data check") == true
+            })
+        }
+    }
+
+    @Test("IMAGEGEN_INFLATE: auto, isal and zlib, ISA-L missing, and a bad value")
+    func choice() throws {
+        let missing = ISALLibrary(path: "/nonexistent/libisal.so.2")
+        #expect(missing.handle == nil)
+        let failure = try #require(missing.failure)
+        #expect((try? InflateLibrary.choose(nil, isalFailure: failure).get()) == .zlib)
+        #expect((try? InflateLibrary.choose("auto", isalFailure: failure).get()) == .zlib)
+        #expect((try? InflateLibrary.choose("zlib", isalFailure: nil).get()) == .zlib)
+        #expect((try? InflateLibrary.choose("isal", isalFailure: nil).get()) == .isal)
+        guard case .failure(let required) = InflateLibrary.choose("isal", isalFailure: failure) else {
+            Issue.record("isal required but missing was accepted")
+            return
+        }
+        #expect("\(required)".hasPrefix("IMAGEGEN_INFLATE=isal, but libisal.so.2 cannot be loaded: "))
+        guard case .failure(let bad) = InflateLibrary.choose("fast", isalFailure: nil) else {
+            Issue.record("a bad value was accepted")
+            return
+        }
+        #expect("\(bad)" == "IMAGEGEN_INFLATE='fast': expected auto, isal or zlib")
+        // An inflater asked for ISA-L where it did not load says so instead of crashing.
+        #expect(throws: LayerError.self) { try Inflater(.raw, library: .isal, isal: missing) }
+    }
+}
+
+/// A sink that keeps what it is given.
+final class MemorySink: ByteSink {
+    var bytes: [UInt8] = []
+    func write(_ chunk: UnsafeRawBufferPointer) throws { bytes += chunk }
+    func finish() throws {}
+}
