@@ -330,8 +330,24 @@ public struct Builder: Sendable {
             totals.fetchedBytes += fetched.fetchedBytes
         }
 
-        // 3. The rest made and packed into the local layer cache.
-        let made = try await packMissing(missing.map { (index: $0, step: plan.steps[$0]) }, files: files, cache: layerCache)
+        // 3. The rest made and packed into the local layer cache. Meanwhile one more thread reads
+        //    the declared facts the bills of materials will need from the artifacts (a deb's
+        //    copyright, a wheel's METADATA): packing leaves a core idle at times, and these
+        //    reads would otherwise run alone after the last layer.
+        let unreadDebs = options.writesSupplyChain ? lock.debs.filter { facts.remembered($0.sha256) == nil } : []
+        let unreadWheels = options.writesSupplyChain ? lock.wheels.filter { facts.remembered($0.sha256) == nil } : []
+        async let factsRead: Void = Parallel.offPool {
+            for deb in unreadDebs { _ = try facts.facts(deb: deb) }
+            for wheel in unreadWheels { _ = try facts.facts(wheel: wheel) }
+        }
+        let made: [Int: PackedLayer]
+        do {
+            made = try await packMissing(missing.map { (index: $0, step: plan.steps[$0]) }, files: files, cache: layerCache)
+        } catch {
+            _ = try? await factsRead
+            throw error
+        }
+        try await factsRead
         for (index, layer) in made { found[index] = (layer, .packed) }
 
         // 4. A layout of our own needs the registry cache's layers here: downloaded, verified,

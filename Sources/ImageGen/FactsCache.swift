@@ -8,7 +8,7 @@ import Rootfs
 /// artifact and kept under `CACHE/facts/sha256/HEX.json`. Nothing is downloaded for a bill of
 /// materials: an artifact that is neither remembered nor cached is an error that says how to
 /// get it, so that one image always gets the same document.
-struct FactsCache {
+struct FactsCache: Sendable {
     let artifacts: ArtifactCache
     let directory: String
     /// The image's name, for the error that says how to fetch a missing artifact.

@@ -118,6 +118,17 @@ public final class AtomicFileWriter {
     /// Appends bytes.
     public func write(_ bytes: [UInt8]) throws { try bytes.withUnsafeBytes { try write($0) } }
 
+    /// The open temporary file, for copies at explicit offsets (``FileCopy``) from several
+    /// threads; valid until `commit()`.
+    public var descriptor: Int32 { fd }
+
+    /// Sets the file's length: bytes never written past the end read as zeros.
+    public func setLength(_ length: Int64) throws {
+        guard ftruncate(fd, off_t(length)) == 0 else {
+            throw OCIError.io(path: path, reason: "ftruncate failed: \(String(cString: strerror(errno)))")
+        }
+    }
+
     /// Closes the file and renames it into place (at `destination` when given: a blob whose
     /// name is its digest, known only once it is written).
     public func commit(as destination: String? = nil) throws {

@@ -1,4 +1,5 @@
 import Foundation
+import SystemSupport
 
 /// Writes an OCI image layout directory (image-spec v1.1, image-layout.md): `oci-layout`,
 /// `blobs/sha256/…` and `index.json`. Blobs are content-addressed and written atomically.
@@ -83,7 +84,10 @@ public struct DockerArchiveManifest: Codable, Hashable, Sendable {
 /// accept it. Members are written in a fixed order with fixed metadata.
 public enum ArchiveWriter {
     /// Packs `layout` (a finished layout directory) into `path`, atomically.
-    public static func write(layout: LayoutDirectory, dockerManifest: [DockerArchiveManifest], to path: String, mtime: Int64) throws {
+    /// Blob copies run on up to `threads` threads (the bytes do not depend on it).
+    public static func write(
+        layout: LayoutDirectory, dockerManifest: [DockerArchiveManifest], to path: String, mtime: Int64, threads: Int = 2
+    ) throws {
         let out = try AtomicFileWriter(path: path)
         func add(_ name: String, bytes: [UInt8]) throws {
             try out.write(TarHeader(path: name, kind: .regular, mode: 0o644, size: Int64(bytes.count), mtime: mtime).encode())
@@ -98,21 +102,41 @@ public enum ArchiveWriter {
         try add("manifest.json", bytes: CanonicalJSON.encode(dockerManifest))
         try out.write(TarHeader(path: "blobs", kind: .directory, mode: 0o755, mtime: mtime).encode())
         try out.write(TarHeader(path: "blobs/sha256", kind: .directory, mode: 0o755, mtime: mtime).encode())
+        var position = Int64(lseek(out.descriptor, 0, SEEK_CUR))
         let names = try FileManager.default.contentsOfDirectory(atPath: "\(layout.path)/blobs/sha256")
             .filter { !$0.hasPrefix(".") }.sorted()
+        // Every blob's place in the archive is known from the sizes: its header is written
+        // here, its bytes are copied by the kernel, up to `threads` blobs at once; padding and
+        // the end blocks are the zeros of a file made long enough.
+        var copies: [(path: String, offset: Int64, size: Int64)] = []
         for name in names {
             let digest = try Digest(parsing: "sha256:\(name)")
             guard let size = layout.blobSize(digest) else { continue }
-            try out.write(TarHeader(path: "blobs/sha256/\(name)", kind: .regular, mode: 0o644, size: size, mtime: mtime).encode())
-            var written: Int64 = 0
-            try layout.streamBlob(digest) {
-                try out.write($0)
-                written += Int64($0.count)
+            let header = try TarHeader(path: "blobs/sha256/\(name)", kind: .regular, mode: 0o644, size: size, mtime: mtime).encode()
+            try out.write(header)
+            position += Int64(header.count)
+            copies.append((layout.blobPath(digest), position, size))
+            position += size + Int64(TarHeader.padding(size))
+            guard lseek(out.descriptor, off_t(position), SEEK_SET) >= 0 else {
+                throw OCIError.io(path: path, reason: "lseek failed: \(String(cString: strerror(errno)))")
             }
-            guard written == size else { throw OCIError.io(path: layout.blobPath(digest), reason: "changed while archiving") }
-            try out.write([UInt8](repeating: 0, count: TarHeader.padding(size)))
         }
-        try out.write(TarHeader.endOfArchive)
+        try out.setLength(position + Int64(TarHeader.endOfArchive.count))
+        let descriptor = out.descriptor
+        do {
+            _ = try Parallel.map(copies, width: max(1, threads)) { copy throws(SystemError) in
+                let source = open(copy.path, O_RDONLY | O_CLOEXEC)
+                guard source >= 0 else { throw .call("open", path: copy.path, errno: errno) }
+                defer { close(source) }
+                var status = stat()
+                guard fstat(source, &status) == 0 else { throw .call("fstat", path: copy.path, errno: errno) }
+                // A blob whose size is not the one read above changed while archiving.
+                guard Int64(status.st_size) == copy.size else { throw .call("archiving (the blob changed size)", path: copy.path, errno: EIO) }
+                try FileCopy.copy(from: source, at: 0, to: descriptor, at: copy.offset, length: copy.size, path: copy.path)
+            }
+        } catch {
+            throw OCIError.io(path: path, reason: "\(error)")
+        }
         try out.commit()
     }
 }
