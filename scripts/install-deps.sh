@@ -10,7 +10,9 @@ build=(libarchive-dev libssl-dev zlib1g-dev libzstd-dev pkg-config
        # faster than zlib; without it imagegen inflates with zlib (docs/performance.md)
        libisal-dev libisal2)
 tools=(skopeo umoci oci-image-tool buildah docker-registry apache2-utils
-       apt-utils dpkg-dev pigz zstd tar coreutils time python3 isal
+       apt-utils dpkg-dev pigz zstd tar coreutils time python3
+       # benchmarks/layers' igzip peer; benchmarks/deflate's libdeflate
+       isal libdeflate-dev
        python3.11-minimal python3-pip-whl python3-setuptools-whl
        # the real-engine tests: Debian's dockerd, an SSH client to log in, and the host
        # packages their images are repacked from (docs/building.md, "Proof in a real engine")
