@@ -61,24 +61,39 @@ public struct DeflatedSource: Hashable, Sendable {
         return bytes
     }
 
-    /// `inflate(size:raw:output:)` with the reading and inflating (and the CRC-32, which ISA-L
-    /// computes as it writes) on another thread, and the SHA-256 of `RECORD` and the callbacks
-    /// on this one: two cores share the work of a large stream. At most 16 chunks of 256 KiB
-    /// wait between the two.
+    /// `inflate(size:raw:output:)` in three stages: reading and inflating (and the CRC-32,
+    /// which ISA-L computes as it writes) on one thread, the SHA-256 of `RECORD` on a second,
+    /// and the callbacks (the diff_id's hash, the blob) on this one; on two cores the kernel
+    /// shares the three about evenly. At most 16 chunks of 256 KiB wait before each consumer,
+    /// and a chunk is one array both read.
     @discardableResult
     func inflatePipelined(
         size: Int64, raw: (UnsafeRawBufferPointer) throws -> Void, output: (UnsafeRawBufferPointer) throws -> Void
     ) throws -> Int64 {
         let queue = BoundedQueue<InflatedChunk>(capacity: 16)
+        let recordQueue = sha256 == nil ? nil : BoundedQueue<[UInt8]?>(capacity: 16)
+        let recordDigest = Mutex<Digest?>(nil)
         let source = self
-        let inflating: @Sendable () -> Void = {
+        var stages: [@Sendable () -> Void] = [{
             let outcome = Result<Int64, any Error> {
-                try source.inflateChecked(size: size, raw: { queue.put(.raw([UInt8]($0))) }, output: { queue.put(.data([UInt8]($0))) })
+                try source.inflateChecked(size: size, raw: { queue.put(.raw([UInt8]($0))) }) {
+                    let chunk = [UInt8]($0)
+                    recordQueue?.put(chunk)
+                    queue.put(.data(chunk))
+                }
             }
+            // Both consumers always get their end, so neither is left waiting, nor the producer.
+            recordQueue?.put(nil)
             queue.put(.end(outcome))
+        }]
+        if let recordQueue, let algorithm = sha256?.algorithm {
+            stages.append {
+                let hasher = DigestHasher(algorithm)
+                while let chunk = recordQueue.take() { chunk.withUnsafeBytes { hasher.update($0) } }
+                recordDigest.withLock { $0 = hasher.finalize() }
+            }
         }
-        let record = recordHasher()
-        return try Parallel.pipeline([inflating]) {
+        let produced = try Parallel.pipeline(stages) {
             var failure: (any Error)?
             while true {
                 switch queue.take() {
@@ -86,29 +101,25 @@ public struct DeflatedSource: Hashable, Sendable {
                     if failure == nil { do { try bytes.withUnsafeBytes { try raw($0) } } catch { failure = error } }
                 case .data(let bytes):
                     guard failure == nil else { continue }
-                    do {
-                        try bytes.withUnsafeBytes {
-                            record?.update($0)
-                            try output($0)
-                        }
-                    } catch { failure = error }
+                    do { try bytes.withUnsafeBytes { try output($0) } } catch { failure = error }
                 case .end(let outcome):
-                    // The stage always ends with this item, so it is never left blocked on a full queue.
                     if let failure { throw failure }
-                    let produced = try outcome.get()
-                    try checkRecord(record)
-                    return produced
+                    return try outcome.get()
                 }
             }
         }
+        // Every stage has finished once `pipeline` returns.
+        try checkRecord(recordDigest.withLock { $0 })
+        return produced
     }
 
     private func recordHasher() -> DigestHasher? { sha256.map { DigestHasher($0.algorithm) } }
 
     /// Checks the inflated bytes' hash against `RECORD`'s.
-    private func checkRecord(_ hasher: DigestHasher?) throws {
-        guard let hasher, let sha256 else { return }
-        let actual = hasher.finalize()
+    private func checkRecord(_ hasher: DigestHasher?) throws { try checkRecord(hasher?.finalize()) }
+
+    private func checkRecord(_ actual: Digest?) throws {
+        guard let actual, let sha256 else { return }
         guard actual == sha256 else {
             throw LayerError.invalidEntry(path: origin, reason: "inflates to \(actual), but its RECORD declares \(sha256)")
         }
