@@ -401,8 +401,11 @@ private struct LayerScan: Sendable {
     var elf: ELFMachines
 
     private enum Chunk: Sendable {
+        /// Bytes of the blob as read.
+        case raw([UInt8])
+        /// Decompressed bytes.
         case bytes([UInt8])
-        case end(failure: (any Error)?, digest: Digest?, count: Int64)
+        case end(failure: (any Error)?)
     }
 
     /// Reads the blobs, `parallel` at a time, largest first.
@@ -416,47 +419,28 @@ private struct LayerScan: Sendable {
     }
 
     init(file: BlobFile, algorithm: Digest.Algorithm, compression: LayerCompressionKind) {
-        let compressed = BoundedQueue<Chunk>(capacity: 16)
-        let decompressed = BoundedQueue<Chunk>(capacity: 16)
-        // Stage 1: read the blob and hash it.
-        let read: @Sendable () -> Void = {
-            let hasher = DigestHasher(algorithm)
+        let chunks = BoundedQueue<Chunk>(capacity: 32)
+        // Stage 1, on a thread of its own: read the blob and decompress it — the longest work,
+        // so it gets a core to itself — handing the read bytes (for the blob's digest) and the
+        // decompressed ones to this thread, each in the array it was read or inflated into.
+        // After a decompression failure it goes on reading, so the blob is hashed to its end.
+        let decode: @Sendable () -> Void = {
             var failure: (any Error)?
             do {
-                try FileReader(path: file.path).stream(from: file.offset, length: file.size) { chunk in
-                    hasher.update(chunk)
-                    compressed.put(.bytes([UInt8](chunk)))
+                let decoder = try LayerDecoder(kind: compression) { chunks.put(.bytes($0)) }
+                try FileReader(path: file.path).streamChunks(from: file.offset, length: file.size) { chunk in
+                    chunks.put(.raw(chunk))
+                    guard failure == nil else { return }
+                    do { try chunk.withUnsafeBytes { try decoder.feed($0) } } catch { failure = error }
                 }
+                if failure == nil { try decoder.finish() }
             } catch {
-                failure = error
+                if failure == nil { failure = error }
             }
-            compressed.put(.end(failure: failure, digest: hasher.finalize(), count: hasher.count))
+            chunks.put(.end(failure: failure))
         }
-        // Stage 2: decompress. After a failure it still drains stage 1, which hashes to the end.
-        let decompress: @Sendable () -> Void = {
-            var failure: (any Error)?
-            var decoder: LayerDecoder?
-            do {
-                decoder = try LayerDecoder(kind: compression) { decompressed.put(.bytes([UInt8]($0))) }
-            } catch {
-                failure = error
-            }
-            while true {
-                switch compressed.take() {
-                case .bytes(let bytes):
-                    guard failure == nil, let decoder else { continue }
-                    do { try bytes.withUnsafeBytes { try decoder.feed($0) } } catch { failure = error }
-                case .end(let readFailure, let digest, let count):
-                    if failure == nil, let readFailure { failure = readFailure }
-                    if failure == nil {
-                        do { try decoder?.finish() } catch { failure = error }
-                    }
-                    decompressed.put(.end(failure: failure, digest: digest, count: count))
-                    return
-                }
-            }
-        }
-        // Stage 3, on this thread: hash the tar and parse it.
+        // Stage 2, on this thread: hash the blob and the tar, and parse the tar.
+        let blobHasher = DigestHasher(algorithm)
         let diffHasher = DigestHasher(.sha256)
         var entries: [TarEntry] = []
         var failure: (any Error)?
@@ -465,11 +449,11 @@ private struct LayerScan: Sendable {
         // Regular files whose first bytes (an ELF header's machine field) are still to come.
         var heads: [(entry: Int, bytes: [UInt8])] = []
         var seen = 0
-        var digest: Digest?
-        var count: Int64 = 0
-        Parallel.pipeline([read, decompress]) {
+        Parallel.pipeline([decode]) {
             while true {
-                switch decompressed.take() {
+                switch chunks.take() {
+                case .raw(let bytes):
+                    blobHasher.update(bytes)
                 case .bytes(let bytes):
                     diffHasher.update(bytes)
                     guard failure == nil else { continue }
@@ -498,18 +482,17 @@ private struct LayerScan: Sendable {
                         }
                     }
                     heads = waiting
-                case .end(let upstream, let readDigest, let readCount):
+                case .end(let upstream):
                     if failure == nil { failure = upstream }
                     if failure == nil {
                         do { try parser.finish() } catch { failure = error }
                     }
-                    (digest, count) = (readDigest, readCount)
                     return
                 }
             }
         }
-        self.digest = digest ?? Digest(algorithm: algorithm, bytes: [])
-        self.bytes = count
+        self.digest = blobHasher.finalize()
+        self.bytes = blobHasher.count
         self.diffID = diffHasher.finalize()
         self.entries = entries
         self.failure = failure
@@ -541,6 +524,12 @@ struct EntryChecker {
     var symlinks: [String: Symlink] = [:]
     /// Regular files of the current layer (hard link targets).
     var layerFiles: Set<String> = []
+    /// Every folder above a path of `symlinks` / `layerFiles`, so that an entry that replaces a
+    /// path looks for what it removes below it only where something was recorded (a file entry
+    /// replaces a path; scanning every record for each would be quadratic in the entries).
+    /// Folders are not forgotten when their records go: that costs a needless scan, no more.
+    private var symlinkFolders: Set<String> = []
+    private var layerFileFolders: Set<String> = []
     /// The number of the layer being checked (1 for the first).
     var layer = 0
 
@@ -549,6 +538,27 @@ struct EntryChecker {
     mutating func beginLayer() {
         layer += 1
         layerFiles.removeAll()
+        layerFileFolders.removeAll()
+    }
+
+    mutating func addSymlink(_ path: String, _ link: Symlink) {
+        symlinks[path] = link
+        Self.addFolders(of: path, to: &symlinkFolders)
+    }
+
+    mutating func addLayerFile(_ path: String) {
+        layerFiles.insert(path)
+        Self.addFolders(of: path, to: &layerFileFolders)
+    }
+
+    /// Adds the folders above `path`, deepest first, stopping at one already there (its own
+    /// folders were added with it).
+    private static func addFolders(of path: String, to folders: inout Set<String>) {
+        var end = path.endIndex
+        while let slash = path[..<end].lastIndex(of: "/") {
+            guard folders.insert(String(path[..<slash])).inserted else { return }
+            end = slash
+        }
     }
 
     /// The shortest proper prefix of `parts` that is a symlink: the first link an extractor
@@ -573,8 +583,8 @@ struct EntryChecker {
         symlinks[path] = nil
         guard !byDirectory else { return }
         let below = path + "/"
-        symlinks = symlinks.filter { !$0.key.hasPrefix(below) }
-        layerFiles = layerFiles.filter { !$0.hasPrefix(below) }
+        if symlinkFolders.contains(path) { symlinks = symlinks.filter { !$0.key.hasPrefix(below) } }
+        if layerFileFolders.contains(path) { layerFiles = layerFiles.filter { !$0.hasPrefix(below) } }
     }
 
     /// A problem with `entry`, or nil.
@@ -618,7 +628,7 @@ struct EntryChecker {
         case .symlink:
             let target = entry.header.linkTarget
             // Kept even when it escapes, so entries written through it are caught too.
-            symlinks[path] = Symlink(target: target, layer: layer)
+            addSymlink(path, Symlink(target: target, layer: layer))
             if member.parent.resolving(linkTarget: target) == nil {
                 return "\(shown): symlink to '\(target)' escapes the root"
             }
@@ -637,7 +647,7 @@ struct EntryChecker {
         case .characterDevice, .blockDevice:
             if !allowDevices { return "\(shown): device node (pass --allow-devices to accept)" }
         case .regular:
-            layerFiles.insert(path)
+            addLayerFile(path)
         default:
             break
         }

@@ -6,6 +6,8 @@ import OCI
 public final class LayerDecoder {
     private let kind: LayerCompressionKind
     private let output: (UnsafeRawBufferPointer) throws -> Void
+    /// Set by ``init(kind:chunks:)``: inflated bytes go out as arrays they were inflated into.
+    private let chunks: (([UInt8]) throws -> Void)?
     private var inflater: Inflater?
     private var zstd: OpaquePointer?
     private var buffer = [UInt8](repeating: 0, count: 1 << 18)
@@ -14,9 +16,22 @@ public final class LayerDecoder {
     private var sawInput = false
 
     /// A decoder that hands the uncompressed bytes to `output`.
-    public init(kind: LayerCompressionKind, output: @escaping (UnsafeRawBufferPointer) throws -> Void) throws {
+    public convenience init(kind: LayerCompressionKind, output: @escaping (UnsafeRawBufferPointer) throws -> Void) throws {
+        try self.init(kind: kind, output: output, chunks: nil)
+    }
+
+    /// A decoder that hands the uncompressed bytes to `chunks` as arrays of up to 256 KiB; gzip
+    /// is inflated straight into them, so a consumer on another thread gets them uncopied.
+    public convenience init(kind: LayerCompressionKind, chunks: @escaping ([UInt8]) throws -> Void) throws {
+        try self.init(kind: kind, output: { try chunks([UInt8]($0)) }, chunks: chunks)
+    }
+
+    private init(
+        kind: LayerCompressionKind, output: @escaping (UnsafeRawBufferPointer) throws -> Void, chunks: (([UInt8]) throws -> Void)?
+    ) throws {
         self.kind = kind
         self.output = output
+        self.chunks = chunks
         switch kind {
         case .gzip:
             inflater = try Inflater(.gzip)
@@ -69,15 +84,24 @@ public final class LayerDecoder {
                 inflater.reset()
                 inMember = true
             }
-            let step: Inflater.Step
+            let input = UnsafeRawBufferPointer(rebasing: bytes[offset...])
+            var step = Inflater.Step(consumed: 0, produced: 0, ended: false)
             do {
-                step = try buffer.withUnsafeMutableBytes { try inflater.step(UnsafeRawBufferPointer(rebasing: bytes[offset...]), into: $0) }
+                if let chunks {
+                    let chunk = try [UInt8](unsafeUninitializedCapacity: buffer.count) { out, count in
+                        step = try inflater.step(input, into: UnsafeMutableRawBufferPointer(out))
+                        count = step.produced
+                    }
+                    if step.produced > 0 { try chunks(chunk) }
+                } else {
+                    step = try buffer.withUnsafeMutableBytes { try inflater.step(input, into: $0) }
+                    if step.produced > 0 { try buffer.withUnsafeBytes { try output(UnsafeRawBufferPointer(rebasing: $0[0..<step.produced])) } }
+                }
             } catch let error as InflateFailure {
                 throw LayerError.compression(kind: .gzip, reason: error.reason)
             }
             offset += step.consumed
             outputWasFull = step.produced == buffer.count
-            if step.produced > 0 { try buffer.withUnsafeBytes { try output(UnsafeRawBufferPointer(rebasing: $0[0..<step.produced])) } }
             if step.ended {
                 inMember = false
                 outputWasFull = false

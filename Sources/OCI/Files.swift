@@ -58,6 +58,28 @@ public final class FileReader {
         }
     }
 
+    /// ``stream(from:length:chunkSize:_:)`` with each chunk read into an array of its own, for
+    /// a consumer that hands chunks to other threads without copying them.
+    public func streamChunks(
+        from offset: Int64? = nil, length: Int64? = nil, chunkSize: Int = 1 << 20, _ body: ([UInt8]) throws -> Void
+    ) throws {
+        var position = offset
+        var left = length ?? Int64.max
+        while left > 0 {
+            let want = Int(min(Int64(chunkSize), left))
+            let chunk = try [UInt8](unsafeUninitializedCapacity: want) { buffer, count in
+                count = try read(into: UnsafeMutableRawBufferPointer(buffer), at: position)
+            }
+            if chunk.isEmpty {
+                if length != nil { throw OCIError.io(path: path, reason: "unexpected end of file") }
+                return
+            }
+            try body(chunk)
+            left -= Int64(chunk.count)
+            position = position.map { $0 + Int64(chunk.count) }
+        }
+    }
+
     /// Reads the whole file, refusing files larger than `limit`.
     public static func readAll(path: String, limit: Int) throws -> [UInt8] {
         let reader = try FileReader(path: path)
