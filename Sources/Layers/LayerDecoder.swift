@@ -20,7 +20,10 @@ public final class LayerDecoder {
         try self.init(kind: kind, output: output, chunks: nil)
     }
 
-    /// A decoder that hands the uncompressed bytes to `chunks` as arrays of up to 256 KiB; gzip
+    /// The most bytes of one array ``init(kind:chunks:)`` hands over.
+    static let chunkSize = 1 << 20
+
+    /// A decoder that hands the uncompressed bytes to `chunks` as arrays of up to 1 MiB; gzip
     /// is inflated straight into them, so a consumer on another thread gets them uncopied.
     public convenience init(kind: LayerCompressionKind, chunks: @escaping ([UInt8]) throws -> Void) throws {
         try self.init(kind: kind, output: { try chunks([UInt8]($0)) }, chunks: chunks)
@@ -88,7 +91,7 @@ public final class LayerDecoder {
             var step = Inflater.Step(consumed: 0, produced: 0, ended: false)
             do {
                 if let chunks {
-                    let chunk = try [UInt8](unsafeUninitializedCapacity: buffer.count) { out, count in
+                    let chunk = try [UInt8](unsafeUninitializedCapacity: Self.chunkSize) { out, count in
                         step = try inflater.step(input, into: UnsafeMutableRawBufferPointer(out))
                         count = step.produced
                     }
@@ -101,7 +104,7 @@ public final class LayerDecoder {
                 throw LayerError.compression(kind: .gzip, reason: error.reason)
             }
             offset += step.consumed
-            outputWasFull = step.produced == buffer.count
+            outputWasFull = step.produced == (chunks == nil ? buffer.count : Self.chunkSize)
             if step.ended {
                 inMember = false
                 outputWasFull = false
