@@ -330,11 +330,14 @@ public struct Builder: Sendable {
             totals.fetchedBytes += fetched.fetchedBytes
         }
 
-        // 3. The rest made and packed into the local layer cache. Meanwhile one more thread reads
-        //    the declared facts the bills of materials will need from the artifacts (a deb's
-        //    copyright, a wheel's METADATA): packing leaves a core idle at times, and these
-        //    reads would otherwise run alone after the last layer.
-        let unreadDebs = options.writesSupplyChain ? lock.debs.filter { facts.remembered($0.sha256) == nil } : []
+        // 3. The rest made and packed into the local layer cache; unpacking a deb records its
+        //    declared facts on the way. Meanwhile one more thread reads the other facts the
+        //    bills of materials will need from the artifacts (the debs of layers not made here, a
+        //    wheel's METADATA): packing leaves a core idle at times, and these reads would
+        //    otherwise run alone after the last layer.
+        let unpacked = Set(missing.flatMap { index in lock.debs.filter { $0.component == plan.steps[index].component }.map(\.sha256) })
+        let unreadDebs = options.writesSupplyChain
+            ? lock.debs.filter { !unpacked.contains($0.sha256) && facts.remembered($0.sha256) == nil } : []
         let unreadWheels = options.writesSupplyChain ? lock.wheels.filter { facts.remembered($0.sha256) == nil } : []
         async let factsRead: Void = Parallel.offPool {
             for deb in unreadDebs { _ = try facts.facts(deb: deb) }
@@ -342,7 +345,7 @@ public struct Builder: Sendable {
         }
         let made: [Int: PackedLayer]
         do {
-            made = try await packMissing(missing.map { (index: $0, step: plan.steps[$0]) }, files: files, cache: layerCache)
+            made = try await packMissing(missing.map { (index: $0, step: plan.steps[$0]) }, files: files, cache: layerCache, facts: facts)
         } catch {
             _ = try? await factsRead
             throw error
@@ -398,7 +401,7 @@ public struct Builder: Sendable {
     /// first (so that a long layer does not start last and run alone). Each layer is made from
     /// its own inputs only, so the order they are made and finish in changes nothing.
     private func packMissing(
-        _ missing: [(index: Int, step: LayerPlan.Step)], files: LayerPlan.Files, cache: LayerCache
+        _ missing: [(index: Int, step: LayerPlan.Step)], files: LayerPlan.Files, cache: LayerCache, facts: FactsCache
     ) async throws -> [Int: PackedLayer] {
         guard !missing.isEmpty else { return [:] }
         let missing = missing.sorted { ($0.step.estimatedCost, $1.index) > ($1.step.estimatedCost, $0.index) }
@@ -413,7 +416,7 @@ public struct Builder: Sendable {
                 guard !failed.load(ordering: .relaxed) else { return nil }
                 let started = ContinuousClock.now
                 let outcome = Result<PackedLayer, any Error> {
-                    let layer = try buildLayer(step, files: files, into: cache)
+                    let layer = try buildLayer(step, files: files, into: cache, facts: facts)
                     try cache.record(step.key, layer)
                     return layer
                 }
@@ -436,7 +439,7 @@ public struct Builder: Sendable {
     /// Makes a step's tree in a scratch directory, packs it into the layer cache, removes the tree.
     /// The `pack` item of the component starts with the tree, of a length known once the tree
     /// is made.
-    func buildLayer(_ step: LayerPlan.Step, files: LayerPlan.Files, into cache: LayerCache) throws -> PackedLayer {
+    func buildLayer(_ step: LayerPlan.Step, files: LayerPlan.Files, into cache: LayerCache, facts: FactsCache? = nil) throws -> PackedLayer {
         let work = "\(options.cacheDirectory)/work/\(step.key.encoded)-\(getpid())"
         try? FileManager.default.removeItem(atPath: work)
         defer { try? FileManager.default.removeItem(atPath: work) }
@@ -446,7 +449,9 @@ public struct Builder: Sendable {
         try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
         let counter = ProgressCounter(ProgressItem(.pack, step.component.rawValue), total: nil, sink: progress)
-        let sources = try step.makeTree(root, files)
+        let made = try step.makeTree(root, files)
+        for (sha256, declared) in made.facts { try facts?.remember(sha256, declared) }
+        let sources = made.sources
         var entries = try DirectoryTree.entries(root: root, ownership: .preserve, mtime: options.fileTime.seconds)
         // A file whose bytes are a wheel's deflated member takes its content from that stream
         // (its length, inflated size and CRC-32 are checked while it is packed).

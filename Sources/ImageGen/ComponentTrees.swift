@@ -10,11 +10,15 @@ import SystemSupport
 enum ComponentTrees {
     /// Unpacks a component's debs (no maintainer scripts) and writes a dpkg status that also
     /// lists the packages of `lower` (the debs of the components below), so the top deb layer's
-    /// status holds every package of the image.
-    static func unpackDebs(_ debs: [String], into root: String, statusFrom all: [String]) throws {
+    /// status holds every package of the image. Returns each deb's declared facts, by path, read
+    /// while unpacking (the bills of materials need them; reading them apart decompresses each
+    /// `data.tar` once more).
+    static func unpackDebs(_ debs: [String], into root: String, statusFrom all: [String]) throws -> [String: PackageFacts] {
         let own = Set(debs)
         let lower = try all.filter { !own.contains($0) }.map { try DebPackage(readingControlOf: $0) }
-        _ = try DebLayerBuilder(root: root).build(debs: debs, lowerPackages: lower)
+        var facts: [String: PackageFacts] = [:]
+        try DebLayerBuilder(root: root).build(debs: debs, lowerPackages: lower) { facts[$0] = $1 }
+        return facts
     }
 
     /// What maintainer scripts would have done in the base: merged-/usr links, accounts, the CA bundle.

@@ -13,6 +13,15 @@ struct LayerPlan {
     /// The locked artifacts' cached files, by SHA-256: what a step's tree is made from.
     typealias Files = [Digest: String]
 
+    /// What making a step's tree tells the packer and the bills of materials.
+    struct Made: Sendable {
+        /// The files whose bytes are a wheel's deflated member, so a gzip layer can carry those
+        /// streams as they are.
+        var sources: [String: DeflatedSource] = [:]
+        /// The declared facts of the debs unpacked, by SHA-256, read while unpacking.
+        var facts: [Digest: PackageFacts] = [:]
+    }
+
     struct Step: Sendable {
         var component: ComponentKind
         var key: Digest
@@ -22,9 +31,8 @@ struct LayerPlan {
         /// bytecode read them), base-passwd where accounts are made. A layer found in a cache
         /// needs none of them.
         var inputs: Set<Digest> = []
-        /// Makes the tree under the given root from the fetched `Files`; returns the files whose
-        /// bytes are a wheel's deflated member, so a gzip layer can carry those streams as they are.
-        var makeTree: @Sendable (String, Files) throws -> [String: DeflatedSource]
+        /// Makes the tree under the given root from the fetched `Files`.
+        var makeTree: @Sendable (String, Files) throws -> Made
         /// A rough measure of the work of making and packing it, to start the longest first:
         /// the locked artifacts' bytes, a deb's counted 16 times (it is decompressed, written
         /// and deflated anew; a wheel's big members travel as they are).
@@ -148,19 +156,20 @@ struct LayerPlan {
             pycTime = context.options.fileTime.seconds
         }
 
-        func run(root: String, files: Files) throws -> [String: DeflatedSource] {
+        func run(root: String, files: Files) throws -> Made {
             let debs = try self.debs.map { try LayerPlan.path(files, $0.sha256, $0.fileName) }
             // Only a deb layer reads the debs below it.
             let lowerPaths = debs.isEmpty ? [] : try lower.map { try LayerPlan.path(files, $0.sha256, $0.fileName) }
             let wheels = try self.wheels.map { try LayerPlan.path(files, $0.sha256, $0.fileName) }
-            var sources: [String: DeflatedSource] = [:]
+            var made = Made()
             if !debs.isEmpty {
-                try ComponentTrees.unpackDebs(debs, into: root, statusFrom: lowerPaths + debs)
+                let facts = try ComponentTrees.unpackDebs(debs, into: root, statusFrom: lowerPaths + debs)
+                for (deb, path) in zip(self.debs, debs) { made.facts[deb.sha256] = facts[path] }
             }
             if component == .base { try ComponentTrees.baseFixups(root) }
             if component == .python, let python { try ComponentTrees.venvSkeleton(root, python: python) }
             if !wheels.isEmpty, let python, let bytecode {
-                sources = try ComponentTrees.installWheels(wheels, into: root, python: python, compiler: bytecode, mtime: pycTime)
+                made.sources = try ComponentTrees.installWheels(wheels, into: root, python: python, compiler: bytecode, mtime: pycTime)
                 try ComponentTrees.ldSoConf(root, component: component.rawValue, python: python)
             }
             if component == .tools { try ComponentTrees.toolsFixups(root, sshGroupID: try accounts.sshGroup(files)?.gid) }
@@ -170,7 +179,7 @@ struct LayerPlan {
             if !debs.isEmpty, let debianPython, let bytecode {
                 try ComponentTrees.compileDebs(debs, lower: lowerPaths, into: root, python: debianPython, compiler: bytecode, mtime: pycTime)
             }
-            return sources
+            return made
         }
     }
 
@@ -210,7 +219,7 @@ struct LayerPlan {
         let mtime = context.options.fileTime.seconds
         return Step(component: .config, key: key, label: "accounts, entrypoint, workdir", inputs: Set(accounts.passwdDeb.map { [$0.sha256] } ?? [])) { root, files in
             try ComponentTrees.write(configEntries + accounts.entries(files), into: root, mtime: mtime)
-            return [:]
+            return Made()
         }
     }
 

@@ -23,13 +23,18 @@ public struct DebLayerBuilder: Sendable {
     /// Unpacks `debs` in the order given (their maintainer scripts are not run; see
     /// ``SystemFixups`` for what they would have done), writes their `info` files and a status
     /// listing `lowerPackages` and the packages unpacked here (which replace a lower package of
-    /// the same name and architecture). Returns the packages unpacked here, in the order of `debs`.
+    /// the same name and architecture). Returns the packages unpacked here, in the order of `debs`;
+    /// `facts` gets each package's declared facts (``DebUnpacker/unpackReadingFacts(_:)``) by path.
     @discardableResult
-    public func build(debs: [String], lowerPackages: [DebPackage] = []) throws -> [DebPackage] {
+    public func build(
+        debs: [String], lowerPackages: [DebPackage] = [], facts: (String, PackageFacts) throws -> Void = { _, _ in }
+    ) throws -> [DebPackage] {
         let unpacker = DebUnpacker(root: root)
         var unpacked: [DebPackage] = []
         for deb in debs {
-            unpacked.append(try unpacker.unpack(deb))
+            let (package, declared) = try unpacker.unpackReadingFacts(deb)
+            unpacked.append(package)
+            try facts(deb, declared)
         }
         try DpkgDatabase.writeStatus(root: root, packages: lowerPackages + unpacked)
         return unpacked

@@ -63,25 +63,34 @@ public struct DebUnpacker: Sendable {
     /// Unpacks the `.deb` at `path` into the tree and writes its `info` files; returns the
     /// package's record.
     @discardableResult
-    public func unpack(_ path: String) throws -> DebPackage {
+    public func unpack(_ path: String) throws -> DebPackage { try unpackReadingFacts(path).package }
+
+    /// ``unpack(_:)``, also returning what the package declares about itself — the same
+    /// ``PackageFacts`` as `PackageFacts(deb:)`, read from its copyright file as it is written
+    /// rather than by decompressing `data.tar` once more.
+    public func unpackReadingFacts(_ path: String) throws -> (package: DebPackage, facts: PackageFacts) {
         let tree = try DebRootTree(root: root)
         let archive = try DebArchive(path: path)
         let control = try DebControlMembers(archive)
         let data = try archive.decompressedData()
         let plan = try DebUnpackPlan(archive: archive, data: data, tree: tree, conffiles: Set(control.conffilePaths))
-        let hashes = try extract(archive, data: data, plan: plan, tree: tree)
-        let package = control.package(conffileHashes: hashes)
+        let written = try extract(archive, data: data, plan: plan, tree: tree, copyright: PackageFacts.copyrightPath(of: control.package))
+        let package = control.package(conffileHashes: written.conffileHashes)
         try DpkgDatabase.prepare(root: root)
         try DpkgDatabase.writeInfo(tree: tree, package: package, list: plan.list, md5sums: control.md5sums, conffiles: control.conffiles, other: control.otherFiles)
-        return package
+        let facts = written.copyrightSkipped ? try PackageFacts(deb: path) : PackageFacts(control: control.package, copyright: written.copyright)
+        return (package, facts)
     }
 
     // MARK: data.tar
 
     /// Second pass: writes the planned entries with ``DiskWriter`` (modes, setuid included,
     /// and, as root, numeric owners, all set explicitly). Returns the MD5 of each conffile
-    /// written (by its absolute path in the image).
-    private func extract(_ archive: DebArchive, data: DebDataTar, plan: DebUnpackPlan, tree: DebRootTree) throws -> [String: String] {
+    /// written (by its absolute path in the image), and the bytes of the first entry named
+    /// `copyright` (normalised) when it is a regular file within ``PackageFacts/copyrightLimit``.
+    private func extract(
+        _ archive: DebArchive, data: DebDataTar, plan: DebUnpackPlan, tree: DebRootTree, copyright: String
+    ) throws -> (conffileHashes: [String: String], copyright: [UInt8]?, copyrightSkipped: Bool) {
         // Paths arrive resolved (no symlink in a parent, see DebUnpackPlan); the writer refuses
         // one anyway, as a second line of defence, and makes a parent the package does not
         // list (usr/lib64 when only ./lib64/ is listed, which merged /usr redirects) with
@@ -89,14 +98,28 @@ public struct DebUnpacker: Sendable {
         let writer = DiskWriter(root: tree.root, owners: true)
         let stream = try data.open()
         var hashes: [String: String] = [:]
+        var copyrightSeen = false
+        var copyrightSkipped = false
+        var copyrightBytes: [UInt8]?
         var index = 0
         while let header = try stream.next() {
             defer { index += 1 }
             guard index < plan.steps.count, header.name == plan.steps[index].name else {
                 throw RootfsError.invalidDeb(deb: archive.path, reason: "data.tar changed between two reads")
             }
+            // The first entry of that name is the one `PackageFacts(deb:)` reads.
+            var keepsCopyright = false
+            if !copyrightSeen, TreePath.components(of: header.name).joined(separator: "/") == copyright {
+                copyrightSeen = true
+                keepsCopyright = header.kind == .regular && header.size <= Int64(PackageFacts.copyrightLimit)
+                if keepsCopyright { copyrightBytes = [] }
+            }
             let step = plan.steps[index]
-            guard let target = step.path else { continue }
+            guard let target = step.path else {
+                // Not written here: `PackageFacts(deb:)` reads it from the package instead.
+                if keepsCopyright { copyrightBytes = nil; copyrightSkipped = true }
+                continue
+            }
             let path = target.joined(separator: "/")
             let owner = DiskWriter.Owner(uid: header.uid, gid: header.gid)
             do {
@@ -108,6 +131,7 @@ public struct DebUnpacker: Sendable {
                     try writer.file(path, mode: header.mode, owner: owner, size: header.size) { write in
                         try stream.readBlocks { block, offset in
                             md5?.update(block)
+                            if keepsCopyright { copyrightBytes?.append(contentsOf: block) }
                             try write(block, offset)
                         }
                     }
@@ -137,7 +161,7 @@ public struct DebUnpacker: Sendable {
         } catch let error as LayerError {
             throw RootfsError.io(path: archive.path, reason: "\(error)")
         }
-        return hashes
+        return (hashes, copyrightBytes, copyrightSkipped)
     }
 }
 

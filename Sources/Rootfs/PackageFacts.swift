@@ -40,24 +40,34 @@ public struct PackageFacts: Codable, Hashable, Sendable {
 
     /// The facts of the `.deb` at `path`: `control`'s `Source:` and the licenses of
     /// `usr/share/doc/PACKAGE/copyright` (the data archive is read up to that file only).
+    /// ``DebUnpacker/unpackReadingFacts(_:)`` gives the same while it unpacks.
     public init(deb path: String) throws {
         let archive = try DebArchive(path: path)
         let control = try DebControlMembers(archive).package
-        let fields = DebianFields(control.control)
-        let source = Self.sourceField(fields["Source"], package: control.name, version: control.version)
-        sourcePackage = source.name
-        sourceVersion = source.version
-        let wanted = "usr/share/doc/\(control.name)/copyright"
+        let wanted = Self.copyrightPath(of: control)
+        var copyright: [UInt8]?
         let stream = try archive.open(archive.data)
         while let header = try stream.next() {
             guard TreePath.components(of: header.name).joined(separator: "/") == wanted else { continue }
             // A copyright file larger than any real one is not read: no declared license.
-            if header.kind == .regular, let bytes = try? stream.readAll(limit: 4 << 20) {
-                license = Self.debianLicenses(copyright: bytes).map(DeclaredLicense.debian)
-            }
+            if header.kind == .regular { copyright = try? stream.readAll(limit: Self.copyrightLimit) }
             break
         }
+        self.init(control: control, copyright: copyright)
     }
+
+    /// The facts of a package from its control record and the bytes of its own copyright file
+    /// (nil when it has none, as a regular file, of at most ``copyrightLimit`` bytes).
+    init(control: DebPackage, copyright: [UInt8]?) {
+        let source = Self.sourceField(DebianFields(control.control)["Source"], package: control.name, version: control.version)
+        self.init(sourcePackage: source.name, sourceVersion: source.version, license: copyright.flatMap(Self.debianLicenses).map(DeclaredLicense.debian))
+    }
+
+    /// Where a package's own copyright file is, as its data archive names it (normalised).
+    static func copyrightPath(of control: DebPackage) -> String { "usr/share/doc/\(control.name)/copyright" }
+
+    /// The largest copyright file read.
+    static let copyrightLimit = 4 << 20
 
     /// The facts of the wheel at `path` (`wheel`: its file name, for messages): the
     /// `License-Expression` of its `METADATA`, else its `License` field.

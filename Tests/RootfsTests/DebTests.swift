@@ -442,6 +442,36 @@ struct DebTests {
         #expect(snapshot(scratch("root")).isEmpty)
     }
 
+    @Test("unpacking reads a package's declared facts — source, DEP-5 licenses, none — exactly as PackageFacts(deb:) reads them")
+    func factsWhileUnpacking() throws {
+        let scratch = try ScratchDirectory("debs")
+        /// A tool, and the package's copyright file when there is a text.
+        func files(_ name: String, copyright: String?) -> @Sendable (String) throws -> Void {
+            { tree in
+                if let copyright { try writeFile("\(tree)/usr/share/doc/\(name)/copyright", copyright) }
+                try writeFile("\(tree)/usr/bin/tool", "#!/bin/sh\n", mode: 0o755)
+            }
+        }
+        let dep5 = "Format: copyright-format/1.0\nUpstream-Name: x\nLicense: MIT\n\nFiles: *\nCopyright: 2026 x\nLicense: Apache-2.0\n\nFiles: debian/*\nLicense: MIT\n"
+        let debs = [
+            FixtureDeb(name: "licensed", control: ["Source: bigsource (1.2-3)"], compression: "gzip", files: files("licensed", copyright: dep5)),
+            FixtureDeb(name: "freeform", files: files("freeform", copyright: "This package was debianized by someone.\nLicense: GPL\n")),
+            FixtureDeb(name: "undocumented", compression: "zstd", files: files("undocumented", copyright: nil)),
+        ]
+        var seen: [String: PackageFacts] = [:]
+        for fixture in debs {
+            let deb = try fixture.build(in: scratch.path)
+            try FileManager.default.createDirectory(atPath: scratch("root-\(fixture.name)"), withIntermediateDirectories: true)
+            let unpacked = try DebUnpacker(root: scratch("root-\(fixture.name)")).unpackReadingFacts(deb)
+            #expect(unpacked.facts == (try PackageFacts(deb: deb)), "\(fixture.name)")
+            seen[fixture.name] = unpacked.facts
+        }
+        #expect(seen["licensed"] == PackageFacts(sourcePackage: "bigsource", sourceVersion: "1.2-3", license: .debian(["MIT", "Apache-2.0"])))
+        #expect(seen["freeform"]?.license == nil)
+        #expect(seen["freeform"]?.sourcePackage == "freeform")
+        #expect(seen["undocumented"]?.license == nil)
+    }
+
     @Test("a data.tar.gz whose deflate data is damaged is refused naming the package and the member; nothing is written")
     func damagedGzipData() throws {
         let scratch = try ScratchDirectory("debs")
