@@ -315,9 +315,9 @@ public struct Builder: Sendable {
         //    bills of materials or the registry cache need and no one remembers: fetched and
         //    verified against the lock.
         var wanted = Set(missing.flatMap { plan.steps[$0].inputs })
-        if options.writesSupplyChain || options.remoteCache?.writes == true {
-            wanted.formUnion((lock.debs.map(\.sha256) + lock.wheels.map(\.sha256)).filter { facts.remembered($0) == nil })
-        }
+        let needsFacts = options.writesSupplyChain || options.remoteCache?.writes == true
+        let unremembered = needsFacts ? Set((lock.debs.map(\.sha256) + lock.wheels.map(\.sha256)).filter { facts.remembered($0) == nil }) : []
+        wanted.formUnion(unremembered)
         var files: LayerPlan.Files = [:]
         if wanted.isEmpty {
             progress("artifacts: none needed, every layer is cached")
@@ -337,8 +337,8 @@ public struct Builder: Sendable {
         //    otherwise run alone after the last layer.
         let unpacked = Set(missing.flatMap { index in lock.debs.filter { $0.component == plan.steps[index].component }.map(\.sha256) })
         let unreadDebs = options.writesSupplyChain
-            ? lock.debs.filter { !unpacked.contains($0.sha256) && facts.remembered($0.sha256) == nil } : []
-        let unreadWheels = options.writesSupplyChain ? lock.wheels.filter { facts.remembered($0.sha256) == nil } : []
+            ? lock.debs.filter { !unpacked.contains($0.sha256) && unremembered.contains($0.sha256) } : []
+        let unreadWheels = options.writesSupplyChain ? lock.wheels.filter { unremembered.contains($0.sha256) } : []
         async let factsRead: Void = Parallel.offPool {
             for deb in unreadDebs { _ = try facts.facts(deb: deb) }
             for wheel in unreadWheels { _ = try facts.facts(wheel: wheel) }
