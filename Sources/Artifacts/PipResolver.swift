@@ -240,9 +240,12 @@ public struct PipResolver: Sendable {
             }
         }
         if lines.isEmpty {
-            let last = (output.stderrText + "\n" + output.stdoutText).split(whereSeparator: \.isNewline)
-                .map { $0.trimmingCharacters(in: .whitespaces) }.last { !$0.isEmpty }
-            lines = [last ?? "\(output.status)"]
+            // No error line of pip's own: how it ended, and its last word — stderr's (a
+            // traceback ends with the exception) before stdout's.
+            func last(_ text: String) -> String? {
+                text.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }.last { !$0.isEmpty }
+            }
+            lines = ["\(output.status)" + ((last(output.stderrText) ?? last(output.stdoutText)).map { ": \($0)" } ?? "")]
         }
         return lines.joined(separator: "; ")
     }

@@ -88,6 +88,17 @@ struct ParsingTests {
             == "env: 'apt-get': No such file")
     }
 
+    @Test("pip's failure without an ERROR line says how pip ended and its last word, stderr's first")
+    func pipFailureWithoutErrorLine() {
+        let traceback = ProcessOutput(
+            status: .exited(2), stdout: Array("Would install demo-1.0\n".utf8),
+            stderr: Array("Traceback (most recent call last):\n  File \"x\", line 1\nOSError: [Errno 28] No space left on device\n".utf8))
+        #expect(PipResolver.errorMessage(traceback) == "exit status 2: OSError: [Errno 28] No space left on device")
+        let quiet = ProcessOutput(status: .exited(1), stdout: Array("Would install demo-1.0\n\n".utf8), stderr: [])
+        #expect(PipResolver.errorMessage(quiet) == "exit status 1: Would install demo-1.0")
+        #expect(PipResolver.errorMessage(ProcessOutput(status: .signalled(9), stdout: [], stderr: [])) == "signal 9")
+    }
+
     @Test("pip's report: new and old hash fields, URL-encoded file names, no URL kept")
     func report() throws {
         let json = #"""
