@@ -171,10 +171,7 @@ public struct DeflatedSource: Hashable, Sendable {
                     guard produced <= size else { throw fail("inflates to more than the \(size) bytes its zip directory declares") }
                     try output(UnsafeRawBufferPointer(rebasing: out[0..<step.produced]))
                 }
-                if step.consumed == 0, step.produced == 0, !ended {
-                    guard used == n else { throw fail("not a valid deflate stream: inflating stopped with input left") }
-                    break
-                }
+                if step.consumed == 0, step.produced == 0, !ended { break }
                 if used == n, step.produced < out.count { break }
             }
             unused = n - used

@@ -97,11 +97,13 @@ final class Inflater {
     private(set) var crc32: UInt32 = 0
 
     /// An inflater with the process's library (``InflateLibrary/selected``) or `library`.
-    init(_ format: Format, library: InflateLibrary? = nil, isal loaded: ISALLibrary = .shared) throws(LayerError) {
+    init(_ format: Format, library: InflateLibrary? = nil, isal given: ISALLibrary? = nil) throws(LayerError) {
         self.format = format
         if let library { self.library = library } else { self.library = try InflateLibrary.selected.get() }
         switch self.library {
         case .isal:
+            // Only here: with zlib, ISA-L is never loaded.
+            let loaded = given ?? .shared
             guard let handle = loaded.handle else {
                 throw .inflateLibrary("\(InflateLibrary.isalSoname) cannot be loaded: \(loaded.failure ?? "unknown error")")
             }
@@ -127,7 +129,8 @@ final class Inflater {
     }
 
     /// Inflates as much of `input` into `output` as fits. A call that consumes and produces
-    /// nothing needs more input (or more room, when `output` is empty).
+    /// nothing needs more input (or more room, when `output` is empty); one that could do
+    /// neither with both at hand is a stuck stream, and fails.
     func step(_ input: UnsafeRawBufferPointer, into output: UnsafeMutableRawBufferPointer) throws(InflateFailure) -> Step {
         let inLength = UInt32(clamping: input.count)
         let outLength = UInt32(clamping: output.count)
@@ -141,7 +144,7 @@ final class Inflater {
             let status = cinflate_run(isal, inBase, inLength, &consumed, outBase, outLength, &produced, &ended, &crc)
             guard status == 0 else { throw InflateFailure(reason: Self.isalReason(status)) }
             crc32 = crc
-            return Step(consumed: Int(consumed), produced: Int(produced), ended: ended != 0)
+            return try Self.checked(Step(consumed: Int(consumed), produced: Int(produced), ended: ended != 0), input, output)
         }
         zstream.next_in = UnsafeMutablePointer(mutating: inBase)
         zstream.avail_in = inLength
@@ -154,6 +157,15 @@ final class Inflater {
         }
         if format == .raw, step.produced > 0 {
             crc32 = UInt32(truncatingIfNeeded: CZlib.crc32(UInt(crc32), outBase, UInt32(step.produced)))
+        }
+        return try Self.checked(step, input, output)
+    }
+
+    private static func checked(
+        _ step: Step, _ input: UnsafeRawBufferPointer, _ output: UnsafeMutableRawBufferPointer
+    ) throws(InflateFailure) -> Step {
+        if step.consumed == 0, step.produced == 0, !step.ended, !input.isEmpty, !output.isEmpty {
+            throw InflateFailure(reason: "inflating stopped with input left")
         }
         return step
     }

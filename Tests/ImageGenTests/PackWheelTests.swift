@@ -62,8 +62,11 @@ struct PackWheelTests {
         var digests: [String: String] = [:]
         for library in ["isal", "zlib"] {
             let environment = ["IMAGEGEN_INFLATE": library, "SOURCE_DATE_EPOCH": "0"]
-            let packed = try imagegen(["pack", wheel, "--out", scratch(library), "--tag", "demo", "--json"], environment: environment)
+            // The dynamic loader's trace: ISA-L is loaded with `isal`, never with `zlib`.
+            let packed = try imagegen(
+                ["pack", wheel, "--out", scratch(library), "--tag", "demo", "--json"], environment: environment.merging(["LD_DEBUG": "files"]) { $1 })
             #expect(packed.status == 0, "\(packed.stderr)")
+            #expect(packed.stderr.contains("file=libisal.so.2") == (library == "isal"), "\(library)")
             let document = try JSONSerialization.jsonObject(with: Data(packed.stdout.utf8)) as? [String: Any]
             digests[library] = (document?["manifest"] as? [String: Any])?["digest"] as? String
             let verified = try imagegen(["verify", scratch(library)], environment: environment)
