@@ -1,5 +1,6 @@
 import Foundation
 import OCI
+import Synchronization
 import SystemSupport
 
 /// Resolves Python requirements to exact wheels by asking pip, never a solver of our own
@@ -138,11 +139,37 @@ public struct PipResolver: Sendable {
         }
         do {
             let merged = toolEnvironment.merging(environment) { $1 }
-            return try await Subprocess(program, Array(pipCommand.dropFirst()) + arguments, environment: merged).run()
+            let started = await Self.interpreter(for: pipCommand, environment: merged) ?? program
+            return try await Subprocess(started, Array(pipCommand.dropFirst()) + arguments, environment: merged).run()
         } catch let error as SubprocessError {
             throw ArtifactsError.pipFailed(message: error.description)
         }
     }
+
+    /// The interpreter itself for a command that names one bare and runs a module
+    /// (`python3 -m pip`): its `sys.executable`, asked once per process; `nil` for any other
+    /// command, or when the interpreter does not answer (then the command runs as given).
+    ///
+    /// A wrapper on `PATH` may stand for the interpreter: a pyenv shim runs `pyenv rehash` after
+    /// every `pip install`, a `--dry-run` too, and exits 1 when another rehash holds its lock,
+    /// so two resolves at once could fail one whose pip had finished.
+    static func interpreter(for command: [String], environment: [String: String]) async -> String? {
+        guard command.count >= 2, command[1] == "-m", let name = command.first, !name.isEmpty, !name.contains("/") else {
+            return nil
+        }
+        let key = "\(name) on \(environment["PATH"] ?? "")"
+        if let known = resolvedInterpreters.withLock({ $0[key] }) { return known }
+        let asked = Subprocess(name, ["-c", "import sys; sys.stdout.write(sys.executable)"], environment: environment)
+        guard let output = try? await asked.run(), output.status == .exited(0),
+              let path = String(validating: output.stdout, as: UTF8.self), path.hasPrefix("/"),
+              FileManager.default.isExecutableFile(atPath: path)
+        else { return nil }
+        resolvedInterpreters.withLock { $0[key] = path }
+        return path
+    }
+
+    /// `interpreter(for:environment:)`'s answers, by the name asked and the `PATH` it was looked up on.
+    private static let resolvedInterpreters = Mutex<[String: String]>([:])
 
     // MARK: - The report
 

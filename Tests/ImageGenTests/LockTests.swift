@@ -165,4 +165,43 @@ struct LockTests {
         #expect(cli.pinsTheSame(as: try Lockfile.load(path: libraryPath)))
         #expect(cli.resolved != nil)
     }
+
+    /// A pyenv shim runs `pyenv rehash` after every `pip install`, a `--dry-run` too, and exits 1
+    /// when another rehash holds its lock: two locks at once failed one whose pip had finished.
+    @Test("a python3 wrapper on PATH that exits 1 after pip install (a pyenv shim whose rehash fails) does not fail lock; named by its path, it does")
+    func interpreterWrapper() async throws {
+        let served = try Served()
+        let real = try run("python3", ["-c", "import sys; sys.stdout.write(sys.executable)"])
+        try #require(real.status == 0 && real.stdout.hasPrefix("/"), "\(real.stderr)")
+        let wrapper = served.scratch("bin/python3")
+        try writeFile(wrapper, """
+            #!/bin/sh
+            '\(real.stdout)' "$@"; status=$?
+            for word in "$@"; do
+              if [ "$word" = install ] && [ $status = 0 ]; then echo "pyenv: cannot rehash: /shims isn't writable" >&2; exit 1; fi
+            done
+            exit $status
+
+            """, mode: 0o755)
+        let path = "\(served.scratch("bin")):\(ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin")"
+
+        func lock(pip: String, into images: String) throws -> ProcessResult {
+            try run(
+                imagegenBinary,
+                ["lock", "smoke", "--images", images, "--apt-sources", served.aptSource, "--index-url", served.indexURL,
+                 "--pip", pip, "--cache", served.scratch("cli-cache")],
+                environment: ["PIP_CONFIG_FILE": "/dev/null", "PATH": path])
+        }
+        let bare = try served.images("Bare", spec: Self.spec())
+        let resolved = try lock(pip: "python3 -m pip --isolated", into: bare)
+        #expect(resolved.status == 0, "\(resolved.stderr)")
+        #expect(FileManager.default.fileExists(atPath: "\(bare)/smoke.lock.json"))
+
+        // The wrapper named by its path runs as given, and its exit 1 fails the lock in one line.
+        let named = try served.images("Named", spec: Self.spec())
+        let failed = try lock(pip: "\(wrapper) -m pip --isolated", into: named)
+        #expect(failed.status == 1)
+        #expect(failed.stderr.contains("pip failed: exit status 1: pyenv: cannot rehash"), "\(failed.stderr)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: named) == ["smoke.yaml"])
+    }
 }
