@@ -43,18 +43,10 @@ public final class FileReader {
     ) throws {
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: chunkSize, alignment: 64)
         defer { buffer.deallocate() }
-        var position = offset
-        var left = length ?? Int64.max
-        while left > 0 {
-            let want = Int(min(Int64(chunkSize), left))
+        try readSpan(from: offset, length: length, chunkSize: chunkSize) { want, position in
             let n = try read(into: UnsafeMutableRawBufferPointer(rebasing: buffer[0..<want]), at: position)
-            if n == 0 {
-                if length != nil { throw OCIError.io(path: path, reason: "unexpected end of file") }
-                return
-            }
-            try body(UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
-            left -= Int64(n)
-            position = position.map { $0 + Int64(n) }
+            if n > 0 { try body(UnsafeRawBufferPointer(rebasing: buffer[0..<n])) }
+            return n
         }
     }
 
@@ -63,20 +55,29 @@ public final class FileReader {
     public func streamChunks(
         from offset: Int64? = nil, length: Int64? = nil, chunkSize: Int = 1 << 20, _ body: ([UInt8]) throws -> Void
     ) throws {
-        var position = offset
-        var left = length ?? Int64.max
-        while left > 0 {
-            let want = Int(min(Int64(chunkSize), left))
+        try readSpan(from: offset, length: length, chunkSize: chunkSize) { want, position in
             let chunk = try [UInt8](unsafeUninitializedCapacity: want) { buffer, count in
                 count = try read(into: UnsafeMutableRawBufferPointer(buffer), at: position)
             }
-            if chunk.isEmpty {
+            if !chunk.isEmpty { try body(chunk) }
+            return chunk.count
+        }
+    }
+
+    /// The loop of both streams: `next(want, position)` reads up to `want` bytes at `position`
+    /// (at the current position when nil), hands them on and says how many it read; 0 is the
+    /// end of the file, which comes too early when a `length` was asked for.
+    private func readSpan(from offset: Int64?, length: Int64?, chunkSize: Int, _ next: (Int, Int64?) throws -> Int) throws {
+        var position = offset
+        var left = length ?? Int64.max
+        while left > 0 {
+            let n = try next(Int(min(Int64(chunkSize), left)), position)
+            if n == 0 {
                 if length != nil { throw OCIError.io(path: path, reason: "unexpected end of file") }
                 return
             }
-            try body(chunk)
-            left -= Int64(chunk.count)
-            position = position.map { $0 + Int64(chunk.count) }
+            left -= Int64(n)
+            position = position.map { $0 + Int64(n) }
         }
     }
 

@@ -171,12 +171,11 @@ struct LockTests {
     @Test("a python3 wrapper on PATH that exits 1 after pip install (a pyenv shim whose rehash fails) does not fail lock; named by its path, it does")
     func interpreterWrapper() async throws {
         let served = try Served()
-        let real = try run("python3", ["-c", "import sys; sys.stdout.write(sys.executable)"])
-        try #require(real.status == 0 && real.stdout.hasPrefix("/"), "\(real.stderr)")
+        try #require(hostPython3.hasPrefix("/"), "python3 did not say where it is")
         let wrapper = served.scratch("bin/python3")
         try writeFile(wrapper, """
             #!/bin/sh
-            '\(real.stdout)' "$@"; status=$?
+            '\(hostPython3)' "$@"; status=$?
             for word in "$@"; do
               if [ "$word" = install ] && [ $status = 0 ]; then echo "pyenv: cannot rehash: /shims isn't writable" >&2; exit 1; fi
             done

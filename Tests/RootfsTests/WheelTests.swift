@@ -426,7 +426,7 @@ struct WheelTests {
 
         guard hostHasPip else { return }
         let reference = scratch("pip")
-        let pipInstall = try run("python3", [
+        let pipInstall = try run(hostPython3, [
             "-m", "pip", "install", "--quiet", "--root", reference, "--prefix", "/opt/venv", "--no-compile", "--no-deps",
             "--no-index", "--ignore-installed", "--disable-pip-version-check", "--no-warn-script-location",
         ] + hostWheels, environment: ["PIP_ROOT_USER_ACTION": "ignore"])

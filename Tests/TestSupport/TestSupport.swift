@@ -52,6 +52,14 @@ public func run(
     }
 }
 
+/// The host's `python3` itself (`sys.executable`), not a wrapper on `PATH`: a pyenv shim
+/// re-hashes after every `pip install` and exits 1 when another test's rehash holds its lock.
+public let hostPython3: String = {
+    let asked = Subprocess("python3", ["-c", "import sys; sys.stdout.write(sys.executable)"])
+    guard let output = try? asked.run(), output.status == .exited(0), output.stdoutText.hasPrefix("/") else { return "python3" }
+    return output.stdoutText
+}()
+
 /// The package's root directory.
 public let packageRoot: String = URL(fileURLWithPath: #filePath)
     .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
