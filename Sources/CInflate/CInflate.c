@@ -13,11 +13,108 @@ struct cinflate_library {
     int (*inflate)(struct inflate_state *);
 };
 
+/// Where the gzip header parser is: ISA-L 2.30 parses a header itself only when it arrives
+/// whole — one split inside FEXTRA, FNAME, FCOMMENT or FHCRC loses its place and fails a good
+/// member — so a gzip stream's header is read here and ISA-L inflates the body and checks the
+/// trailer (ISAL_GZIP_NO_HDR_VER).
+enum header_phase { FIXED, EXTRA_LENGTH, EXTRA, NAME, COMMENT, HEADER_CRC, BODY };
+
 struct cinflate_stream {
     const cinflate_library *library;
-    uint32_t flag;
+    int gzip;
     struct inflate_state state;
+    enum header_phase phase;
+    uint8_t flags;
+    uint8_t field[10];     // the fixed part, the extra field's length or the header CRC, as collected
+    uint32_t collected;    // bytes of `field` so far
+    uint32_t extra_left;   // bytes of the extra field still to skip
+    uint32_t header_crc;   // CRC-32 of the header's bytes before its own CRC
 };
+
+enum { FHCRC = 0x02, FEXTRA = 0x04, FNAME = 0x08, FCOMMENT = 0x10, RESERVED = 0xe0 };
+
+static uint32_t crc32_bytes(uint32_t crc, const uint8_t *bytes, size_t count) {
+    crc = ~crc;
+    while (count--) {
+        crc ^= *bytes++;
+        for (int bit = 0; bit < 8; bit++) crc = (crc >> 1) ^ (0xedb88320u & (0u - (crc & 1u)));
+    }
+    return ~crc;
+}
+
+/// The phase after `phase`, given the header's flags (the phases are in the header's order).
+static enum header_phase after(enum header_phase phase, uint8_t flags) {
+    if (phase < EXTRA_LENGTH && (flags & FEXTRA)) return EXTRA_LENGTH;
+    if (phase < NAME && (flags & FNAME)) return NAME;
+    if (phase < COMMENT && (flags & FCOMMENT)) return COMMENT;
+    if (phase < HEADER_CRC && (flags & FHCRC)) return HEADER_CRC;
+    return BODY;
+}
+
+/// Reads header bytes from `input`; returns how many it took (all of them while the header
+/// goes on), or ISA-L's negative code for a header that is not gzip's.
+static int64_t read_header(cinflate_stream *stream, const uint8_t *input, uint32_t length) {
+    uint32_t used = 0;
+    while (stream->phase != BODY && used < length) {
+        const uint8_t *at = input + used;
+        uint32_t take = 1;
+        switch (stream->phase) {
+        case FIXED:
+        case EXTRA_LENGTH:
+        case HEADER_CRC: {
+            uint32_t want = stream->phase == FIXED ? 10 : 2;
+            take = want - stream->collected;
+            if (take > length - used) take = length - used;
+            memcpy(stream->field + stream->collected, at, take);
+            stream->collected += take;
+            if (stream->collected < want) break;
+            stream->collected = 0;
+            if (stream->phase == FIXED) {
+                if (stream->field[0] != 0x1f || stream->field[1] != 0x8b) return ISAL_INVALID_WRAPPER;
+                if (stream->field[3] & RESERVED) return CINFLATE_HEADER_FLAGS;
+                if (stream->field[2] != 8) return ISAL_UNSUPPORTED_METHOD;
+                stream->flags = stream->field[3];
+            } else if (stream->phase == EXTRA_LENGTH) {
+                stream->extra_left = (uint32_t)stream->field[0] | (uint32_t)stream->field[1] << 8;
+                if (stream->extra_left > 0) {
+                    stream->header_crc = crc32_bytes(stream->header_crc, at, take);
+                    used += take;
+                    stream->phase = EXTRA;
+                    continue;
+                }
+            } else if (((uint32_t)stream->field[0] | (uint32_t)stream->field[1] << 8) != (stream->header_crc & 0xffff)) {
+                return CINFLATE_HEADER_CRC;
+            }
+            if (stream->phase != HEADER_CRC) stream->header_crc = crc32_bytes(stream->header_crc, at, take);
+            used += take;
+            stream->phase = after(stream->phase, stream->flags);
+            continue;
+        }
+        case EXTRA:
+            take = stream->extra_left < length - used ? stream->extra_left : length - used;
+            stream->extra_left -= take;
+            stream->header_crc = crc32_bytes(stream->header_crc, at, take);
+            used += take;
+            if (stream->extra_left == 0) stream->phase = after(EXTRA, stream->flags);
+            continue;
+        case NAME:
+        case COMMENT: {
+            const uint8_t *end = memchr(at, 0, length - used);
+            take = end ? (uint32_t)(end - at) + 1 : length - used;
+            stream->header_crc = crc32_bytes(stream->header_crc, at, take);
+            used += take;
+            if (end) stream->phase = after(stream->phase, stream->flags);
+            continue;
+        }
+        case BODY:
+            break;
+        }
+        // A partly collected fixed field: its bytes count towards the CRC once it is whole.
+        if (stream->phase != HEADER_CRC) stream->header_crc = crc32_bytes(stream->header_crc, at, take);
+        used += take;
+    }
+    return used;
+}
 
 const cinflate_library *cinflate_open(const char *path, const char **error) {
     void *handle = dlopen(path, RTLD_NOW | RTLD_LOCAL);
@@ -42,14 +139,20 @@ const cinflate_library *cinflate_open(const char *path, const char **error) {
 }
 
 static void start(cinflate_stream *stream) {
-    stream->state.crc_flag = stream->flag;
+    // Raw streams: no header, no trailer, the CRC-32 kept. gzip: the body and the trailer's check.
+    stream->state.crc_flag = stream->gzip ? ISAL_GZIP_NO_HDR_VER : ISAL_GZIP_NO_HDR;
+    stream->phase = stream->gzip ? FIXED : BODY;
+    stream->flags = 0;
+    stream->collected = 0;
+    stream->extra_left = 0;
+    stream->header_crc = 0;
 }
 
 cinflate_stream *cinflate_new(const cinflate_library *library, int gzip) {
     cinflate_stream *stream = malloc(sizeof *stream);
     if (stream == NULL) return NULL;
     stream->library = library;
-    stream->flag = gzip ? ISAL_GZIP : ISAL_GZIP_NO_HDR;
+    stream->gzip = gzip;
     library->init(&stream->state);
     start(stream);
     return stream;
@@ -65,13 +168,25 @@ void cinflate_free(cinflate_stream *stream) { free(stream); }
 int cinflate_run(cinflate_stream *stream, const uint8_t *input, uint32_t input_length, uint32_t *consumed,
                  uint8_t *output, uint32_t output_length, uint32_t *produced, int *ended, uint32_t *crc) {
     struct inflate_state *state = &stream->state;
+    *consumed = 0;
+    *produced = 0;
+    *ended = 0;
+    *crc = state->crc;
+    int64_t header = read_header(stream, input, input_length);
+    if (header < 0) return (int)header;
+    if (stream->phase != BODY) {
+        *consumed = (uint32_t)header;
+        return 0;
+    }
     // ISA-L never writes through next_in; the field is merely not const.
-    state->next_in = (uint8_t *)input;
-    state->avail_in = input_length;
+    state->next_in = (uint8_t *)input + header;
+    state->avail_in = input_length - (uint32_t)header;
     state->next_out = output;
     state->avail_out = output_length;
     int status = stream->library->inflate(state);
-    *consumed = input_length - state->avail_in;
+    // At a stream's end ISA-L gives back the input it read ahead; never more than this call's.
+    uint32_t left = state->avail_in < input_length - (uint32_t)header ? state->avail_in : input_length - (uint32_t)header;
+    *consumed = input_length - left;
     *produced = output_length - state->avail_out;
     *ended = state->block_state == ISAL_BLOCK_FINISH;
     *crc = state->crc;

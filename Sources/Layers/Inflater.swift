@@ -170,7 +170,7 @@ final class Inflater {
         return step
     }
 
-    /// ISA-L's error codes (igzip_lib.h), in words like zlib's.
+    /// ISA-L's error codes (igzip_lib.h) and CInflate's own, in words like zlib's.
     static func isalReason(_ status: Int32) -> String {
         switch status {
         case -1: return "invalid block"
@@ -179,6 +179,8 @@ final class Inflater {
         case -4: return "incorrect header check"
         case -5: return "unknown compression method"
         case -6: return "incorrect data check"
+        case CINFLATE_HEADER_CRC: return "header crc mismatch"
+        case CINFLATE_HEADER_FLAGS: return "unknown header flags set"
         default: return "ISA-L error \(status)"
         }
     }

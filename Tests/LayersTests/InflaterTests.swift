@@ -103,6 +103,70 @@ struct InflaterTests {
         }
     }
 
+    /// A gzip header with the given flags and every optional field they name (RFC 1952 2.3):
+    /// an extra field, a file name, a comment and the header's CRC-16.
+    static func header(flags: UInt8 = 0x1E, method: UInt8 = 8, headerCRCFlip: UInt16 = 0) -> [UInt8] {
+        var header: [UInt8] = [0x1F, 0x8B, method, flags, 0, 0, 0, 0, 0, 3]
+        if flags & 0x04 != 0 {
+            let extra = Array("AB\u{4}\u{0}wxyz".utf8) + [UInt8](repeating: 7, count: 300)
+            header += [UInt8(extra.count & 0xFF), UInt8(extra.count >> 8)] + extra
+        }
+        if flags & 0x08 != 0 { header += Array("a-file-name.tar".utf8) + [0] }
+        if flags & 0x10 != 0 { header += Array("a comment".utf8) + [0] }
+        if flags & 0x02 != 0 {
+            let crc = UInt16(truncatingIfNeeded: crc32(header)) ^ headerCRCFlip
+            header += [UInt8(crc & 0xFF), UInt8(crc >> 8)]
+        }
+        return header
+    }
+
+    /// CRC-32 (the gzip one), bit by bit.
+    static func crc32(_ bytes: [UInt8]) -> UInt32 {
+        var crc: UInt32 = 0xFFFF_FFFF
+        for byte in bytes {
+            crc ^= UInt32(byte)
+            for _ in 0..<8 { crc = (crc >> 1) ^ (0xEDB8_8320 & (0 &- (crc & 1))) }
+        }
+        return ~crc
+    }
+
+    /// ISA-L 2.30 lost its place in a header split inside its optional fields; CInflate reads
+    /// the header itself.
+    @Test("a gzip header with an extra field, a name, a comment and its CRC-16 inflates alike, split anywhere")
+    func headerFields() throws {
+        let body = Array(try Self.gzip(Array(Self.sample[0..<100_000])).dropFirst(10))
+        let member = Self.header() + body
+        let input = member + (try Self.gzip([1, 2, 3])) + member
+        let expected = Array(Self.sample[0..<100_000]) + [1, 2, 3] + Array(Self.sample[0..<100_000])
+        for library in InflateLibrary.allCases {
+            for piece in [1, 2, 3, 5, 13, 333, 1 << 20] {
+                let result = try Self.inflate(input, .gzip, library, piece: piece, room: piece == 1 ? 65_536 : 5_000)
+                #expect(result.bytes == expected, "\(library), pieces of \(piece)")
+                #expect(result.members == 3, "\(library), pieces of \(piece)")
+            }
+        }
+    }
+
+    @Test("a wrong magic, method, header CRC-16 or reserved flag is refused by both libraries in the same words", arguments: [
+        "magic", "method", "header CRC-16", "reserved flag",
+    ])
+    func badHeaders(what: String) throws {
+        let (header, reason): ([UInt8], String) = switch what {
+        case "magic": ([0x1F, 0x8C] + Array(Self.header(flags: 0).dropFirst(2)), "incorrect header check")
+        case "method": (Self.header(flags: 0, method: 7), "unknown compression method")
+        case "header CRC-16": (Self.header(headerCRCFlip: 1), "header crc mismatch")
+        default: (Self.header(flags: 0x20), "unknown header flags set")
+        }
+        let input = header + Array(try Self.gzip([1, 2, 3]).dropFirst(10))
+        for library in InflateLibrary.allCases {
+            for piece in [1, 1 << 20] {
+                #expect("\(library), pieces of \(piece)", performing: { try Self.inflate(input, .gzip, library, piece: piece) }, throws: { error in
+                    (error as? InflateFailure)?.reason == reason
+                })
+            }
+        }
+    }
+
     @Test("a damaged block or a wrong gzip CRC-32 is refused by both libraries")
     func damaged() throws {
         let member = try Self.gzip(Self.sample)

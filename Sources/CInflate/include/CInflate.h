@@ -17,15 +17,22 @@ typedef struct cinflate_stream cinflate_stream;
 const cinflate_library *cinflate_open(const char *path, const char **error);
 
 /// A new stream: `gzip` 0 for a raw deflate stream (RFC 1951; the CRC-32 of the output is kept),
-/// 1 for gzip members (RFC 1952; header parsed, trailer CRC-32 checked). NULL when out of memory.
+/// 1 for gzip members (RFC 1952; the header read here, in pieces of any size, its CRC-16 checked
+/// when it has one; the trailer's CRC-32 and size checked by ISA-L). NULL when out of memory.
 cinflate_stream *cinflate_new(const cinflate_library *library, int gzip);
 /// Starts the stream over (the next gzip member, or a new raw stream).
 void cinflate_reset(cinflate_stream *stream);
 void cinflate_free(cinflate_stream *stream);
 
+/// cinflate_run's own errors, beside ISA-L's (-1 to -6): a gzip header whose CRC-16 does not
+/// match, and one with reserved flags set.
+#define CINFLATE_HEADER_CRC (-100)
+#define CINFLATE_HEADER_FLAGS (-101)
+
 /// Inflates from `input` into `output`. Sets how many bytes it consumed and produced, whether
 /// the stream (the raw stream, or the gzip member with its trailer) has ended, and the CRC-32
-/// of everything produced since the last reset. Returns 0, or ISA-L's negative error code.
+/// of everything produced since the last reset. Returns 0, or a negative error code (ISA-L's or
+/// the two above).
 int cinflate_run(cinflate_stream *stream, const uint8_t *input, uint32_t input_length, uint32_t *consumed,
                  uint8_t *output, uint32_t output_length, uint32_t *produced, int *ended, uint32_t *crc);
 
