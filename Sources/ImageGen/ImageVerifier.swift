@@ -423,17 +423,25 @@ private struct LayerScan: Sendable {
         // Stage 1, on a thread of its own: read the blob and decompress it — the longest work,
         // so it gets a core to itself — handing the read bytes (for the blob's digest) and the
         // decompressed ones to this thread, each in the array it was read or inflated into.
-        // After a decompression failure it goes on reading, so the blob is hashed to its end.
+        // After a decompression failure — or with no decoder at all (`IMAGEGEN_INFLATE=isal`
+        // where ISA-L does not load) — it goes on reading, so the blob is hashed to its end and
+        // the failure, not a digest mismatch, is what is reported.
         let decode: @Sendable () -> Void = {
             var failure: (any Error)?
+            let decoder: LayerDecoder?
             do {
-                let decoder = try LayerDecoder(kind: compression) { chunks.put(.bytes($0)) }
+                decoder = try LayerDecoder(kind: compression) { chunks.put(.bytes($0)) }
+            } catch {
+                decoder = nil
+                failure = error
+            }
+            do {
                 try FileReader(path: file.path).streamChunks(from: file.offset, length: file.size) { chunk in
                     chunks.put(.raw(chunk))
-                    guard failure == nil else { return }
+                    guard failure == nil, let decoder else { return }
                     do { try chunk.withUnsafeBytes { try decoder.feed($0) } } catch { failure = error }
                 }
-                if failure == nil { try decoder.finish() }
+                if failure == nil { try decoder?.finish() }
             } catch {
                 if failure == nil { failure = error }
             }

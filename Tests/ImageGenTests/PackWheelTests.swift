@@ -79,5 +79,10 @@ struct PackWheelTests {
         #expect(bad.stderr.hasSuffix("IMAGEGEN_INFLATE='fast': expected auto, isal or zlib\n"), "\(bad.stderr)")
         #expect(bad.stderr.split(separator: "\n").count == 1)
         #expect(!FileManager.default.fileExists(atPath: scratch("bad/index.json")))
+        // verify says why it cannot inflate, not that the blob it then did not read mismatches.
+        let unverified = try imagegen(["verify", scratch("zlib")], environment: ["IMAGEGEN_INFLATE": "fast"])
+        #expect(unverified.status == 1)
+        #expect(unverified.stderr.contains("IMAGEGEN_INFLATE='fast': expected auto, isal or zlib"), "\(unverified.stderr)")
+        #expect(!unverified.stderr.contains("digest mismatch"), "\(unverified.stderr)")
     }
 }
