@@ -131,7 +131,9 @@ public enum ArchiveWriter {
                 var status = stat()
                 guard fstat(source, &status) == 0 else { throw .call("fstat", path: copy.path, errno: errno) }
                 // A blob whose size is not the one read above changed while archiving.
-                guard Int64(status.st_size) == copy.size else { throw .call("archiving (the blob changed size)", path: copy.path, errno: EIO) }
+                guard Int64(status.st_size) == copy.size else {
+                    throw .unexpected(path: copy.path, reason: "the blob is \(status.st_size) bytes, not the \(copy.size) it had when the archive was laid out: it changed while archiving")
+                }
                 try FileCopy.copy(from: source, at: 0, to: descriptor, at: copy.offset, length: copy.size, path: copy.path)
             }
         } catch {

@@ -26,10 +26,12 @@ public enum FileCopy {
                     to = outOffset
                     continue
                 }
-                if n == 0 { throw .call("copy_file_range (the file is shorter than expected)", path: path, errno: EIO) }
-                if errno == EINTR { continue }
-                // Another file system, a kernel or file system without it: copy through a buffer.
-                guard [EXDEV, ENOSYS, EOPNOTSUPP, EINVAL].contains(errno) else { throw .call("copy_file_range", path: path, errno: errno) }
+                if n < 0, errno == EINTR { continue }
+                // Another file system, a kernel or file system without it (some answer 0 rather
+                // than an error): copy through a buffer, which also finds a source cut short.
+                guard n == 0 || [EXDEV, ENOSYS, EOPNOTSUPP, EINVAL].contains(errno) else {
+                    throw .call("copy_file_range", path: path, errno: errno)
+                }
                 kernel = false
                 continue
             }
@@ -47,12 +49,12 @@ public enum FileCopy {
             let n = pread(source, buffer.baseAddress, Int(min(left, Int64(buffer.count))), off_t(from))
             if n < 0, errno == EINTR { continue }
             guard n >= 0 else { throw .call("pread", path: path, errno: errno) }
-            guard n > 0 else { throw .call("pread (the file is shorter than expected)", path: path, errno: EIO) }
+            guard n > 0 else { throw .unexpected(path: path, reason: "the file ends \(left) bytes before the range to copy does") }
             var done = 0
             while done < n {
                 let w = pwrite(destination, buffer.baseAddress! + done, n - done, off_t(to) + off_t(done))
                 if w < 0, errno == EINTR { continue }
-                guard w > 0 else { throw .call("pwrite", path: path, errno: errno) }
+                guard w > 0 else { throw .call("pwrite", path: path, errno: w == 0 ? EIO : errno) }
                 done += w
             }
             from += Int64(n)

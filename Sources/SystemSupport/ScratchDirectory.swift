@@ -40,10 +40,13 @@ public struct ScratchDirectory: Sendable {
 public enum SystemError: Error, Hashable, CustomStringConvertible {
     /// `call` on `path` set `errno`.
     case call(String, path: String, errno: Int32)
+    /// The calls on `path` succeeded, but it is not what it should be.
+    case unexpected(path: String, reason: String)
 
     public var description: String {
         switch self {
         case .call(let call, let path, let errno): "\(call) \(path): \(String(cString: strerror(errno)))"
+        case .unexpected(let path, let reason): "\(path): \(reason)"
         }
     }
 }
