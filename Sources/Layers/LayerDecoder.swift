@@ -14,6 +14,15 @@ public final class LayerDecoder {
     private var inMember = false
     private var zstdFrameOpen = false
     private var sawInput = false
+    /// gzip members that ended so far.
+    private var membersEnded = 0
+    /// Set once bytes that are not a gzip member followed the last one (see `ignoresTrailingBytes`).
+    private var inTrailingBytes = false
+
+    /// Whether bytes after the last gzip member that do not start another one (1f 8b) are
+    /// ignored, as zlib's `gzread` — and so dpkg — ignores them; otherwise (layers, as container
+    /// runtimes read them) they are an error.
+    public var ignoresTrailingBytes = false
 
     /// A decoder that hands the uncompressed bytes to `output`.
     public convenience init(kind: LayerCompressionKind, output: @escaping (UnsafeRawBufferPointer) throws -> Void) throws {
@@ -83,6 +92,11 @@ public final class LayerDecoder {
         // library may hold more output for the same input).
         var outputWasFull = false
         while offset < bytes.count || (outputWasFull && inMember) {
+            if !inMember, ignoresTrailingBytes, membersEnded > 0,
+               inTrailingBytes || bytes[offset] != 0x1F || (offset + 1 < bytes.count && bytes[offset + 1] != 0x8B) {
+                inTrailingBytes = true
+                return
+            }
             if !inMember {
                 inflater.reset()
                 inMember = true
@@ -106,6 +120,7 @@ public final class LayerDecoder {
             offset += step.consumed
             outputWasFull = step.produced == (chunks == nil ? buffer.count : Self.chunkSize)
             if step.ended {
+                membersEnded += 1
                 inMember = false
                 outputWasFull = false
             } else if step.consumed == 0, step.produced == 0 {

@@ -158,6 +158,7 @@ final class DebArchive {
     private func inflateData(into output: @escaping (UnsafeRawBufferPointer) throws -> Void) throws {
         // No inflater (IMAGEGEN_INFLATE asks for what this host lacks) is not the package's fault.
         let decoder = try LayerDecoder(kind: .gzip, output: output)
+        decoder.ignoresTrailingBytes = true
         let chunk = 1 << 20
         var done: Int64 = 0
         do {

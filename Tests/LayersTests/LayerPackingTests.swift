@@ -154,9 +154,10 @@ struct LayerWriterErrorTests {
 
 @Suite("Decompression")
 struct LayerDecoderTests {
-    func decode(_ kind: LayerCompressionKind, _ bytes: [UInt8], chunk: Int = 1000) throws -> [UInt8] {
+    func decode(_ kind: LayerCompressionKind, _ bytes: [UInt8], chunk: Int = 1000, ignoringTrailingBytes: Bool = false) throws -> [UInt8] {
         var out: [UInt8] = []
         let decoder = try LayerDecoder(kind: kind) { out += $0 }
+        decoder.ignoresTrailingBytes = ignoringTrailingBytes
         for start in stride(from: 0, to: bytes.count, by: chunk) {
             try bytes[start..<min(start + chunk, bytes.count)].withUnsafeBytes { try decoder.feed($0) }
         }
@@ -188,6 +189,24 @@ struct LayerDecoderTests {
     func truncated(_ kind: LayerCompressionKind) throws {
         let full = try compress(kind, Array(String(repeating: "x y z ", count: 10_000).utf8))
         #expect { try decode(kind, Array(full.prefix(full.count / 2))) } throws: { "\($0)".contains("truncated") }
+    }
+
+    @Test("bytes after the last gzip member: an error in a layer; ignored where asked (a deb's data.tar.gz) unless they start a member")
+    func trailingBytes() throws {
+        let text = Array(String(repeating: "abc", count: 1000).utf8)
+        let member = try compress(.gzip, text)
+        let junk = member + [0, 1, 2, 3] + Array(repeating: 0x1F, count: 5)
+        for chunk in [1, 2, 1000] {
+            #expect(throws: LayerError.self, "pieces of \(chunk)") { try decode(.gzip, junk, chunk: chunk) }
+            #expect(try decode(.gzip, junk, chunk: chunk, ignoringTrailingBytes: true) == text, "pieces of \(chunk)")
+            // A second member is still read; a damaged one that starts with the magic is still refused.
+            #expect(try decode(.gzip, member + member + [0x0A], chunk: chunk, ignoringTrailingBytes: true) == text + text)
+            var damaged = member
+            damaged[damaged.count - 6] ^= 0xFF
+            #expect(throws: LayerError.self, "pieces of \(chunk)") {
+                try decode(.gzip, member + damaged, chunk: chunk, ignoringTrailingBytes: true)
+            }
+        }
     }
 
     @Test("a corrupted gzip stream is an error")

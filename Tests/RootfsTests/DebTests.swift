@@ -494,6 +494,39 @@ struct DebTests {
         #expect(snapshot(scratch("root")).isEmpty)
     }
 
+    /// zlib's gzread, and so dpkg, ignores bytes after the last gzip member that do not start
+    /// another; a layer's decoder does not (LayerDecoderTests).
+    @Test("a data.tar.gz followed by bytes that start no gzip member unpacks as dpkg unpacks it")
+    func gzipDataWithTrailingBytes() throws {
+        let scratch = try ScratchDirectory("debs")
+        var gzipped = helloDeb
+        gzipped.compression = "gzip"
+        let deb = try gzipped.build(in: scratch.path)
+        // The same package with 7 bytes after data.tar.gz's gzip stream, its ar size grown to match.
+        let append = """
+            import sys
+            data = open(sys.argv[1], 'rb').read()
+            out, at = bytearray(data[:8]), 8
+            while at < len(data):
+                header = bytearray(data[at:at + 60]); size = int(header[48:58]); body = data[at + 60:at + 60 + size]
+                if header[:16].rstrip().rstrip(b'/') == b'data.tar.gz':
+                    body += b'\\x00junk\\n\\x00'; header[48:58] = b'%-10d' % len(body)
+                out += header + body + (b'\\n' if len(body) % 2 else b'')
+                at += 60 + size + size % 2
+            open(sys.argv[2], 'wb').write(out)
+            """
+        let made = try run("python3", ["-c", append, deb, scratch("trailing.deb")])
+        try #require(made.status == 0, "\(made.stderr)")
+        for (name, path) in [("plain", deb), ("trailing", scratch("trailing.deb"))] {
+            try FileManager.default.createDirectory(atPath: scratch(name), withIntermediateDirectories: true)
+            try DebUnpacker(root: scratch(name)).unpack(path)
+        }
+        #expect(!snapshot(scratch("plain")).isEmpty)
+        #expect(snapshot(scratch("trailing")) == snapshot(scratch("plain")))
+        let dpkg = try run("dpkg-deb", ["--fsys-tarfile", scratch("trailing.deb")])
+        #expect(dpkg.status == 0, "dpkg-deb reads it too: \(dpkg.stderr)")
+    }
+
     @Test("base fixups: merged /usr links, accounts from base-passwd's masters, the CA bundle in the conf's order")
     func baseFixups() throws {
         let scratch = try ScratchDirectory("debs")
