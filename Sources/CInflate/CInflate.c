@@ -51,67 +51,65 @@ static enum header_phase after(enum header_phase phase, uint8_t flags) {
     return BODY;
 }
 
+static uint32_t smaller(uint32_t a, uint32_t b) { return a < b ? a : b; }
+static uint32_t little_endian16(const uint8_t *bytes) { return (uint32_t)bytes[0] | (uint32_t)bytes[1] << 8; }
+
 /// Reads header bytes from `input`; returns how many it took (all of them while the header
-/// goes on), or ISA-L's negative code for a header that is not gzip's.
+/// goes on), or a negative code for a header that is not gzip's.
 static int64_t read_header(cinflate_stream *stream, const uint8_t *input, uint32_t length) {
     uint32_t used = 0;
     while (stream->phase != BODY && used < length) {
         const uint8_t *at = input + used;
-        uint32_t take = 1;
+        uint32_t left = length - used;
+        uint32_t take;
+        int whole;  // this call completes the phase's field
         switch (stream->phase) {
-        case FIXED:
-        case EXTRA_LENGTH:
-        case HEADER_CRC: {
-            uint32_t want = stream->phase == FIXED ? 10 : 2;
-            take = want - stream->collected;
-            if (take > length - used) take = length - used;
-            memcpy(stream->field + stream->collected, at, take);
-            stream->collected += take;
-            if (stream->collected < want) break;
-            stream->collected = 0;
-            if (stream->phase == FIXED) {
-                if (stream->field[0] != 0x1f || stream->field[1] != 0x8b) return ISAL_INVALID_WRAPPER;
-                if (stream->field[3] & RESERVED) return CINFLATE_HEADER_FLAGS;
-                if (stream->field[2] != 8) return ISAL_UNSUPPORTED_METHOD;
-                stream->flags = stream->field[3];
-            } else if (stream->phase == EXTRA_LENGTH) {
-                stream->extra_left = (uint32_t)stream->field[0] | (uint32_t)stream->field[1] << 8;
-                if (stream->extra_left > 0) {
-                    stream->header_crc = crc32_bytes(stream->header_crc, at, take);
-                    used += take;
-                    stream->phase = EXTRA;
-                    continue;
-                }
-            } else if (((uint32_t)stream->field[0] | (uint32_t)stream->field[1] << 8) != (stream->header_crc & 0xffff)) {
-                return CINFLATE_HEADER_CRC;
-            }
-            if (stream->phase != HEADER_CRC) stream->header_crc = crc32_bytes(stream->header_crc, at, take);
-            used += take;
-            stream->phase = after(stream->phase, stream->flags);
-            continue;
-        }
         case EXTRA:
-            take = stream->extra_left < length - used ? stream->extra_left : length - used;
+            take = smaller(stream->extra_left, left);
             stream->extra_left -= take;
-            stream->header_crc = crc32_bytes(stream->header_crc, at, take);
-            used += take;
-            if (stream->extra_left == 0) stream->phase = after(EXTRA, stream->flags);
-            continue;
+            whole = stream->extra_left == 0;
+            break;
         case NAME:
         case COMMENT: {
-            const uint8_t *end = memchr(at, 0, length - used);
-            take = end ? (uint32_t)(end - at) + 1 : length - used;
-            stream->header_crc = crc32_bytes(stream->header_crc, at, take);
-            used += take;
-            if (end) stream->phase = after(stream->phase, stream->flags);
-            continue;
-        }
-        case BODY:
+            const uint8_t *end = memchr(at, 0, left);
+            take = end ? (uint32_t)(end - at) + 1 : left;
+            whole = end != NULL;
             break;
         }
-        // A partly collected fixed field: its bytes count towards the CRC once it is whole.
+        default: {  // FIXED, EXTRA_LENGTH, HEADER_CRC: collected into `field`
+            uint32_t want = stream->phase == FIXED ? 10 : 2;
+            take = smaller(want - stream->collected, left);
+            memcpy(stream->field + stream->collected, at, take);
+            stream->collected += take;
+            whole = stream->collected == want;
+            break;
+        }
+        }
         if (stream->phase != HEADER_CRC) stream->header_crc = crc32_bytes(stream->header_crc, at, take);
         used += take;
+        if (!whole) continue;
+        stream->collected = 0;
+        switch (stream->phase) {
+        case FIXED:
+            if (stream->field[0] != 0x1f || stream->field[1] != 0x8b) return ISAL_INVALID_WRAPPER;
+            if (stream->field[3] & RESERVED) return CINFLATE_HEADER_FLAGS;
+            if (stream->field[2] != 8) return ISAL_UNSUPPORTED_METHOD;
+            stream->flags = stream->field[3];
+            break;
+        case EXTRA_LENGTH:
+            stream->extra_left = little_endian16(stream->field);
+            if (stream->extra_left > 0) {
+                stream->phase = EXTRA;
+                continue;
+            }
+            break;
+        case HEADER_CRC:
+            if (little_endian16(stream->field) != (stream->header_crc & 0xffff)) return CINFLATE_HEADER_CRC;
+            break;
+        default:
+            break;
+        }
+        stream->phase = after(stream->phase, stream->flags);
     }
     return used;
 }
@@ -179,14 +177,14 @@ int cinflate_run(cinflate_stream *stream, const uint8_t *input, uint32_t input_l
         return 0;
     }
     // ISA-L never writes through next_in; the field is merely not const.
+    uint32_t given = input_length - (uint32_t)header;
     state->next_in = (uint8_t *)input + header;
-    state->avail_in = input_length - (uint32_t)header;
+    state->avail_in = given;
     state->next_out = output;
     state->avail_out = output_length;
     int status = stream->library->inflate(state);
     // At a stream's end ISA-L gives back the input it read ahead; never more than this call's.
-    uint32_t left = state->avail_in < input_length - (uint32_t)header ? state->avail_in : input_length - (uint32_t)header;
-    *consumed = input_length - left;
+    *consumed = input_length - smaller(state->avail_in, given);
     *produced = output_length - state->avail_out;
     *ended = state->block_state == ISAL_BLOCK_FINISH;
     *crc = state->crc;
