@@ -2,21 +2,27 @@ import OCI
 import SystemSupport
 
 /// Unpacks an archive file (tar, optionally gzip/xz/zstd/bzip2-compressed; zip; ar, as in a
-/// `.deb`) into a directory: libarchive reads it (``ArchiveReader``), ``DiskWriter`` writes it
+/// `.deb`) into a directory: libarchive reads it (``ArchiveReader``; a gzip file inflated by
+/// ``GunzipBlocks``), ``DiskWriter`` writes it
 /// (modes kept, setuid included; owners are whoever runs imagegen), refusing entries that would
 /// land outside it (absolute paths are taken as relative, `..` is refused, and nothing is
 /// written through a symlink an earlier entry planted).
 public final class ArchiveExtractor {
     private let reader: ArchiveReader
+    /// A gzip file's inflater, read to its end after the archive's last entry.
+    private let gunzip: GunzipBlocks?
     /// The archive being read.
     public let path: String
 
-    /// Opens `path` for extraction.
+    /// Opens `path` for extraction. A gzip file is inflated by imagegen (``GunzipBlocks``: ISA-L
+    /// when it loads), anything else by libarchive.
     public init(path: String) throws {
         self.path = path
+        gunzip = GunzipBlocks.isGzip(path) ? try GunzipBlocks(path: path) : nil
+        let source: ArchiveReader.Source = gunzip.map { .blocks($0) } ?? .file(path)
         do {
             // The names are the user's data: one that is not UTF-8 is written with U+FFFD.
-            reader = try ArchiveReader(.file(path), format: .any, invalidNames: .repair, name: path)
+            reader = try ArchiveReader(source, format: .any, invalidNames: .repair, name: path)
         } catch {
             throw LayerError.archive(path: path, reason: error.message)
         }
@@ -36,6 +42,13 @@ public final class ArchiveExtractor {
             }
         } catch let error as ArchiveReaderError {
             throw LayerError.archive(path: path, reason: error.message)
+        }
+        // libarchive stops at the archive's end: the rest of the stream (a tar's padding, the
+        // last gzip trailer) is read here, so that a cut or damaged end is found.
+        do {
+            while let gunzip, try !gunzip.next().isEmpty {}
+        } catch {
+            throw LayerError.archive(path: path, reason: "\(error)")
         }
         try writer.finish()
         return count

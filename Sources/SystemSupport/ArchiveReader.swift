@@ -8,12 +8,15 @@ import Glibc
 /// may be (paths, links, devices) are theirs, with `TreePath` for the paths.
 public final class ArchiveReader {
     /// Where the archive's bytes come from.
-    public enum Source: Sendable {
+    public enum Source {
         /// A whole file.
         case file(String)
         /// `size` bytes at `offset` of an open file (a member of an `ar` archive), read with `pread`
         /// as libarchive asks for them; the caller keeps the descriptor open while reading.
         case range(descriptor: Int32, offset: Int64, size: Int64)
+        /// Blocks that their owner makes as libarchive asks for them (a decompressor of
+        /// imagegen's own); what they throw is the reading error.
+        case blocks(any ArchiveBlocks)
     }
 
     /// Which formats the reader accepts.
@@ -75,8 +78,8 @@ public final class ArchiveReader {
     private let utf8First: Bool
     /// Whether invalid UTF-8 is repaired rather than refused.
     private let repairing: Bool
-    /// The source's bytes when it is a range (libarchive holds a pointer to it).
-    private let range: RangeSource?
+    /// The blocks of a `.range` or `.blocks` source (libarchive holds a pointer to it).
+    private let feed: BlockFeed?
     /// The archive, for messages.
     public let name: String
 
@@ -103,17 +106,21 @@ public final class ArchiveReader {
             archive_read_support_format_zip_seekable(handle)
         }
         switch source {
-        case .file(let path):
-            range = nil
-            try check(archive_read_open_filename(handle, path, 1 << 16))
+        case .file:
+            feed = nil
         case .range(let descriptor, let offset, let size):
-            let range = RangeSource(descriptor: descriptor, offset: offset, size: size)
-            self.range = range
+            feed = BlockFeed(RangeBlocks(descriptor: descriptor, offset: offset, size: size, name: name))
+        case .blocks(let blocks):
+            feed = BlockFeed(blocks)
+        }
+        if case .file(let path) = source {
+            try check(archive_read_open_filename(handle, path, 1 << 16))
+        } else if let feed {
             archive_read_set_read_callback(handle) { _, client, block in
                 guard let client, let block else { return -1 }
-                return Unmanaged<RangeSource>.fromOpaque(client).takeUnretainedValue().read(block)
+                return Unmanaged<BlockFeed>.fromOpaque(client).takeUnretainedValue().read(block)
             }
-            archive_read_set_callback_data(handle, Unmanaged.passUnretained(range).toOpaque())
+            archive_read_set_callback_data(handle, Unmanaged.passUnretained(feed).toOpaque())
             try check(archive_read_open1(handle))
         }
     }
@@ -124,7 +131,9 @@ public final class ArchiveReader {
     /// A libarchive return code as an error carrying libarchive's message (warnings pass).
     private func check(_ code: Int32) throws(ArchiveReaderError) {
         guard code < ARCHIVE_WARN else { return }
-        let message = archive_error_string(handle).map { String(cString: $0) } ?? "libarchive error \(code)"
+        // A source that failed says why better than libarchive, which only saw the -1.
+        let message = feed?.failure.map { "\($0)" }
+            ?? archive_error_string(handle).map { String(cString: $0) } ?? "libarchive error \(code)"
         throw ArchiveReaderError(archive: name, message: message)
     }
 
@@ -219,35 +228,60 @@ public final class ArchiveReader {
         return spellings.lazy.compactMap { $0 }.compactMap { String(validatingCString: $0) }.first
     }
 
-    /// Feeds libarchive from a byte range of a file. A class so that libarchive can hold a stable
-    /// pointer to it; the reader keeps it alive as long as the handle.
-    private final class RangeSource {
-        let descriptor: Int32
-        var offset: Int64
-        let end: Int64
-        let buffer: UnsafeMutableRawPointer
-        let capacity = 1 << 16
+    /// Hands libarchive the blocks of a source and keeps what the source threw. A class so that
+    /// libarchive can hold a stable pointer to it; the reader keeps it alive as long as the handle.
+    private final class BlockFeed {
+        let blocks: any ArchiveBlocks
+        var failure: (any Error)?
 
-        init(descriptor: Int32, offset: Int64, size: Int64) {
-            self.descriptor = descriptor
-            self.offset = offset
-            end = offset + size
-            buffer = UnsafeMutableRawPointer.allocate(byteCount: capacity, alignment: 16)
-        }
-
-        deinit { buffer.deallocate() }
+        init(_ blocks: any ArchiveBlocks) { self.blocks = blocks }
 
         func read(_ block: UnsafeMutablePointer<UnsafeRawPointer?>) -> Int {
-            let wanted = Int(min(Int64(capacity), end - offset))
-            guard wanted > 0 else { return 0 }
-            while true {
-                let n = pread(descriptor, buffer, wanted, off_t(offset))
-                if n < 0 && errno == EINTR { continue }
-                if n < 0 { return -1 }
-                offset += Int64(n)
-                block.pointee = UnsafeRawPointer(buffer)
-                return n
+            do {
+                let bytes = try blocks.next()
+                block.pointee = bytes.baseAddress.map { UnsafeRawPointer($0) }
+                return bytes.count
+            } catch {
+                failure = error
+                return -1
             }
+        }
+    }
+}
+
+/// An archive's bytes, made block by block as ``ArchiveReader`` asks for them.
+public protocol ArchiveBlocks: AnyObject {
+    /// The next block, valid until the next call; empty at the end.
+    func next() throws -> UnsafeRawBufferPointer
+}
+
+/// A byte range of a file, read with `pread`.
+private final class RangeBlocks: ArchiveBlocks {
+    let descriptor: Int32
+    var offset: Int64
+    let end: Int64
+    let name: String
+    let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 16, alignment: 16)
+
+    init(descriptor: Int32, offset: Int64, size: Int64, name: String) {
+        self.descriptor = descriptor
+        self.offset = offset
+        self.name = name
+        end = offset + size
+    }
+
+    deinit { buffer.deallocate() }
+
+    func next() throws -> UnsafeRawBufferPointer {
+        let wanted = Int(min(Int64(buffer.count), end - offset))
+        guard wanted > 0 else { return UnsafeRawBufferPointer(start: nil, count: 0) }
+        while true {
+            let n = pread(descriptor, buffer.baseAddress, wanted, off_t(offset))
+            if n < 0 && errno == EINTR { continue }
+            guard n >= 0 else { throw SystemError.call("pread", path: name, errno: errno) }
+            guard n > 0 else { throw SystemError.unexpected(path: name, reason: "the file ends \(end - offset) bytes early") }
+            offset += Int64(n)
+            return UnsafeRawBufferPointer(rebasing: buffer[0..<n])
         }
     }
 }

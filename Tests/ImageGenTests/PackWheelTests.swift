@@ -85,4 +85,30 @@ struct PackWheelTests {
         #expect(unverified.stderr.contains("IMAGEGEN_INFLATE='fast': expected auto, isal or zlib"), "\(unverified.stderr)")
         #expect(!unverified.stderr.contains("digest mismatch"), "\(unverified.stderr)")
     }
+
+    @Test("a tar.gz input packs to the plain tar's layer, inflated by ISA-L or zlib as IMAGEGEN_INFLATE says")
+    func gzipInput() throws {
+        let scratch = try ScratchDirectory("imagegen-pack-targz")
+        try writeFile(scratch("src/bin/tool"), "#!/bin/sh\necho tool\n", mode: 0o755)
+        try writeFile(scratch("src/share/data.txt"), String(repeating: "data line\n", count: 20_000))
+        #expect(try run("tar", ["-cf", scratch("in.tar"), "-C", scratch("src"), "."]).status == 0)
+        #expect(try run("sh", ["-c", "gzip -9 -c in.tar > in.tar.gz"], directory: scratch.path).status == 0)
+
+        func manifest(_ input: String, _ environment: [String: String]) throws -> (String?, ProcessResult) {
+            let out = scratch("out-\(UUID().uuidString)")
+            let packed = try imagegen(
+                [ "pack", scratch(input), "--out", out, "--tag", "demo", "--json"], environment: environment.merging(["SOURCE_DATE_EPOCH": "0"]) { $1 })
+            let document = try? JSONSerialization.jsonObject(with: Data(packed.stdout.utf8)) as? [String: Any]
+            return ((document?["manifest"] as? [String: Any])?["digest"] as? String, packed)
+        }
+        let (plain, plainRun) = try manifest("in.tar", [:])
+        #expect(plainRun.status == 0, "\(plainRun.stderr)")
+        #expect(plain?.hasPrefix("sha256:") == true)
+        for library in ["isal", "zlib"] {
+            let (digest, packed) = try manifest("in.tar.gz", ["IMAGEGEN_INFLATE": library, "LD_DEBUG": "files"])
+            #expect(packed.status == 0, "\(packed.stderr)")
+            #expect(digest == plain, "\(library)")
+            #expect(packed.stderr.contains("file=libisal.so.2") == (library == "isal"), "\(library)")
+        }
+    }
 }

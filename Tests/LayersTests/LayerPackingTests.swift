@@ -217,7 +217,7 @@ struct LayerDecoderTests {
     }
 }
 
-@Suite("Archive inputs (libarchive)")
+@Suite("Archive inputs (libarchive; gzip inflated by imagegen)")
 struct ArchiveExtractorTests {
     @Test("a tar.gz made by GNU tar unpacks with its links and modes")
     func extract() throws {
@@ -230,6 +230,59 @@ struct ArchiveExtractorTests {
         let a = try DirectoryTree.entries(root: scratch("src"), mtime: 0).map(\.header)
         let b = try DirectoryTree.entries(root: scratch("out"), mtime: 0).map(\.header)
         #expect(a == b)
+    }
+
+    /// gzip inputs are inflated by imagegen (ISA-L when it loads), every member, bytes after the
+    /// last one ignored as libarchive ignores them.
+    @Test("a tar.gz in two gzip members with bytes after them unpacks as the plain tar does")
+    func gzipMembers() throws {
+        let scratch = try ScratchDirectory()
+        try makeFixtureTree(at: scratch("src"))
+        #expect(try run("tar", ["-cf", scratch("in.tar"), "-C", scratch("src"), "."]).status == 0)
+        let tar = [UInt8](try Data(contentsOf: URL(fileURLWithPath: scratch("in.tar"))))
+        let half = tar.count / 2
+        for (name, part) in [("a", tar[..<half]), ("b", tar[half...])] {
+            try writeFile(scratch(name), Array(part))
+            #expect(try run("gzip", ["-n", scratch(name)]).status == 0)
+        }
+        let joined = [UInt8](try Data(contentsOf: URL(fileURLWithPath: scratch("a.gz"))))
+            + [UInt8](try Data(contentsOf: URL(fileURLWithPath: scratch("b.gz")))) + [0, 0, 0, 0]
+        try writeFile(scratch("in.tar.gz"), joined)
+        for input in ["in.tar", "in.tar.gz"] {
+            try FileManager.default.createDirectory(atPath: scratch("out-\(input)"), withIntermediateDirectories: true)
+            try ArchiveExtractor(path: scratch(input)).extract(into: scratch("out-\(input)"))
+        }
+        let plain = try DirectoryTree.entries(root: scratch("out-in.tar"), mtime: 0).map(\.header)
+        #expect(plain.count > 10)
+        #expect(try DirectoryTree.entries(root: scratch("out-in.tar.gz"), mtime: 0).map(\.header) == plain)
+    }
+
+    @Test("a truncated or damaged tar.gz is refused, naming the file and what is wrong")
+    func damagedGzip() throws {
+        let scratch = try ScratchDirectory()
+        try makeFixtureTree(at: scratch("src"))
+        // Larger than one read of the inflater, so that its end comes after the tar's last entry.
+        var state: UInt32 = 1
+        try writeFile(scratch("src/noise.bin"), (0..<300_000).map { _ in
+            state = state &* 1_103_515_245 &+ 12_345
+            return UInt8(truncatingIfNeeded: state >> 16)
+        })
+        #expect(try run("tar", ["-czf", scratch("in.tar.gz"), "-C", scratch("src"), "."]).status == 0)
+        let whole = [UInt8](try Data(contentsOf: URL(fileURLWithPath: scratch("in.tar.gz"))))
+        var damaged = whole
+        damaged[damaged.count - 6] ^= 0xFF  // inside the CRC-32
+        try writeFile(scratch("cut.tar.gz"), Array(whole.prefix(whole.count - 20)))
+        try writeFile(scratch("short.tar.gz"), Array(whole.prefix(whole.count - 3)))  // the trailer's size cut
+        try writeFile(scratch("bad.tar.gz"), damaged)
+        for (name, reason) in [
+            ("cut.tar.gz", "gzip: unexpected end of stream (truncated)"), ("short.tar.gz", "gzip: unexpected end of stream (truncated)"),
+            ("bad.tar.gz", "gzip: incorrect data check"),
+        ] {
+            try FileManager.default.createDirectory(atPath: scratch("out-\(name)"), withIntermediateDirectories: true)
+            #expect { try ArchiveExtractor(path: scratch(name)).extract(into: scratch("out-\(name)")) } throws: {
+                "\($0)".hasPrefix(scratch(name) + ": ") && "\($0)".contains(reason)
+            }
+        }
     }
 
     @Test("an archive entry that climbs out with '..' is refused")
