@@ -29,6 +29,7 @@ struct cinflate_stream {
     uint32_t collected;    // bytes of `field` so far
     uint32_t extra_left;   // bytes of the extra field still to skip
     uint32_t header_crc;   // CRC-32 of the header's bytes before its own CRC
+    uint64_t taken;        // input bytes consumed since the last reset
 };
 
 enum { FHCRC = 0x02, FEXTRA = 0x04, FNAME = 0x08, FCOMMENT = 0x10, RESERVED = 0xe0 };
@@ -144,6 +145,13 @@ static void start(cinflate_stream *stream) {
     stream->collected = 0;
     stream->extra_left = 0;
     stream->header_crc = 0;
+    stream->taken = 0;
+}
+
+uint64_t cinflate_stream_length(const cinflate_stream *stream) {
+    // A raw stream's end leaves the whole bytes ISA-L read ahead in its bit buffer, consumed.
+    uint64_t ahead = stream->state.read_in_length > 0 ? (uint64_t)stream->state.read_in_length / 8 : 0;
+    return stream->taken - (ahead < stream->taken ? ahead : stream->taken);
 }
 
 cinflate_stream *cinflate_new(const cinflate_library *library, int gzip) {
@@ -183,10 +191,11 @@ int cinflate_run(cinflate_stream *stream, const uint8_t *input, uint32_t input_l
     state->next_out = output;
     state->avail_out = output_length;
     int status = stream->library->inflate(state);
-    // At a stream's end ISA-L gives back the input it read ahead; never more than this call's.
+    *ended = state->block_state == ISAL_BLOCK_FINISH;
+    // At a gzip member's end ISA-L gives back what it read ahead; never count more than this call's.
     *consumed = input_length - smaller(state->avail_in, given);
     *produced = output_length - state->avail_out;
-    *ended = state->block_state == ISAL_BLOCK_FINISH;
+    stream->taken += *consumed;
     *crc = state->crc;
     return status < 0 ? status : 0;
 }
@@ -201,6 +210,7 @@ const cinflate_library *cinflate_open(const char *path, const char **error) {
 cinflate_stream *cinflate_new(const cinflate_library *library, int gzip) { (void)library; (void)gzip; return NULL; }
 void cinflate_reset(cinflate_stream *stream) { (void)stream; }
 void cinflate_free(cinflate_stream *stream) { (void)stream; }
+uint64_t cinflate_stream_length(const cinflate_stream *stream) { (void)stream; return 0; }
 int cinflate_run(cinflate_stream *stream, const uint8_t *input, uint32_t input_length, uint32_t *consumed,
                  uint8_t *output, uint32_t output_length, uint32_t *produced, int *ended, uint32_t *crc) {
     (void)stream; (void)input; (void)input_length; (void)output; (void)output_length;

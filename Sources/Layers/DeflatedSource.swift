@@ -177,8 +177,9 @@ public struct DeflatedSource: Hashable, Sendable {
             unused = n - used
         }
         // Bytes after the end would follow the stream into a gzip member and confuse its readers.
-        guard unused == 0, consumed == compressedSize else {
-            throw fail("the deflate stream ends \(compressedSize - consumed + Int64(unused)) bytes before its declared compressed size")
+        let length = inflater.streamLength
+        guard unused == 0, consumed == compressedSize, length == compressedSize else {
+            throw fail("the deflate stream ends \(compressedSize - min(length, consumed - Int64(unused))) bytes before its declared compressed size")
         }
         guard produced == size else { throw fail("inflates to \(produced) bytes, but its zip directory declares \(size)") }
         guard inflater.crc32 == crc32 else { throw crcMismatch(inflater.crc32) }

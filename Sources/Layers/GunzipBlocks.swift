@@ -10,7 +10,7 @@ final class GunzipBlocks: ArchiveBlocks {
     private let decoder: LayerDecoder
     private let output: GrowingBuffer
     /// Compressed bytes per read: small enough that what one read inflates to stays small.
-    private let input = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 15, alignment: 64)
+    private let input: UnsafeMutableRawBufferPointer
     private var ended = false
 
     /// Reads the gzip file at `path`.
@@ -20,6 +20,8 @@ final class GunzipBlocks: ArchiveBlocks {
         self.output = output
         decoder = try LayerDecoder(kind: .gzip) { output.append($0) }
         decoder.ignoresTrailingBytes = true
+        // Last: an init that throws runs no deinit.
+        input = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 15, alignment: 64)
     }
 
     deinit { input.deallocate() }

@@ -95,6 +95,8 @@ final class Inflater {
     private var zstream = z_stream()
     /// The CRC-32 of the output since the last reset (raw streams).
     private(set) var crc32: UInt32 = 0
+    /// The first failure, thrown again by every later step.
+    private var failure: InflateFailure?
 
     /// An inflater with the process's library (``InflateLibrary/selected``) or `library`.
     init(_ format: Format, library: InflateLibrary? = nil, isal given: ISALLibrary? = nil) throws(LayerError) {
@@ -122,6 +124,14 @@ final class Inflater {
         if let isal { cinflate_free(isal) } else { inflateEnd(&zstream) }
     }
 
+    /// The input bytes that made up the stream (or the current gzip member) since the last
+    /// reset, once it has ended: exact with either library (ISA-L's `consumed` counts at a raw
+    /// stream's end may include a few bytes after it).
+    var streamLength: Int64 {
+        if let isal { return Int64(cinflate_stream_length(isal)) }
+        return Int64(zstream.total_in)
+    }
+
     /// Starts over: the next gzip member, or a new raw stream.
     func reset() {
         crc32 = 0
@@ -131,7 +141,20 @@ final class Inflater {
     /// Inflates as much of `input` into `output` as fits. A call that consumes and produces
     /// nothing needs more input (or more room, when `output` is empty); one that could do
     /// neither with both at hand is a stuck stream, and fails.
+    ///
+    /// A failed inflater stays failed, reset or not: every later step throws the same failure
+    /// (after a bad checksum ISA-L would report the member ended, and its reader go on).
     func step(_ input: UnsafeRawBufferPointer, into output: UnsafeMutableRawBufferPointer) throws(InflateFailure) -> Step {
+        if let failure { throw failure }
+        do {
+            return try advance(input, into: output)
+        } catch {
+            failure = error
+            throw error
+        }
+    }
+
+    private func advance(_ input: UnsafeRawBufferPointer, into output: UnsafeMutableRawBufferPointer) throws(InflateFailure) -> Step {
         let inLength = UInt32(clamping: input.count)
         let outLength = UInt32(clamping: output.count)
         let inBase = input.baseAddress?.assumingMemoryBound(to: UInt8.self)

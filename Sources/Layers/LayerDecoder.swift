@@ -18,6 +18,8 @@ public final class LayerDecoder {
     private var membersEnded = 0
     /// Set once bytes that are not a gzip member followed the last one (see `ignoresTrailingBytes`).
     private var inTrailingBytes = false
+    /// A 1f that ended the last input after a member: the next byte says whether a member starts.
+    private var heldMagic = false
 
     /// Whether bytes after the last gzip member that do not start another one (1f 8b) are
     /// ignored, as zlib's `gzread` — and so dpkg — ignores them; otherwise (layers, as container
@@ -87,15 +89,26 @@ public final class LayerDecoder {
 
     private func inflate(_ bytes: UnsafeRawBufferPointer) throws {
         guard let inflater else { return }
+        if heldMagic, !bytes.isEmpty {
+            heldMagic = false
+            try [0x1F, bytes[0]].withUnsafeBytes { try inflate($0) }
+            try inflate(UnsafeRawBufferPointer(rebasing: bytes[1...]))
+            return
+        }
         var offset = 0
         // Go on while input remains, or while the last call filled the output buffer (the
         // library may hold more output for the same input).
         var outputWasFull = false
         while offset < bytes.count || (outputWasFull && inMember) {
-            if !inMember, ignoresTrailingBytes, membersEnded > 0,
-               inTrailingBytes || bytes[offset] != 0x1F || (offset + 1 < bytes.count && bytes[offset + 1] != 0x8B) {
-                inTrailingBytes = true
-                return
+            if !inMember, ignoresTrailingBytes, membersEnded > 0 {
+                if inTrailingBytes || bytes[offset] != 0x1F || (offset + 1 < bytes.count && bytes[offset + 1] != 0x8B) {
+                    inTrailingBytes = true
+                    return
+                }
+                if offset + 1 == bytes.count {
+                    heldMagic = true  // a member's magic, or one stray byte (ignored at the end, as gzread ignores it)
+                    return
+                }
             }
             if !inMember {
                 inflater.reset()

@@ -182,6 +182,81 @@ struct InflaterTests {
         }
     }
 
+    /// ISA-L reads up to 7 bytes past a raw stream's end into its bit buffer and counts them
+    /// consumed; `streamLength` does not, so bytes after a zip member's stream are still seen.
+    @Test("a raw stream's length is exact with bytes after it, with both libraries, read whole or in pieces")
+    func rawStreamLength() throws {
+        let member = try Self.gzip(Array(Self.sample[0..<300_000]))
+        let stream = Array(member[10..<(member.count - 8)])
+        for junk in [0, 1, 3, 6, 7, 9] {
+            let input = stream + [UInt8](repeating: 0xAA, count: junk)
+            for library in InflateLibrary.allCases {
+                for (piece, room) in [(1 << 20, 1 << 20), (7_777, 5_000), (100, 7)] {
+                    let inflater = try Inflater(.raw, library: library)
+                    var out = [UInt8](repeating: 0, count: room)
+                    var offset = 0
+                    var ended = false
+                    while !ended {
+                        let end = min(input.count, offset + piece)
+                        let step = try input[offset..<end].withUnsafeBytes { chunk in try out.withUnsafeMutableBytes { try inflater.step(chunk, into: $0) } }
+                        offset += step.consumed
+                        ended = step.ended
+                        if !ended, step.consumed == 0, step.produced == 0, offset == input.count { break }
+                    }
+                    #expect(ended, "\(library), \(junk) bytes after, pieces of \(piece)")
+                    #expect(inflater.streamLength == Int64(stream.count), "\(library), \(junk) bytes after, pieces of \(piece), room \(room)")
+                }
+            }
+        }
+    }
+
+    @Test("a zip member's stream followed by bytes within its compressed size is refused, saying how many")
+    func bytesAfterMemberStream() throws {
+        let scratch = try ScratchDirectory()
+        let member = try Self.gzip(Array(Self.sample[0..<300_000]))
+        let stream = Array(member[10..<(member.count - 8)])
+        let crc = member[(member.count - 8)..<(member.count - 4)].enumerated().reduce(UInt32(0)) { $0 | UInt32($1.element) << (8 * $1.offset) }
+        for junk in [0, 3, 7] {
+            try writeFile(scratch("member"), stream + [UInt8](repeating: 0xAA, count: junk))
+            let source = DeflatedSource(
+                path: scratch("member"), offset: 0, compressedSize: Int64(stream.count + junk), crc32: crc, origin: "demo.whl: demo/blob")
+            if junk == 0 {
+                #expect(try source.inflatedBytes(size: 300_000) == Array(Self.sample[0..<300_000]))
+            } else {
+                #expect(performing: { try source.inflatedBytes(size: 300_000) }, throws: { error in
+                    "\(error)".hasSuffix("demo.whl: demo/blob: the deflate stream ends \(junk) bytes before its declared compressed size")
+                })
+            }
+        }
+    }
+
+    @Test("a failed inflater stays failed: after a bad gzip CRC-32, a reset and more input throw the same failure")
+    func failureSticks() throws {
+        var bad = try Self.gzip(Self.sample)
+        bad[bad.count - 6] ^= 0xFF
+        let good = try Self.gzip([1, 2, 3])
+        for library in InflateLibrary.allCases {
+            let inflater = try Inflater(.gzip, library: library)
+            var out = [UInt8](repeating: 0, count: 1 << 22)
+            var offset = 0
+            var first: String?
+            while first == nil, offset < bad.count {
+                do {
+                    let step = try bad[offset...].withUnsafeBytes { chunk in try out.withUnsafeMutableBytes { try inflater.step(chunk, into: $0) } }
+                    offset += step.consumed
+                    if step.ended { break }
+                } catch {
+                    first = (error as? InflateFailure)?.reason ?? "\(error)"
+                }
+            }
+            #expect(first == "incorrect data check", "\(library)")
+            inflater.reset()
+            #expect("\(library)", performing: {
+                try good.withUnsafeBytes { chunk in try out.withUnsafeMutableBytes { try inflater.step(chunk, into: $0) } }
+            }, throws: { ($0 as? InflateFailure)?.reason == "incorrect data check" })
+        }
+    }
+
     @Test("IMAGEGEN_INFLATE: auto, isal and zlib, ISA-L missing, and a bad value")
     func choice() throws {
         let missing = ISALLibrary(path: "/nonexistent/libisal.so.2")

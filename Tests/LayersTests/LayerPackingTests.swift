@@ -207,6 +207,13 @@ struct LayerDecoderTests {
                 try decode(.gzip, member + damaged, chunk: chunk, ignoringTrailingBytes: true)
             }
         }
+        // A 1f that ends a piece waits for the next byte: a member's magic split across pieces is
+        // a member; a stray 1f, alone at the end or before another byte, is ignored.
+        let split = member + member
+        #expect(try decode(.gzip, split, chunk: member.count + 1, ignoringTrailingBytes: true) == text + text)
+        #expect(try decode(.gzip, member + [0x1F], chunk: member.count + 1, ignoringTrailingBytes: true) == text)
+        #expect(try decode(.gzip, member + [0x1F, 0x00, 0x01], chunk: member.count + 1, ignoringTrailingBytes: true) == text)
+        #expect(throws: LayerError.self) { try decode(.gzip, member + [0x1F], chunk: member.count + 1) }
     }
 
     @Test("a corrupted gzip stream is an error")

@@ -23,6 +23,10 @@ cinflate_stream *cinflate_new(const cinflate_library *library, int gzip);
 /// Starts the stream over (the next gzip member, or a new raw stream).
 void cinflate_reset(cinflate_stream *stream);
 void cinflate_free(cinflate_stream *stream);
+/// The input bytes that made up the stream (or the gzip member) since the last reset, once it
+/// has ended: exact, where the `consumed` counts of a raw stream's last calls may include up to
+/// 7 bytes after its end that ISA-L read ahead into its bit buffer.
+uint64_t cinflate_stream_length(const cinflate_stream *stream);
 
 /// cinflate_run's own errors, beside ISA-L's (-1 to -6): a gzip header whose CRC-16 does not
 /// match, and one with reserved flags set.
