@@ -144,7 +144,6 @@ public struct DeflatedSource: Hashable, Sendable {
         var produced: Int64 = 0
         var consumed: Int64 = 0
         var ended = false
-        var unused = 0
         while !ended {
             guard consumed < compressedSize else {
                 throw fail("the deflate stream is cut short: it does not end within its \(compressedSize) compressed bytes")
@@ -174,12 +173,10 @@ public struct DeflatedSource: Hashable, Sendable {
                 if step.consumed == 0, step.produced == 0, !ended { break }
                 if used == n, step.produced < out.count { break }
             }
-            unused = n - used
         }
         // Bytes after the end would follow the stream into a gzip member and confuse its readers.
-        let length = inflater.streamLength
-        guard unused == 0, consumed == compressedSize, length == compressedSize else {
-            throw fail("the deflate stream ends \(compressedSize - min(length, consumed - Int64(unused))) bytes before its declared compressed size")
+        guard inflater.streamLength == compressedSize else {
+            throw fail("the deflate stream ends \(compressedSize - inflater.streamLength) bytes before its declared compressed size")
         }
         guard produced == size else { throw fail("inflates to \(produced) bytes, but its zip directory declares \(size)") }
         guard inflater.crc32 == crc32 else { throw crcMismatch(inflater.crc32) }
