@@ -18,7 +18,7 @@ public final class ArchiveExtractor {
     /// when it loads), anything else by libarchive.
     public init(path: String) throws {
         self.path = path
-        gunzip = GunzipBlocks.isGzip(path) ? try GunzipBlocks(path: path) : nil
+        gunzip = GunzipBlocks.isGzip(path) ? try GunzipBlocks(compressed: FileRangeBlocks(path: path)) : nil
         let source: ArchiveReader.Source = gunzip.map { .blocks($0) } ?? .file(path)
         do {
             // The names are the user's data: one that is not UTF-8 is written with U+FFFD.

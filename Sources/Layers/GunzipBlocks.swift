@@ -2,50 +2,54 @@ import Glibc
 import OCI
 import SystemSupport
 
-/// A gzip file's decompressed bytes, block by block, for ``ArchiveReader``: inflated by
+/// A gzip stream's decompressed bytes, block by block, for ``ArchiveReader``: inflated by
 /// ``LayerDecoder`` — ISA-L when it loads — instead of libarchive's zlib. Every member is read,
-/// and bytes after the last one that start no member are ignored, as libarchive ignores them.
-final class GunzipBlocks: ArchiveBlocks {
-    private let reader: FileReader
+/// and bytes after the last one that start no member are ignored, as libarchive and dpkg
+/// ignore them.
+public final class GunzipBlocks: ArchiveBlocks {
+    private let compressed: any ArchiveBlocks
     private let decoder: LayerDecoder
     private let output: GrowingBuffer
-    /// Compressed bytes per read: small enough that what one read inflates to stays small.
-    private let input: UnsafeMutableRawBufferPointer
     private var ended = false
 
-    /// Reads the gzip file at `path`.
-    init(path: String) throws {
-        reader = try FileReader(path: path)
+    /// Inflates the blocks of `compressed` (64 KiB at a time for a file's range: what one
+    /// inflates to stays small).
+    public init(compressed: any ArchiveBlocks) throws {
+        self.compressed = compressed
         let output = GrowingBuffer()
         self.output = output
         decoder = try LayerDecoder(kind: .gzip) { output.append($0) }
         decoder.ignoresTrailingBytes = true
-        // Last: an init that throws runs no deinit.
-        input = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 15, alignment: 64)
     }
 
-    deinit { input.deallocate() }
-
-    func next() throws -> UnsafeRawBufferPointer {
+    public func next() throws -> UnsafeRawBufferPointer {
         output.count = 0
         while output.count == 0, !ended {
-            let n = try reader.read(into: input)
-            if n == 0 {
+            let block = try compressed.next()
+            if block.isEmpty {
                 try decoder.finish()
                 ended = true
             } else {
-                try decoder.feed(UnsafeRawBufferPointer(rebasing: input[0..<n]))
+                try decoder.feed(block)
             }
         }
         return output.bytes
     }
 
-    /// Whether the file at `path` starts as gzip does (1f 8b).
-    static func isGzip(_ path: String) -> Bool {
-        guard let reader = try? FileReader(path: path) else { return false }
+    /// Whether the bytes at `offset` of `descriptor` start as gzip does (1f 8b), as libarchive
+    /// tells a filter by its bytes, not by a name.
+    public static func isGzip(descriptor: Int32, at offset: Int64 = 0) -> Bool {
         var magic: [UInt8] = [0, 0]
-        let n = (try? magic.withUnsafeMutableBytes { try reader.read(into: $0) }) ?? 0
+        let n = magic.withUnsafeMutableBytes { pread(descriptor, $0.baseAddress, 2, off_t(offset)) }
         return n == 2 && magic == [0x1F, 0x8B]
+    }
+
+    /// Whether the file at `path` starts as gzip does.
+    static func isGzip(_ path: String) -> Bool {
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else { return false }
+        defer { close(descriptor) }
+        return isGzip(descriptor: descriptor)
     }
 }
 

@@ -1,7 +1,6 @@
 import Foundation
 import Glibc
 import Layers
-import OCI
 import SystemSupport
 
 /// A Debian binary package opened for reading (deb(5)): an `ar` archive whose members are
@@ -140,37 +139,13 @@ final class DebArchive {
             }
             size += Int64(block.count)
         }
-        if data.name == "data.tar.gz" {
-            // gzip through the project's inflater (ISA-L when it loads), not libarchive's zlib.
-            try inflateData(into: write)
-        } else {
-            let stream = try DebTarStream(
-                descriptor: descriptor, offset: data.offset, size: data.size, debPath: path, memberName: data.name, raw: true)
-            while try stream.next() != nil {
-                try stream.readBlocks { block, _ in try write(block) }
-            }
+        let stream = try DebTarStream(
+            descriptor: descriptor, offset: data.offset, size: data.size, debPath: path, memberName: data.name, raw: true)
+        while try stream.next() != nil {
+            try stream.readBlocks { block, _ in try write(block) }
         }
         decompressed.size = size
         return decompressed
-    }
-
-    /// Inflates `data.tar.gz` (every gzip member) from the package into `output`.
-    private func inflateData(into output: @escaping (UnsafeRawBufferPointer) throws -> Void) throws {
-        // No inflater (IMAGEGEN_INFLATE asks for what this host lacks) is not the package's fault.
-        let decoder = try LayerDecoder(kind: .gzip, output: output)
-        decoder.ignoresTrailingBytes = true
-        let chunk = 1 << 20
-        var done: Int64 = 0
-        do {
-            while done < data.size {
-                let bytes = try Self.readExactly(fd: descriptor, count: Int(min(Int64(chunk), data.size - done)), at: data.offset + done, path: path)
-                try bytes.withUnsafeBytes { try decoder.feed($0) }
-                done += Int64(bytes.count)
-            }
-            try decoder.finish()
-        } catch let error as LayerError {
-            throw RootfsError.invalidDeb(deb: path, reason: "data.tar.gz: \(error)")
-        }
     }
 }
 
@@ -228,13 +203,18 @@ final class DebTarStream {
     private let memberName: String
 
     /// A reader over `size` bytes at `offset` of `descriptor`: a tar, possibly compressed, or
-    /// with `raw`, any compressed stream read as one entry of its decompressed bytes.
+    /// with `raw`, any compressed stream read as one entry of its decompressed bytes. gzip (by
+    /// its first bytes, as libarchive tells) is inflated by imagegen (``GunzipBlocks``: ISA-L
+    /// when it loads), the rest by libarchive.
     fileprivate init(descriptor: Int32, offset: Int64, size: Int64, debPath: String, memberName: String, raw: Bool = false) throws {
         self.debPath = debPath
         self.memberName = memberName
+        // No inflater (IMAGEGEN_INFLATE asks for what this host lacks) is not the package's fault.
+        let source: ArchiveReader.Source = size >= 2 && GunzipBlocks.isGzip(descriptor: descriptor, at: offset)
+            ? .blocks(try GunzipBlocks(compressed: FileRangeBlocks(descriptor: descriptor, offset: offset, size: size, name: memberName)))
+            : .range(descriptor: descriptor, offset: offset, size: size)
         do {
-            reader = try ArchiveReader(
-                .range(descriptor: descriptor, offset: offset, size: size), format: raw ? .raw : .tar, name: memberName)
+            reader = try ArchiveReader(source, format: raw ? .raw : .tar, name: memberName)
         } catch {
             throw RootfsError.invalidDeb(deb: debPath, reason: "\(memberName): \(error.message)")
         }

@@ -109,7 +109,7 @@ public final class ArchiveReader {
         case .file:
             feed = nil
         case .range(let descriptor, let offset, let size):
-            feed = BlockFeed(RangeBlocks(descriptor: descriptor, offset: offset, size: size, name: name))
+            feed = BlockFeed(FileRangeBlocks(descriptor: descriptor, offset: offset, size: size, name: name))
         case .blocks(let blocks):
             feed = BlockFeed(blocks)
         }
@@ -255,24 +255,51 @@ public protocol ArchiveBlocks: AnyObject {
     func next() throws -> UnsafeRawBufferPointer
 }
 
-/// A byte range of a file, read with `pread`.
-private final class RangeBlocks: ArchiveBlocks {
-    let descriptor: Int32
-    var offset: Int64
-    let end: Int64
-    let name: String
-    let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 16, alignment: 16)
+/// A byte range of a file, read with `pread` in blocks of up to 64 KiB.
+public final class FileRangeBlocks: ArchiveBlocks {
+    private let descriptor: Int32
+    /// Whether the descriptor is this reader's, to close when it goes.
+    private let owned: Bool
+    private var offset: Int64
+    private let end: Int64
+    private let name: String
+    private let buffer: UnsafeMutableRawBufferPointer
 
-    init(descriptor: Int32, offset: Int64, size: Int64, name: String) {
+    /// `size` bytes at `offset` of `descriptor`, which the caller keeps open; `name` is what
+    /// errors call it.
+    public init(descriptor: Int32, offset: Int64, size: Int64, name: String) {
         self.descriptor = descriptor
+        owned = false
         self.offset = offset
         self.name = name
         end = offset + size
+        buffer = .allocate(byteCount: 1 << 16, alignment: 16)
     }
 
-    deinit { buffer.deallocate() }
+    /// The whole file at `path`.
+    public init(path: String) throws(SystemError) {
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else { throw .call("open", path: path, errno: errno) }
+        var status = stat()
+        guard fstat(descriptor, &status) == 0 else {
+            let error = errno
+            close(descriptor)
+            throw .call("fstat", path: path, errno: error)
+        }
+        self.descriptor = descriptor
+        owned = true
+        offset = 0
+        name = path
+        end = Int64(status.st_size)
+        buffer = .allocate(byteCount: 1 << 16, alignment: 16)
+    }
 
-    func next() throws -> UnsafeRawBufferPointer {
+    deinit {
+        buffer.deallocate()
+        if owned { close(descriptor) }
+    }
+
+    public func next() throws -> UnsafeRawBufferPointer {
         let wanted = Int(min(Int64(buffer.count), end - offset))
         guard wanted > 0 else { return UnsafeRawBufferPointer(start: nil, count: 0) }
         while true {
