@@ -280,17 +280,20 @@ public final class FileRangeBlocks: ArchiveBlocks {
     public init(path: String) throws(SystemError) {
         let descriptor = open(path, O_RDONLY | O_CLOEXEC)
         guard descriptor >= 0 else { throw .call("open", path: path, errno: errno) }
-        var status = stat()
-        guard fstat(descriptor, &status) == 0 else {
+        // The size from the end's offset, not `fstat`: with CArchive imported in this file, a
+        // `stat()` here made a whole-module (release) build refuse every other `stat()` of the
+        // module as CArchive's.
+        let size = lseek(descriptor, 0, SEEK_END)
+        guard size >= 0 else {
             let error = errno
             close(descriptor)
-            throw .call("fstat", path: path, errno: error)
+            throw .call("lseek", path: path, errno: error)
         }
         self.descriptor = descriptor
         owned = true
         offset = 0
         name = path
-        end = Int64(status.st_size)
+        end = Int64(size)
         buffer = .allocate(byteCount: 1 << 16, alignment: 16)
     }
 
